@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/** y360-audit command line: argv → config → run → exit code. Thin on purpose. */
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { loadConfig, type Config } from './config.js'
+import { EXIT_CODES, Y360Error, exitCodeOf } from './errors.js'
+import { createLogger, type Logger } from './log.js'
+import { helpText } from './options.js'
+import { run, type RunSummary } from './pipeline/run.js'
+import { showDuration } from './time.js'
+
+const COMMANDS = new Set(['fetch', 'demo', 'emulator', 'verify'])
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+/** Logs one summary line per source. */
+function report(log: Logger, s: RunSummary): void {
+  for (const r of s.sources) {
+    const files = r.files.length === 0 ? 'no file touched' : `files: ${r.files.join(', ')}`
+    const line = `${r.source}: ${r.ok ? 'ok' : `FAILED (${r.code})`}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}`
+    if (r.ok) log.info({ summary: r }, line)
+    else log.error({ summary: r }, line)
+  }
+}
+
+/** Stops the run on the first SIGINT/SIGTERM (flush + fsync + exit 130/143); a second one exits at once. */
+function trapSignals(log: Logger): { signal: AbortSignal; code: () => number | undefined; dispose: () => void } {
+  const ac = new AbortController()
+  let code: number | undefined
+  const handler = (sig: NodeJS.Signals): void => {
+    const c = sig === 'SIGTERM' ? 143 : EXIT_CODES.INTERRUPTED
+    if (code !== undefined) {
+      process.exit(c) // second signal: the archive is a valid prefix at any instant
+    }
+    code = c
+    log.warn(`${sig}: stopping; finishing the write in progress (send it again to quit at once)`)
+    ac.abort(new Y360Error('INTERRUPTED', `stopped by ${sig}`))
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    signal: ac.signal,
+    code: () => code,
+    dispose: () => {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    },
+  }
+}
+
+async function fetchCommand(argv: string[]): Promise<number> {
+  let cfg: Config
+  try {
+    cfg = loadConfig({ argv, env: process.env, cwd: process.cwd(), now: Date.now })
+  } catch (err) {
+    process.stderr.write(`y360-audit: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  if (cfg.help) {
+    process.stdout.write(helpText(version()) + '\n')
+    return 0
+  }
+  if (cfg.version) {
+    process.stdout.write(version() + '\n')
+    return 0
+  }
+  const level = cfg.quiet ? 'warn' : cfg.logLevel
+  const { log, close } = await createLogger({
+    level,
+    pretty: process.stderr.isTTY === true,
+    file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
+    secrets: [cfg.token],
+  })
+  const signals = trapSignals(log)
+  try {
+    for (const w of cfg.warnings) log.warn(w)
+    for (let cycle = 1; ; cycle++) {
+      const summary = await run({ cfg, log, now: Date.now, signal: signals.signal })
+      report(log, summary)
+      const interrupted = signals.code()
+      if (interrupted !== undefined) return interrupted
+      if (!cfg.watch) return summary.exitCode
+      log.info(`cycle ${cycle} done (exit ${summary.exitCode}); next run in ${showDuration(cfg.intervalMs)}`)
+      try {
+        await sleep(cfg.intervalMs, undefined, { signal: signals.signal })
+      } catch {
+        return signals.code() ?? EXIT_CODES.INTERRUPTED
+      }
+    }
+  } catch (err) {
+    log.error({ code: (err as Y360Error).code, err: err instanceof Y360Error ? undefined : err }, (err as Error).message)
+    return signals.code() ?? exitCodeOf(err)
+  } finally {
+    signals.dispose()
+    await close()
+  }
+}
+
+/** Entry point: returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0] !== undefined && COMMANDS.has(argv[0]) ? argv[0] : 'fetch'
+  const rest = argv[0] === cmd ? argv.slice(1) : argv
+  if (cmd === 'emulator') return (await import('./emulator/cli.js')).emulatorMain(rest)
+  if (cmd === 'demo') return (await import('./demo.js')).demoMain(rest)
+  if (cmd === 'verify') return (await import('./verify.js')).verifyMain(rest)
+  return fetchCommand(rest)
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`)
+    process.exitCode = EXIT_CODES.INTERNAL
+  },
+)

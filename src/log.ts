@@ -1,0 +1,85 @@
+/** Logging: pino to stderr (pretty on a TTY, JSON otherwise) and a rotating debug file; secrets scrubbed from every line. */
+import { mkdirSync } from 'node:fs'
+import { basename, dirname, extname, join } from 'node:path'
+import pino from 'pino'
+import pretty from 'pino-pretty'
+import pinoRoll from 'pino-roll'
+
+export type Logger = pino.Logger
+
+export interface LogOptions {
+  level: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  /** stderr is a terminal: human-readable lines. */
+  pretty: boolean
+  /** Rotating debug log file; undefined = none. */
+  file?: { path: string; maxBytes: number; keep: number }
+  /** Strings that must never be written (the token). */
+  secrets: string[]
+  /** Where stderr lines go (tests pass a capture). */
+  stderr?: NodeJS.WritableStream
+}
+
+export interface LogHandle {
+  log: Logger
+  /** Flushes and closes the file destination. */
+  close(): Promise<void>
+}
+
+type Line = { write(s: string): unknown }
+
+/** Wraps a destination so that no secret reaches it, whatever path the text took. */
+function scrubbing(dest: Line, secrets: string[]): Line {
+  const live = secrets.filter((s) => s.length >= 4)
+  if (live.length === 0) return dest
+  return {
+    write(s: string) {
+      let out = s
+      for (const secret of live) if (out.includes(secret)) out = out.split(secret).join('[REDACTED]')
+      return dest.write(out)
+    },
+  }
+}
+
+/** Builds the logger; the file destination rotates at maxBytes keeping `keep` old files. */
+export async function createLogger(opts: LogOptions): Promise<LogHandle> {
+  const stderr: Line = opts.stderr ?? process.stderr
+  const streams: pino.StreamEntry[] = []
+  if (opts.level !== 'silent') {
+    const human = opts.pretty ? pretty({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
+    streams.push({ level: opts.level, stream: scrubbing(human, opts.secrets) as pino.DestinationStream })
+  }
+  let file: (pino.DestinationStream & { end?: () => void; flushSync?: () => void; once?: (e: string, cb: () => void) => void }) | undefined
+  if (opts.file !== undefined) {
+    const { path, maxBytes, keep } = opts.file
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 })
+    const ext = extname(path) || '.log'
+    file = await pinoRoll({
+      file: join(dirname(path), basename(path, ext)),
+      extension: ext,
+      size: `${Math.max(1, Math.round(maxBytes / 1024))}k`,
+      limit: { count: keep, removeOtherLogFiles: true },
+      mkdir: true,
+      mode: 0o640,
+    })
+    streams.push({ level: 'debug', stream: scrubbing(file, opts.secrets) as pino.DestinationStream })
+  }
+  const log = pino(
+    {
+      level: 'debug',
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: ['token', '*.token', 'headers.authorization', '*.headers.authorization'], censor: '[REDACTED]' },
+    },
+    pino.multistream(streams, { dedupe: false }),
+  )
+  return {
+    log,
+    close: async () => {
+      if (file?.end === undefined) return
+      await new Promise<void>((resolve) => {
+        file!.once?.('close', resolve)
+        file!.end!()
+      })
+    },
+  }
+}

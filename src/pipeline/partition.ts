@@ -1,0 +1,85 @@
+/**
+ * PartitionByDate: turns a batch of ascending records into per-day text segments, in order.
+ * in: WindowBatch; out: SinkChunk. The day is the record's own instant in the configured zone (UTC by default).
+ */
+import { Transform, type TransformCallback } from 'node:stream'
+import { DateTime } from 'luxon'
+import type { Rejected, WindowBatch } from '../sources/windowed.js'
+import type { AuditRecord } from '../sources/descriptor.js'
+import type { Micros } from '../time.js'
+import { serializer, type LineFormat } from './format.js'
+
+export interface Segment {
+  day: string
+  text: string
+  count: number
+  first: Micros
+  last: Micros
+}
+
+/** What a sink receives: one window's segments, its rejects and the window's bounds. */
+export interface SinkChunk {
+  lo: Micros
+  hi: Micros
+  segments: Segment[]
+  rejected: Rejected[]
+  /** The records themselves, for sinks that need more than text (the stdout cursor). */
+  records: AuditRecord[]
+}
+
+/** Maps an instant to its local day `YYYY-MM-DD`, caching the current day's bounds (DST-safe through luxon). */
+export function dayNamer(zone: string): (us: Micros) => string {
+  let start = Infinity
+  let end = -Infinity
+  let name = ''
+  return (us) => {
+    const ms = Math.floor(us / 1000)
+    if (ms < start || ms >= end) {
+      const dt = DateTime.fromMillis(ms, { zone }).startOf('day')
+      start = dt.toMillis()
+      end = dt.plus({ days: 1 }).toMillis()
+      name = dt.toISODate() as string
+    }
+    return name
+  }
+}
+
+export interface PartitionOptions {
+  zone: string
+  lineFormat: LineFormat
+  /** Transforms the record before serialising (e.g. adding `_source`); identity when absent. */
+  decorate?: (data: Record<string, unknown>) => Record<string, unknown>
+}
+
+export class PartitionByDate extends Transform {
+  readonly #day: (us: Micros) => string
+  readonly #write: (d: unknown) => string
+  readonly #decorate: ((d: Record<string, unknown>) => Record<string, unknown>) | undefined
+
+  constructor(opts: PartitionOptions) {
+    super({ objectMode: true, highWaterMark: 1 })
+    this.#day = dayNamer(opts.zone)
+    this.#write = serializer(opts.lineFormat)
+    this.#decorate = opts.decorate
+  }
+
+  override _transform(batch: WindowBatch, _enc: BufferEncoding, cb: TransformCallback): void {
+    const segments: Segment[] = []
+    let cur: { day: string; lines: string[]; first: Micros; last: Micros } | undefined
+    const flush = (): void => {
+      if (cur !== undefined) segments.push({ day: cur.day, text: cur.lines.join(''), count: cur.lines.length, first: cur.first, last: cur.last })
+    }
+    for (const r of batch.records) {
+      const day = this.#day(r.us)
+      if (cur === undefined || cur.day !== day) {
+        flush()
+        cur = { day, lines: [], first: r.us, last: r.us }
+      }
+      cur.lines.push(this.#write(this.#decorate === undefined ? r.data : this.#decorate(r.data)) + '\n')
+      cur.last = r.us
+    }
+    flush()
+    const chunk: SinkChunk = { lo: batch.lo, hi: batch.hi, segments, rejected: batch.rejected, records: batch.records }
+    cb(null, chunk)
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * RotatingFileSink: appends each segment to `<dir>/<base>_<day>.<ext>` (0640), one open file at a time; fsync at every
+ * window boundary, file switch and the end. Rejected records go to `<dir>/<base>.rejected` with their reason.
+ * Each write is awaited before the callback, so a slow disk slows the fetching (backpressure).
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { Y360Error } from '../errors.js'
+import { dayFile, type ArchiveId } from '../pipeline/archive.js'
+import type { SinkChunk } from '../pipeline/partition.js'
+import type { Micros } from '../time.js'
+
+export interface SinkStats {
+  written: number
+  rejected: number
+  files: Set<string>
+  first: Micros | undefined
+  last: Micros | undefined
+}
+
+function sinkError(path: string, err: unknown): Y360Error {
+  const e = err as NodeJS.ErrnoException
+  const why: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is exhausted',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+    ENOENT: 'the directory was removed',
+    EISDIR: 'a directory is in the way',
+  }
+  const reason = (e.code && why[e.code]) ?? e.message
+  return new Y360Error('SINK_WRITE', `cannot write ${path}: ${reason} (${e.code ?? 'error'}); what is on disk is a valid prefix, the next run continues from it`, { path }, { cause: err })
+}
+
+export class RotatingFileSink extends Writable {
+  readonly stats: SinkStats = { written: 0, rejected: 0, files: new Set(), first: undefined, last: undefined }
+  readonly #archive: ArchiveId
+  readonly #source: string
+  #fh: FileHandle | undefined
+  #path = ''
+
+  constructor(archive: ArchiveId, source: string) {
+    super({ objectMode: true, highWaterMark: 1 })
+    this.#archive = archive
+    this.#source = source
+  }
+
+  override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#writeChunk(chunk).then(() => cb(), (err: unknown) => cb(err as Error))
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#switchTo(undefined).then(() => cb(), (err: unknown) => cb(err as Error))
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // On failure or interruption, still sync what reached the file: it is a valid prefix.
+    this.#switchTo(undefined).then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)))
+  }
+
+  async #writeChunk(chunk: SinkChunk): Promise<void> {
+    for (const seg of chunk.segments) {
+      const path = dayFile(this.#archive, seg.day)
+      if (path !== this.#path) await this.#switchTo(path)
+      try {
+        await (this.#fh as FileHandle).write(seg.text)
+      } catch (err) {
+        throw sinkError(path, err)
+      }
+      this.stats.written += seg.count
+      this.stats.files.add(path)
+      this.stats.first ??= seg.first
+      this.stats.last = seg.last
+    }
+    if (chunk.rejected.length > 0) await this.#reject(chunk)
+    await this.#sync() // window boundary
+  }
+
+  async #reject(chunk: SinkChunk): Promise<void> {
+    const path = join(this.#archive.dir, `${this.#archive.base}.rejected`)
+    const at = new Date().toISOString()
+    const text = chunk.rejected.map((r) => JSON.stringify({ at, source: this.#source, reason: r.reason, record: r.record }) + '\n').join('')
+    let fh: FileHandle | undefined
+    try {
+      fh = await open(path, 'a', 0o640)
+      await fh.write(text)
+      await fh.sync()
+    } catch (err) {
+      throw sinkError(path, err)
+    } finally {
+      await fh?.close()
+    }
+    this.stats.rejected += chunk.rejected.length
+  }
+
+  async #sync(): Promise<void> {
+    if (this.#fh === undefined) return
+    try {
+      await this.#fh.sync()
+    } catch (err) {
+      throw sinkError(this.#path, err)
+    }
+  }
+
+  /** Syncs and closes the open file, then opens `path` for appending (undefined: just close). */
+  async #switchTo(path: string | undefined): Promise<void> {
+    const old = this.#fh
+    this.#fh = undefined
+    if (old !== undefined) {
+      try {
+        await old.sync()
+      } catch (err) {
+        await old.close().catch(() => undefined) // the sync error is the one to report
+        throw sinkError(this.#path, err)
+      }
+      await old.close()
+    }
+    this.#path = path ?? ''
+    if (path === undefined) return
+    try {
+      this.#fh = await open(path, 'a', 0o640)
+    } catch (err) {
+      throw sinkError(path, err)
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/** Endpoint descriptors: everything that differs between the three audit-log endpoints, as data. */
+import stableStringify from 'fast-json-stable-stringify'
+import type { Micros } from '../time.js'
+
+export type SourceName = 'mail' | 'disk' | 'events'
+export const SOURCE_NAMES: readonly SourceName[] = ['mail', 'disk', 'events']
+
+/** Server-side filters, in the tool's own vocabulary; each descriptor maps them to its wire format. */
+export interface Filters {
+  types?: string[]
+  includeUids?: string[]
+  excludeUids?: string[]
+  ip?: string
+  service?: string
+}
+export type FilterName = keyof Filters
+
+/** One record as it travels through the pipeline: its instant, canonical identity and parsed content. */
+export interface AuditRecord {
+  us: Micros
+  key: string
+  data: Record<string, unknown>
+}
+
+/** What one page request asks for: the window in µs (already widened by the caller), a token and the filters. */
+export interface PageRequest {
+  after: Micros
+  before: Micros
+  token: string | undefined
+  pageSize: number
+  filters: Filters
+}
+
+/** A parsed page: its records (unvalidated) and the next token (null at the end). */
+export interface Page {
+  records: unknown[]
+  next: string | null
+}
+
+export interface EndpointDescriptor {
+  readonly name: SourceName
+  /** Which configured base URL serves it. */
+  readonly host: 'api360' | 'cloud'
+  /** OAuth scope this endpoint needs (named in 403 messages). */
+  readonly scope: string
+  /** Precision of the API's bounds and timestamps, in µs (1000 = milliseconds). */
+  readonly unitUs: number
+  /** Filters this endpoint supports. */
+  readonly filters: ReadonlySet<FilterName>
+  /** Known event types (unknown ones give a warning, not an error). */
+  readonly knownTypes: readonly string[]
+  /** Path of the endpoint for an organisation. */
+  path(org: number): string
+  /** Query string of one page request. */
+  query(req: PageRequest): URLSearchParams
+  /** Extracts records and next token from a JSON body; undefined when the body is not a page of this endpoint. */
+  page(body: unknown): Page | undefined
+  /** Instant of a record from its own timestamp field; undefined when missing or malformed. */
+  timestamp(rec: Record<string, unknown>): Micros | undefined
+}
+
+/** Canonical identity of a record: equal content gives an equal key whatever the key order or spacing. */
+export function canonicalKey(data: unknown): string {
+  return stableStringify(data)
+}
+
+/** Appends each value as a repeated key (`types=a&types=b`). */
+export function appendRepeated(q: URLSearchParams, name: string, values: readonly string[] | undefined): void {
+  for (const v of values ?? []) q.append(name, v)
+}
+
+/** Sets a comma-joined list (`types=a,b`) when non-empty. */
+export function setJoined(q: URLSearchParams, name: string, values: readonly string[] | undefined): void {
+  if (values !== undefined && values.length > 0) q.set(name, values.join(','))
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

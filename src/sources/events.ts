@@ -1,0 +1,34 @@
+/** events: the unified audit log, `GET https://cloud-api.yandex.net/v1/auditlog/organizations/{org}/events`. */
+import { formatMicros, parseInstant } from '../time.js'
+import { EVENT_TYPES } from './catalog.js'
+import { isObject, setJoined, type EndpointDescriptor } from './descriptor.js'
+
+export const events: EndpointDescriptor = {
+  name: 'events',
+  host: 'cloud',
+  scope: 'ya360_security:read_auditlog',
+  unitUs: 1,
+  filters: new Set(['types', 'includeUids', 'excludeUids', 'ip', 'service']),
+  knownTypes: EVENT_TYPES,
+  path: (org) => `/v1/auditlog/organizations/${org}/events`,
+  query(req) {
+    const q = new URLSearchParams()
+    q.set('count', String(req.pageSize))
+    q.set('started_at', formatMicros(req.after))
+    q.set('ended_at', formatMicros(req.before))
+    setJoined(q, 'types', req.filters.types)
+    setJoined(q, 'include_uids', req.filters.includeUids)
+    setJoined(q, 'exclude_uids', req.filters.excludeUids)
+    if (req.filters.ip !== undefined) q.set('ip', req.filters.ip)
+    if (req.filters.service !== undefined) q.set('service', req.filters.service)
+    if (req.token !== undefined) q.set('iteration_key', req.token)
+    return q
+  },
+  page(body) {
+    if (!isObject(body) || !Array.isArray(body.items)) return undefined
+    const next = body.iteration_key
+    if (next !== undefined && next !== null && typeof next !== 'string') return undefined
+    return { records: body.items, next: typeof next === 'string' && next !== '' ? next : null }
+  },
+  timestamp: (rec) => (isObject(rec.event) ? parseInstant(rec.event.occurred_at) : undefined),
+}

@@ -1,0 +1,71 @@
+/** Instants are integer microseconds since the Unix epoch (safe in a double until the year 2255). */
+export type Micros = number
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/
+
+/** Parses an RFC 3339 / ISO 8601 timestamp (any fraction length, Z or ±hh:mm) to µs; undefined if malformed. */
+export function parseInstant(text: unknown): Micros | undefined {
+  if (typeof text !== 'string') return undefined
+  const m = RFC3339.exec(text)
+  if (m === null) return undefined
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])
+  if (Number.isNaN(ms) || +m[2] > 12 || +m[3] > 31 || +m[4] > 23 || +m[5] > 59 || +m[6] > 60) return undefined
+  let us = ms * 1000
+  if (m[7] !== undefined) us += Number(m[7].slice(0, 6).padEnd(6, '0'))
+  const zone = m[8]
+  if (zone !== undefined && zone !== 'Z' && zone !== 'z') {
+    const sign = zone[0] === '-' ? -1 : 1
+    const digits = zone.slice(1).replace(':', '')
+    us -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000_000
+  }
+  return us
+}
+
+function isoBase(us: Micros): { base: string; frac: string } {
+  const ms = Math.floor(us / 1000)
+  const iso = new Date(ms).toISOString() // YYYY-MM-DDTHH:MM:SS.sssZ
+  const micro = String(us - ms * 1000).padStart(3, '0')
+  return { base: iso.slice(0, 19), frac: iso.slice(20, 23) + micro }
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.sssZ` (ms precision, truncated). */
+export function formatMillis(us: Micros): string {
+  const { base, frac } = isoBase(us)
+  return `${base}.${frac.slice(0, 3)}Z`
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (µs precision). */
+export function formatMicros(us: Micros): string {
+  const { base, frac } = isoBase(us)
+  return `${base}.${frac}+00:00`
+}
+
+/** Human form for logs: ISO with µs only when not whole ms. */
+export function show(us: Micros): string {
+  return us % 1000 === 0 ? new Date(us / 1000).toISOString() : formatMicros(us)
+}
+
+/** UTC day `YYYY-MM-DD` of an instant. */
+export function utcDay(us: Micros): string {
+  return new Date(Math.floor(us / 1000)).toISOString().slice(0, 10)
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/** Parses `500ms`, `30s`, `2m`, `12h`, `90d`, `1w` (a bare number is seconds) to milliseconds; undefined if malformed. */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim()
+  if (/^\d+$/.test(t)) return Number(t) * 1000
+  const m = DURATION.exec(t)
+  return m === null ? undefined : Math.round(Number(m[1]) * UNIT_MS[m[2]])
+}
+
+/** Short human duration for logs and summaries. */
+export function showDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)}s`
+  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)}m`
+  if (ms < 172_800_000) return `${(ms / 3_600_000).toFixed(1)}h`
+  return `${(ms / 86_400_000).toFixed(1)}d`
+}
