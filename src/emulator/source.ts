@@ -1,0 +1,97 @@
+// One source's data: the sorted store plus how to render, stamp, inject and list records.
+import type { SourceName } from './catalog.js'
+import { RecordFactory, type RenderFormat } from './generate.js'
+import { Rng, mix } from './prng.js'
+import { SourceStore, type Attrs } from './store.js'
+
+/** Filter predicate over record ids. */
+export type IdFilter = (id: number) => boolean
+
+/** Filters in string form, as a query or truth() gives them. */
+export interface FilterSpec { types?: string[]; includeUids?: string[]; excludeUids?: string[]; ip?: string; service?: string }
+
+/** Records of one source (generated, loaded or injected) with rendering and filtering. */
+export class SourceData {
+  readonly store = new SourceStore()
+  readonly factory: RecordFactory
+  readonly #injectRng: Rng
+
+  constructor(readonly name: SourceName, seed: number, org: number) {
+    this.factory = new RecordFactory(name, seed, org)
+    this.#injectRng = new Rng(mix(seed, 0x1a7e, name.length))
+  }
+
+  /** Generates `n` records over `days` ending at `endMs`. */
+  generate(n: number, days: number, endMs: number): void {
+    const inst = this.factory.buildInstants(n, days, endMs)
+    const first = this.store.nextId
+    this.store.appendSorted(inst, (i) => this.factory.attrsFor(first + i))
+  }
+
+  /** Loads records as given (already parsed), each with its instant (µs); sorted stably here. */
+  load(records: Array<{ us: number; rec: Record<string, unknown> }>): void {
+    const order = records.map((_, i) => i).sort((a, b) => records[a].us - records[b].us || a - b)
+    for (const i of order) this.store.insert(records[i].us, attrsOfRecord(this.name, records[i].rec), records[i].rec)
+  }
+
+  /** Adds `n` generated records stamped at `nowMs` (or up to `lateSeconds` earlier, or exactly `atMs`); returns their ids. */
+  inject(n: number, nowMs: number, opts: { lateSeconds?: number; atMs?: number } = {}): number[] {
+    const ids: number[] = []
+    for (let i = 0; i < n; i++) {
+      let ms = opts.atMs ?? nowMs
+      if (opts.atMs === undefined && opts.lateSeconds) ms -= this.#injectRng.next() * opts.lateSeconds * 1000
+      // events get sub-millisecond digits, but never later than the stamp
+      let us = Math.round(ms * 1000)
+      if (this.name === 'events' && opts.atMs === undefined) us -= this.#injectRng.int(1000)
+      const id = this.store.nextId
+      ids.push(this.store.insert(this.factory.quantize(us), this.factory.attrsFor(id)))
+    }
+    return ids
+  }
+
+  /** The record as served (a fresh object, safe to mutate). */
+  render(id: number, fmt: RenderFormat): Record<string, unknown> {
+    const o = this.store.objects.get(id)
+    if (o) return structuredClone(o)
+    return this.factory.render(this.store, id, fmt)
+  }
+
+  /** Same as render, serialized; loaded records are served exactly as loaded. */
+  serialize(id: number, fmt: RenderFormat, dropTimestamp: boolean): string {
+    const o = this.store.objects.get(id)
+    if (o && !dropTimestamp) return JSON.stringify(o)
+    const rec = this.render(id, fmt)
+    if (dropTimestamp) {
+      if (this.name === 'events') delete (rec.event as Record<string, unknown> | undefined)?.occurred_at
+      else delete rec.date
+    }
+    return JSON.stringify(rec)
+  }
+
+  /** Builds a predicate for the filters, or undefined when nothing is filtered. */
+  filter(f: FilterSpec): IdFilter | undefined {
+    const s = this.store
+    const parts: IdFilter[] = []
+    if (f.types?.length) { const set = new Set(f.types.map((t) => s.types.find(t))); parts.push((id) => set.has(s.typeOf(id))) }
+    if (f.includeUids?.length) { const set = new Set(f.includeUids.map((u) => s.users.find(u))); parts.push((id) => set.has(s.userOf(id))) }
+    if (f.excludeUids?.length) { const set = new Set(f.excludeUids.map((u) => s.users.find(u))); parts.push((id) => !set.has(s.userOf(id))) }
+    if (f.ip !== undefined) { const ip = s.ips.find(f.ip); parts.push((id) => s.ipOf(id) === ip) }
+    if (f.service !== undefined) { const sv = s.services.find(f.service); parts.push((id) => s.serviceOf(id) === sv) }
+    if (!parts.length) return undefined
+    return (id) => parts.every((p) => p(id))
+  }
+}
+
+const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v))
+
+/** Filter attributes of a record given as an object (loaded datasets). */
+export function attrsOfRecord(source: SourceName, rec: Record<string, unknown>): Attrs {
+  if (source !== 'events') return { type: str(rec.eventType), user: str(rec.userUid), ip: str(rec.clientIp) }
+  const e = (rec.event ?? {}) as Record<string, unknown>
+  return { type: str(e.type), user: str(e.uid), ip: str(e.ip), service: str(e.service) }
+}
+
+/** The timestamp string of a record given as an object, from the source's own field. */
+export function timestampOfRecord(source: SourceName, rec: Record<string, unknown>): unknown {
+  return source === 'events' ? (rec.event as Record<string, unknown> | undefined)?.occurred_at : rec.date
+}

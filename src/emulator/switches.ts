@@ -1,0 +1,75 @@
+// Switches: every behaviour API.md marks [assumed], with documented defaults.
+import { SOURCES, type SourceName } from './catalog.js'
+
+/** Behaviour switches of the emulator (defaults in DEFAULT_SWITCHES). */
+export interface Switches {
+  /** mail/disk `afterDate` is inclusive (>=) rather than exclusive (>). Default true. */
+  afterDateInclusive: boolean
+  /** mail/disk `beforeDate` is inclusive (<=) rather than exclusive (<). Default true. */
+  beforeDateInclusive: boolean
+  /** mail/disk page size when `pageSize` is absent. Default 10. */
+  defaultPageSize: number
+  /** 'strict': pageSize/count outside 1..100 or not an integer → 400; 'lenient': clamp (non-numbers → default). Default 'strict'. */
+  pageSizeMode: 'strict' | 'lenient'
+  /** How the events endpoint marks its last page: `"iteration_key":null` or no key at all. Default 'null'. */
+  eventsEndMarker: 'null' | 'absent'
+  /** events: after the last real page, serve one more empty page that still carries a key, then the end. Default false. */
+  trailingEmptyPageWithKey: boolean
+  /** Records older than now − N days are invisible (ranges older return empty). Default mail 90, disk 90, events 180. */
+  retentionDays: Record<SourceName, number>
+  /** 0 = no cap; K > 0: a query may be paged K pages deep; the token for page K+1 gets 400. Default 0. */
+  pageDepthCap: number
+  /** mail `date` drops `.000` when the milliseconds are zero. Default true. */
+  mailOmitZeroMs: boolean
+  /** events `occurred_at` drops `.000000` when the microseconds are zero (Python isoformat). Default true. */
+  eventsOmitZeroUs: boolean
+  /** Sources whose scope the token lacks (→ 403 naming the scope). Default []. */
+  scopeMissing: SourceName[]
+  /** Sources whose audit log is not enabled (→ 400 "feature is not active"). Default []. */
+  featureInactive: SourceName[]
+  /** After serving each page of `source`, insert `n` new newest records (deterministic arrivals while paging). Default null. */
+  insertPerPage: { source: SourceName; n: number } | null
+}
+
+/** A partial update of the switches; `retentionDays` may itself be partial. */
+export type SwitchesPatch = Partial<Omit<Switches, 'retentionDays'>> & { retentionDays?: Partial<Record<SourceName, number>> }
+
+/** The documented defaults. */
+export const DEFAULT_SWITCHES: Readonly<Switches> = Object.freeze({
+  afterDateInclusive: true, beforeDateInclusive: true, defaultPageSize: 10, pageSizeMode: 'strict',
+  eventsEndMarker: 'null', trailingEmptyPageWithKey: false, retentionDays: { mail: 90, disk: 90, events: 180 },
+  pageDepthCap: 0, mailOmitZeroMs: true, eventsOmitZeroUs: true, scopeMissing: [], featureInactive: [], insertPerPage: null,
+})
+
+const isSourceList = (v: unknown): boolean => Array.isArray(v) && v.every((s) => SOURCES.includes(s))
+const isNonNegInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0
+
+const CHECKS: Record<keyof Switches, (v: unknown) => boolean> = {
+  afterDateInclusive: (v) => typeof v === 'boolean',
+  beforeDateInclusive: (v) => typeof v === 'boolean',
+  defaultPageSize: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 100,
+  pageSizeMode: (v) => v === 'strict' || v === 'lenient',
+  eventsEndMarker: (v) => v === 'null' || v === 'absent',
+  trailingEmptyPageWithKey: (v) => typeof v === 'boolean',
+  retentionDays: (v) => typeof v === 'object' && v !== null && Object.entries(v).every(([k, d]) => SOURCES.includes(k as SourceName) && typeof d === 'number' && d > 0),
+  pageDepthCap: isNonNegInt,
+  mailOmitZeroMs: (v) => typeof v === 'boolean',
+  eventsOmitZeroUs: (v) => typeof v === 'boolean',
+  scopeMissing: isSourceList,
+  featureInactive: isSourceList,
+  insertPerPage: (v) => v === null || (typeof v === 'object' && SOURCES.includes((v as { source: SourceName }).source) && isNonNegInt((v as { n: number }).n)),
+}
+
+/** Returns `cur` updated by `patch`; throws TypeError naming every unknown key or bad value. */
+export function mergeSwitches(cur: Switches, patch: unknown): Switches {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new TypeError('switches must be a JSON object')
+  const problems: string[] = []
+  for (const [k, v] of Object.entries(patch)) {
+    const check = CHECKS[k as keyof Switches]
+    if (!check) problems.push(`unknown switch "${k}"`)
+    else if (!check(v)) problems.push(`bad value for switch "${k}": ${JSON.stringify(v)}`)
+  }
+  if (problems.length) throw new TypeError(problems.join('; '))
+  const p = patch as SwitchesPatch
+  return { ...cur, ...p, retentionDays: { ...cur.retentionDays, ...p.retentionDays } } as Switches
+}
