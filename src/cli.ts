@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** y360-audit command line: argv → config → run → exit code. Thin on purpose. */
+import { setMaxListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig, type Config } from './config.js'
@@ -19,7 +20,7 @@ function version(): string {
 /** Logs one summary line per source. */
 function report(log: Logger, s: RunSummary): void {
   for (const r of s.sources) {
-    const files = r.files.length === 0 ? 'no file touched' : `files: ${r.files.join(', ')}`
+    const files = r.files.length === 0 ? 'no file touched' : `${r.files.length} file(s) touched, last ${r.files[r.files.length - 1]}`
     const line = `${r.source}: ${r.ok ? 'ok' : `FAILED (${r.code})`}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}`
     if (r.ok) log.info({ summary: r }, line)
     else log.error({ summary: r }, line)
@@ -29,6 +30,7 @@ function report(log: Logger, s: RunSummary): void {
 /** Stops the run on the first SIGINT/SIGTERM (flush + fsync + exit 130/143); a second one exits at once. */
 function trapSignals(log: Logger): { signal: AbortSignal; code: () => number | undefined; dispose: () => void } {
   const ac = new AbortController()
+  setMaxListeners(0, ac.signal) // every in-flight request listens for the stop
   let code: number | undefined
   const handler = (sig: NodeJS.Signals): void => {
     const c = sig === 'SIGTERM' ? 143 : EXIT_CODES.INTERRUPTED
