@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** y360-audit command line: argv → config → run → exit code. Thin on purpose. */
-import { setMaxListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig, type Config } from './config.js'
@@ -30,7 +29,6 @@ function report(log: Logger, s: RunSummary): void {
 /** Stops the run on the first SIGINT/SIGTERM (flush + fsync + exit 130/143); a second one exits at once. */
 function trapSignals(log: Logger): { signal: AbortSignal; code: () => number | undefined; dispose: () => void } {
   const ac = new AbortController()
-  setMaxListeners(0, ac.signal) // every in-flight request listens for the stop
   let code: number | undefined
   const handler = (sig: NodeJS.Signals): void => {
     const c = sig === 'SIGTERM' ? 143 : EXIT_CODES.INTERRUPTED

@@ -5,6 +5,7 @@
  *   (API pages,         (seeded     (day of the         (append + fsync per window,
  *    ascending batches)  from tail)  record's instant)    or NDJSON + cursor)
  */
+import { setMaxListeners } from 'node:events'
 import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
@@ -122,6 +123,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
 /** Runs every configured source; one failing source does not stop the others. */
 export async function run(ctx: RunContext): Promise<RunSummary> {
   const { cfg, log } = ctx
+  setMaxListeners(0, ctx.signal) // every in-flight request listens for the stop
   const retries = new Map<string, number>()
   const client = new ApiClient({
     token: cfg.token, retries: cfg.retries, retryBaseMs: cfg.retryDelayMs, retryMaxMs: Math.max(cfg.retryDelayMs, 30_000), maxWaitMs: cfg.maxWaitMs,
