@@ -99,7 +99,7 @@ t.test('empty archive: no resume point', async (t) => {
   t.equal(cp.keys.size, 0)
 })
 
-t.test('a 20,000-line file: the seed holds exactly the overlap'''s records', async (t) => {
+t.test('a 20,000-line file: the seed holds exactly the records of the overlap', async (t) => {
   const dir = t.testdir()
   const start = Date.UTC(2025, 3, 24) * 1000
   const recs = Array.from({ length: 20_000 }, (_, i) => mailRec(new Date((start + i * 1_000_000) / 1000).toISOString(), String(i))) // 1 s apart
