@@ -66,10 +66,13 @@ interface CliRun {
   stderr: string
 }
 
+/** The node flags of the CLI's shebang (how the installed `y360-audit` bin runs), so the benchmark runs it the same way. */
+const BIN_FLAGS = (readFileSync(CLI, 'utf8').split('\n')[0].match(/^#!.*?node\s*(.*)$/)?.[1] ?? '').split(/\s+/).filter(Boolean)
+
 async function runCli(cliArgs: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const rssFile = join(tmpdir(), `y360-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`)
   const t0 = performance.now()
-  const child = spawn(process.execPath, ['--import', HOOK, CLI, ...cliArgs], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', TZ: 'UTC', BENCH_RSS_FILE: rssFile, ...env } })
+  const child = spawn(process.execPath, [...BIN_FLAGS, '--import', HOOK, CLI, ...cliArgs], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', TZ: 'UTC', BENCH_RSS_FILE: rssFile, ...env } })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   const [code] = (await once(child, 'exit')) as [number | null]
