@@ -37,7 +37,14 @@ export async function demoMain(argv: string[]): Promise<number> {
   mkdirSync(dir, { recursive: true, mode: 0o750 })
   writeFileSync(join(dir, MARKER), 'created by y360-audit demo; safe to delete\n')
 
-  const out = (s: string): boolean => process.stdout.write(s + '\n')
+  let readerGone = false // `demo | head`: stop printing, keep going, exit normally
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    readerGone = true
+  })
+  const out = (s: string): void => {
+    if (!readerGone) process.stdout.write(s + '\n')
+  }
   const emu = await startEmulator({ token: 'demo-token', org: 4815162, counts: { mail: 20_000, disk: 5_000, events: 10_000 }, days: 7, seed: 42 })
   const { log, close } = await createLogger({ level: 'warn', pretty: process.stderr.isTTY === true, secrets: [emu.token] })
   try {

@@ -56,24 +56,36 @@ export class RecordFactory {
     for (const edge of [day0, day0 - prec, day0 + DAY_US - prec]) {
       if (k < n && n >= 20 && edge >= startUs && edge <= endUs) a[k++] = edge
     }
+    const edges = a.slice(0, k)
     for (; k < n; k++) a[k] = this.quantize(startUs + rng.next() * (endUs - startUs))
     a.sort()
+    // The runs changed below must not swallow the day-edge records: move a run past any edge inside it.
+    const edgeAt = [...edges].map((e) => a.indexOf(e))
+    const clear = (p: number, size: number): boolean => p >= 0 && p + size < n && !edgeAt.some((e) => e >= p && e <= p + size)
+    const free = (at: number, size: number): number => {
+      for (let d = 0; d < n; d += size + 1) {
+        if (clear(at + d, size)) return at + d
+        if (clear(at - d, size)) return at - d
+      }
+      return at
+    }
     // Lowering a contiguous run to its first value keeps the array sorted.
     const burst = (at: number, size: number): void => {
-      for (let i = at + 1; i < Math.min(n, at + size); i++) a[i] = a[at]
+      const p = free(at, size)
+      for (let i = p + 1; i < Math.min(n, p + size); i++) a[i] = a[p]
     }
     if (n >= 500) burst(Math.floor(n * 0.5), n >= 700 ? 210 : 160)
     if (n >= 50) for (const [f, s] of [[0.2, 5], [0.7, 12], [0.9, 3]] as const) burst(Math.floor(n * f), s)
     if (n >= 50) {
       for (const f of [0.33, 0.61]) {
-        const p = Math.floor(n * f)
+        const p = free(Math.floor(n * f), 1)
         a[p + 1] = a[p]
         this.twinOf.set(p + 1, p)
       }
     }
     if (this.source === 'events' && n >= 50) {
       for (const f of [0.4, 0.41, 0.42]) {
-        const q = Math.floor(n * f)
+        const q = free(Math.floor(n * f), 2)
         if (q + 2 < n && a[q] + 1 <= a[q + 2]) a[q + 1] = a[q] + 1
       }
     }

@@ -1,7 +1,8 @@
 /**
  * WindowedSource: newest-first API pages of one time window → in-window dedupe → ascending records.
- * Windows are half-open [lo, hi) in µs, planned from `from` to `to`, sized adaptively, split in half when one
- * needs more than `maxPages` pages (never the "oldest − 1 ms" restart, which loses records sharing that ms).
+ * Windows are half-open [lo, hi) in µs, planned from `from` to `to`, sized adaptively, and split when one needs more
+ * than `maxPages` pages (at the oldest instant seen, which is fetched again whole: never the "oldest − 1 ms" restart,
+ * which loses the records sharing that ms).
  * Up to `concurrency` windows are in flight; batches are yielded strictly in time order, and only when pulled.
  */
 import { Y360Error } from '../errors.js'
@@ -55,15 +56,19 @@ const HARD_PAGE_LIMIT = 100_000
 /** A paging loop (repeated token) restarts the window this many times before failing. */
 const LOOP_RESTARTS = 3
 
-/** Signals that the window must be split: too many pages, or the API refused a deep token. */
-class SplitNeeded extends Error {}
-
 function compareRecords(a: AuditRecord, b: AuditRecord): number {
   return a.us - b.us || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
 }
 
-/** Fetches every page of [lo, hi) once; throws SplitNeeded when the window is too deep and can be split. */
-async function fetchOnce(o: WindowedSourceOptions, lo: Micros, hi: Micros): Promise<WindowBatch> {
+/** One pass over a window's pages: complete, or cut short by the page budget (then `oldest` is the oldest instant seen). */
+interface Pass {
+  batch: WindowBatch
+  complete: boolean
+  oldest: Micros | undefined
+}
+
+/** Pages through [lo, hi) newest first until the end, or until the page budget (or the API's depth cap) stops it. */
+async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Promise<Pass> {
   const { ep, client } = o
   const unit = ep.unitUs
   const splittable = hi - lo > unit
@@ -77,8 +82,13 @@ async function fetchOnce(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
   let pages = 0
   let received = 0
   let repeats = 0
+  let oldest: Micros | undefined
+  let complete = true
   for (;;) {
-    if (splittable && pages >= o.maxPages) throw new SplitNeeded(`more than ${o.maxPages} pages`)
+    if (splittable && pages >= o.maxPages) {
+      complete = false
+      break
+    }
     if (pages >= HARD_PAGE_LIMIT) throw new Y360Error('BAD_PAGE', `${ep.name}: paging did not end after ${pages} pages in ${show(lo)}`, { source: ep.name })
     const url = `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize: o.pageSize, filters: o.filters })}`
     let page
@@ -87,7 +97,10 @@ async function fetchOnce(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
     } catch (err) {
       // A 400 on a deep token is the API's page-depth cap (API.md §4): split instead of failing.
       if (token !== undefined && err instanceof Y360Error && err.code === 'BAD_REQUEST') {
-        if (splittable) throw new SplitNeeded(`the API refused page ${pages + 1}`)
+        if (splittable) {
+          complete = false
+          break
+        }
         o.log.warn({ source: ep.name, at: show(lo), pages }, `${ep.name}: the API refused page ${pages + 1} of a one-instant window; ${byKey.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
         break
       }
@@ -102,13 +115,14 @@ async function fetchOnce(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
       }
       const us = ep.timestamp(item)
       if (us === undefined) {
-        rejected.push({ reason: `no valid timestamp`, record: item })
+        rejected.push({ reason: 'no valid timestamp', record: item })
         continue
       }
       if (us < lo || us >= hi) continue // belongs to a neighbouring window
+      if (oldest === undefined || us < oldest) oldest = us
       const key = canonicalKey(item)
       if (byKey.has(key)) repeats++
-      else byKey.set(key, { us, key, data: item })
+      else byKey.set(key, { us, key, line: JSON.stringify(item) })
     }
     if (page.next === null) break
     if (seenTokens.has(page.next) || page.next === token) {
@@ -118,27 +132,41 @@ async function fetchOnce(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
     token = page.next
   }
   const records = [...byKey.values()].sort(compareRecords)
-  return { lo, hi, records, rejected, pages, received, repeats }
+  return { batch: { lo, hi, records, rejected, pages, received, repeats }, complete, oldest }
 }
 
-/** Fetches [lo, hi) completely, splitting it as often as needed; returns its batches oldest first. */
+/**
+ * Fetches [lo, hi) completely; returns its batches oldest first. When the page budget cuts a pass short, the records
+ * strictly newer than the oldest instant seen are complete (pages run newest first and offset shifts only repeat),
+ * so they are kept as the window's newest batch and [lo, oldest instant + 1 unit) is fetched on its own: the oldest
+ * instant is fetched again whole, so no record sharing it is lost. With nothing usable seen, the window is halved.
+ */
 async function fetchWindow(o: WindowedSourceOptions, lo: Micros, hi: Micros): Promise<WindowBatch[]> {
+  const unit = o.ep.unitUs
   for (let attempt = 0; ; attempt++) {
+    let pass: Pass
     try {
-      return [await fetchOnce(o, lo, hi)]
+      pass = await fetchPass(o, lo, hi)
     } catch (err) {
-      if (err instanceof SplitNeeded) {
-        const unit = o.ep.unitUs
-        const mid = lo + Math.max(unit, Math.floor((hi - lo) / 2 / unit) * unit)
-        o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), reason: err.message }, 'splitting window')
-        return [...(await fetchWindow(o, lo, mid)), ...(await fetchWindow(o, mid, hi))]
-      }
       if (err instanceof Y360Error && err.code === 'BAD_PAGE' && attempt < LOOP_RESTARTS) {
         o.log.warn({ source: o.ep.name }, `${err.message}; fetching the window again`)
         continue
       }
       throw err
     }
+    if (pass.complete) return [pass.batch]
+    const cut = pass.oldest === undefined ? undefined : pass.oldest + unit
+    if (cut !== undefined && cut > lo && cut < hi) {
+      o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut) }, 'page budget reached: keeping the newer part, fetching the older part separately')
+      const newer: WindowBatch = { ...pass.batch, lo: cut, records: pass.batch.records.filter((r) => r.us >= cut) }
+      return [...(await fetchWindow(o, lo, cut)), newer]
+    }
+    const mid = lo + Math.max(unit, Math.floor((hi - lo) / 2 / unit) * unit)
+    o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi) }, 'page budget reached: splitting the window in half')
+    const halves = [...(await fetchWindow(o, lo, mid)), ...(await fetchWindow(o, mid, hi))]
+    // The abandoned pass still cost requests; count them on the first half so summaries stay true (its rejects are seen again).
+    halves[0] = { ...halves[0], pages: halves[0].pages + pass.batch.pages, received: halves[0].received + pass.batch.received, repeats: halves[0].repeats + pass.batch.repeats }
+    return halves
   }
 }
 
