@@ -9,7 +9,7 @@ import { parseInstant } from '../../src/time.js'
 
 const rec = (date: string, extra: Record<string, unknown> = {}): AuditRecord => {
   const data = { eventType: 'message_seen', date, ...extra }
-  return { us: parseInstant(date) as number, key: canonicalKey(data), data }
+  return { us: parseInstant(date) as number, key: canonicalKey(data), line: JSON.stringify(data) }
 }
 
 async function partition(records: AuditRecord[], lineFormat: 'compact' | 'seed' = 'compact', zone = 'UTC'): Promise<SinkChunk[]> {
@@ -23,7 +23,7 @@ t.test('day boundaries: 23:59:59.999 stays in its day, 00:00:00.000 starts the n
   const recs = [rec('2025-04-23T23:59:59.999Z'), rec('2025-04-24T00:00:00.000Z'), rec('2025-04-24T00:00:00.001Z'), rec('2025-04-24T23:59:59.999Z'), rec('2025-04-25T00:00:00Z')]
   const [chunk] = await partition(recs)
   t.same(chunk.segments.map((s) => [s.day, s.count]), [['2025-04-23', 1], ['2025-04-24', 3], ['2025-04-25', 1]])
-  t.equal(chunk.segments[1].text, recs.slice(1, 4).map((r) => JSON.stringify(r.data) + '\n').join(''), 'compact lines in the API key order')
+  t.equal(chunk.segments[1].text, recs.slice(1, 4).map((r) => r.line + '\n').join(''), 'compact lines in the API key order')
   t.equal(chunk.segments[1].first, recs[1].us)
   t.equal(chunk.segments[1].last, recs[3].us)
 })
@@ -31,7 +31,7 @@ t.test('day boundaries: 23:59:59.999 stays in its day, 00:00:00.000 starts the n
 t.test('microsecond boundary of the events source', async (t) => {
   const a = { event: { occurred_at: '2025-09-04T23:59:59.999999+00:00' } }
   const b = { event: { occurred_at: '2025-09-05T00:00:00+00:00' } }
-  const recs = [a, b].map((data) => ({ us: parseInstant(data.event.occurred_at) as number, key: canonicalKey(data), data }))
+  const recs = [a, b].map((data) => ({ us: parseInstant(data.event.occurred_at) as number, key: canonicalKey(data), line: JSON.stringify(data) }))
   const [chunk] = await partition(recs)
   t.same(chunk.segments.map((s) => s.day), ['2025-09-04', '2025-09-05'])
 })
