@@ -1,5 +1,5 @@
 /** Configuration: flags > environment > ./.env > defaults, validated once, every problem reported at once, frozen. */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { parseArgs, parseEnv } from 'node:util'
 import { DateTime, IANAZone } from 'luxon'
@@ -200,6 +200,7 @@ function prepareDir(dir: string, what: string, create: boolean, problems: string
     }
     try {
       mkdirSync(dir, { recursive: true, mode: 0o750 })
+      chmodSync(dir, 0o750) // exactly 0750 whatever the umask
       warnings.push(`created directory ${dir}`)
     } catch (err) {
       problems.push(`${what} ${dir} cannot be created: ${(err as Error).message}`)
@@ -370,7 +371,9 @@ export function loadConfig(input: ConfigInput): Config {
   }
   if (cfg.timeoutMs < 100 && problems.length === 0) problems.push('--timeout must be at least 100ms')
   if (problems.length > 0 && !help && !version) {
-    throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems })
+    // A value echoed in a message may be the token pasted into the wrong variable: never print it.
+    const safe = token.length >= 4 ? problems.map((p) => p.split(token).join('[REDACTED]')) : problems
+    throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${safe.map((p) => `  - ${p}`).join('\n')}`, { problems: safe })
   }
   return Object.freeze({ ...cfg, sources: Object.freeze(sources.map((s) => Object.freeze(s))), filters: Object.freeze(filters), warnings: Object.freeze(warnings) })
 }

@@ -3,11 +3,11 @@
  * window boundary, file switch and the end. Rejected records go to `<dir>/<base>.rejected` with their reason.
  * Each write is awaited before the callback, so a slow disk slows the fetching (backpressure).
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { Y360Error } from '../errors.js'
-import { dayFile, type ArchiveId } from '../pipeline/archive.js'
+import { dayFile, openAppend, type ArchiveId } from '../pipeline/archive.js'
 import type { SinkChunk } from '../pipeline/partition.js'
 import type { Micros } from '../time.js'
 
@@ -29,6 +29,7 @@ function sinkError(path: string, err: unknown): Y360Error {
     EROFS: 'the file system is read-only',
     ENOENT: 'the directory was removed',
     EISDIR: 'a directory is in the way',
+    EIO: 'an I/O error occurred',
   }
   const reason = (e.code && why[e.code]) ?? e.message
   return new Y360Error('SINK_WRITE', `cannot write ${path}: ${reason} (${e.code ?? 'error'}); what is on disk is a valid prefix, the next run continues from it`, { path }, { cause: err })
@@ -65,7 +66,7 @@ export class RotatingFileSink extends Writable {
       const path = dayFile(this.#archive, seg.day)
       if (path !== this.#path) await this.#switchTo(path)
       try {
-        await (this.#fh as FileHandle).write(seg.text)
+        await writeAll(this.#fh as FileHandle, Buffer.from(seg.text, 'utf8'))
       } catch (err) {
         throw sinkError(path, err)
       }
@@ -84,8 +85,8 @@ export class RotatingFileSink extends Writable {
     const text = chunk.rejected.map((r) => JSON.stringify({ at, source: this.#source, reason: r.reason, record: r.record }) + '\n').join('')
     let fh: FileHandle | undefined
     try {
-      fh = await open(path, 'a', 0o640)
-      await fh.write(text)
+      fh = await openAppend(path)
+      await writeAll(fh, Buffer.from(text, 'utf8'))
       await fh.sync()
     } catch (err) {
       throw sinkError(path, err)
@@ -97,11 +98,15 @@ export class RotatingFileSink extends Writable {
 
   async #sync(): Promise<void> {
     if (this.#fh === undefined) return
+    let links: number
     try {
       await this.#fh.sync()
+      links = (await this.#fh.stat()).nlink
     } catch (err) {
       throw sinkError(this.#path, err)
     }
+    // Writes to a file whose directory was removed still succeed, into nothing: stop instead of reporting them written.
+    if (links === 0) throw sinkError(this.#path, Object.assign(new Error('the file was removed while being written'), { code: 'ENOENT' }))
   }
 
   /** Syncs and closes the open file, then opens `path` for appending (undefined: just close). */
@@ -120,9 +125,19 @@ export class RotatingFileSink extends Writable {
     this.#path = path ?? ''
     if (path === undefined) return
     try {
-      this.#fh = await open(path, 'a', 0o640)
+      this.#fh = await openAppend(path)
     } catch (err) {
       throw sinkError(path, err)
     }
+  }
+}
+
+/** Writes all of `buf` at the end of the file: a short write (a disk filling up) continues, so no half line is left by us. */
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off)
+    if (bytesWritten <= 0) throw Object.assign(new Error('the write made no progress'), { code: 'EIO' })
+    off += bytesWritten
   }
 }
