@@ -83,3 +83,16 @@ export function slurp(paths: string[]): string {
 export function exits(r: { code: number | null; stderr: string }, want: number, what: string): string {
   return r.code === want ? what : `${what}; stderr:\n${r.stderr.slice(-4000)}`
 }
+
+/** A small seeded PRNG (mulberry32): the same seed replays the same kill schedule. */
+export function prng(seed: number): { next: () => number; int: (n: number) => number } {
+  let a = seed >>> 0
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+  return { next, int: (n) => Math.floor(next() * n) }
+}
