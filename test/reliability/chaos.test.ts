@@ -53,8 +53,8 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
     live = undefined
     if (r.signal === 'SIGKILL') {
       kills++
-      // A third of the kills also tear the newest line of one archive, as a kill inside write() would.
-      if (rng.next() < 0.34) {
+      // Every third kill also tears the newest line of one archive, as a kill inside write() would.
+      if (kills % 3 === 0) {
         const s = SOURCES[rng.int(3)]
         const sdir = join(dir, s.name)
         const files = readdirSync(sdir).filter((n) => n.startsWith(`${s.base}_`) && n.endsWith('.json')).sort()
@@ -85,7 +85,7 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
     t.same(checkArchive(s.name, readArchive(join(dir, s.name), s.base), truth, OVERLAP_US), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: truth.length }, `${s.name}: the archive equals the truth`)
   }
   const sidecars = SOURCES.flatMap((s) => readdirSync(join(dir, s.name)).filter((f) => f.endsWith('.torn')))
-  t.equal(sidecars.length > 0, torn > 0, `torn tails were moved aside (${sidecars.join(', ')})`)
+  t.ok(torn >= 3 && sidecars.length > 0, `torn tails were moved aside (${sidecars.join(', ')})`)
   const v = await runCli(['verify'], { env, cwd: dir })
   t.equal(v.code, 0, exits(v, 0, 'verify passes on all three archives'))
 
