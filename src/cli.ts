@@ -1,5 +1,9 @@
-#!/usr/bin/env node
-/** y360-audit command line: argv → config → run → exit code. Thin on purpose. */
+#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=8
+/**
+ * y360-audit command line: argv → config → run → exit code. Thin on purpose.
+ * The shebang caps V8's heap growth: the live heap stays under 30 MB whatever the volume, but without a cap V8 lets
+ * garbage grow the heap to several hundred MB on long backfills (see bench/RESULTS.md).
+ */
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig, type Config } from './config.js'

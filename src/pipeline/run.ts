@@ -85,7 +85,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
   const from = cfg.since ?? (cp.resume !== undefined ? cp.resume - overlapUs : nowUs - cfg.lookbackMs * 1000)
   summary.from = show(from)
   summary.to = show(to)
-  log.info({ source: src.name, from: show(from), to: show(to), resume: cp.resume === undefined ? null : show(cp.resume), seedKeys: cp.keys.size }, cp.resume === undefined ? `${src.name}: empty archive, fetching from ${show(from)}` : `${src.name}: resuming after ${show(cp.resume)} (overlap ${showDuration(cfg.overlapMs)})`)
+  log.info({ source: src.name, from: show(from), to: show(to), resume: cp.resume === undefined ? null : show(cp.resume) }, cp.resume === undefined ? `${src.name}: empty archive, fetching from ${show(from)}` : `${src.name}: resuming after ${show(cp.resume)} (overlap ${showDuration(cfg.overlapMs)})`)
   if (from >= to) {
     summary.ok = true
     return
@@ -103,7 +103,9 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
       yield b
     }
   }
-  const dedupe = new Dedupe({ seed: cp.keys, overlapUs, resume: cp.resume })
+  const seed = cp.seed(from) // read while the first pages are fetched
+  seed.catch(() => undefined) // awaited (and reported) by Dedupe
+  const dedupe = new Dedupe({ seed, overlapUs, resume: cp.resume })
   const partition = new PartitionByDate({ zone: cfg.timezone, lineFormat: cfg.lineFormat })
   const sink = new RotatingFileSink(archive, src.name)
   try {
