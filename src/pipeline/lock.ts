@@ -47,7 +47,7 @@ function lockError(path: string, what: string, err: unknown): Y360Error {
 
 /** A held lock; `release()` removes it if it is still ours. */
 export class DirLock {
-  private constructor(readonly path: string, readonly info: LockInfo) {}
+  private constructor(readonly path: string, readonly info: LockInfo, private readonly log: Logger) {}
 
   /**
    * Takes the lock of `dir` or throws LOCKED naming the holder. The lock file appears atomically with its content
@@ -68,7 +68,7 @@ export class DirLock {
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
           linkSync(mine, path)
-          return new DirLock(path, info)
+          return new DirLock(path, info, log)
         } catch (err) {
           if (sysCode(err) !== 'EEXIST') throw lockError(path, 'create', err)
         }
@@ -118,14 +118,15 @@ export class DirLock {
     }
   }
 
-  /** Removes the lock file if it still holds this run's record. */
+  /** Removes the lock file if it still holds this run's record; never throws (a lock left behind is taken over as stale). */
   release(): void {
-    const held = readLock(this.path)
-    if (held === undefined || held === 'garbage' || held.pid !== this.info.pid || held.started !== this.info.started) return
     try {
+      const held = readLock(this.path)
+      if (held === undefined || held === 'garbage' || held.pid !== this.info.pid || held.started !== this.info.started) return
       unlinkSync(this.path)
     } catch (err) {
-      if (sysCode(err) !== 'ENOENT') throw err
+      if (sysCode(err) === 'ENOENT') return
+      this.log.warn({ lock: this.path, err: (err as Error).message }, `could not remove the lock ${this.path} (${(err as Error).message}); the next run takes it over as stale`)
     }
   }
 }

@@ -91,9 +91,13 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
     return
   }
   const baseUrl = ep.host === 'cloud' ? cfg.cloudApiUrl : cfg.apiUrl
+  // Ends this source's prefetched windows when its pipeline ends for any reason (a sink error, too), not only on a signal.
+  const done = new AbortController()
+  const signal = AbortSignal.any([ctx.signal, done.signal])
+  setMaxListeners(0, signal)
   const batches = windowedSource({
     ep, client, limiter: limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, from, to,
-    pageSize: PAGE_SIZE, maxPages: cfg.maxPages, concurrency: cfg.concurrency, targetRecords: targetRecords(cfg, PAGE_SIZE), log, signal: ctx.signal,
+    pageSize: PAGE_SIZE, maxPages: cfg.maxPages, concurrency: cfg.concurrency, targetRecords: targetRecords(cfg, PAGE_SIZE), log, signal,
   })
   const counted = async function* (): AsyncGenerator<WindowBatch> {
     for await (const b of batches) {
@@ -112,6 +116,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
     await pipeline(Readable.from(counted(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink as Writable, { signal: ctx.signal })
     summary.ok = true
   } finally {
+    done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
     summary.duplicates += dedupe.dropped
     summary.late = dedupe.late
     summary.written = sink.stats.written

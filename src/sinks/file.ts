@@ -6,7 +6,7 @@
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { Y360Error } from '../errors.js'
+import { Y360Error, sysCode } from '../errors.js'
 import { dayFile, openAppend, type ArchiveId } from '../pipeline/archive.js'
 import type { SinkChunk } from '../pipeline/partition.js'
 import type { Micros } from '../time.js'
@@ -19,7 +19,7 @@ export interface SinkStats {
   last: Micros | undefined
 }
 
-function sinkError(path: string, err: unknown): Y360Error {
+function sinkError(path: string, err: unknown, note = ''): Y360Error {
   const e = err as NodeJS.ErrnoException
   const why: Record<string, string> = {
     ENOSPC: 'the disk is full',
@@ -32,7 +32,7 @@ function sinkError(path: string, err: unknown): Y360Error {
     EIO: 'an I/O error occurred',
   }
   const reason = (e.code && why[e.code]) ?? e.message
-  return new Y360Error('SINK_WRITE', `cannot write ${path}: ${reason} (${e.code ?? 'error'}); what is on disk is a valid prefix, the next run continues from it`, { path }, { cause: err })
+  return new Y360Error('SINK_WRITE', `cannot write ${path}: ${reason} (${e.code ?? 'error'})${note === '' ? '' : `; ${note}`}; what is on disk is a valid prefix, the next run continues from it`, { path }, { cause: err })
 }
 
 export class RotatingFileSink extends Writable {
@@ -65,10 +65,18 @@ export class RotatingFileSink extends Writable {
     for (const seg of chunk.segments) {
       const path = dayFile(this.#archive, seg.day)
       if (path !== this.#path) await this.#switchTo(path)
+      const fh = this.#fh as FileHandle
+      let before = 0
       try {
-        await writeAll(this.#fh as FileHandle, Buffer.from(seg.text, 'utf8'))
+        before = (await fh.stat()).size
+        await writeAll(fh, Buffer.from(seg.text, 'utf8'))
       } catch (err) {
-        throw sinkError(path, err)
+        // Leave no half line behind: cut the file back to where this write began (a full disk gets that space back).
+        const cut = await fh.truncate(before).then(
+          () => 'the partial write was cut back',
+          (e: unknown) => `the partial write could not be cut back (${sysCode(e) ?? String(e)}); the next run moves it to a .torn file`,
+        )
+        throw sinkError(path, err, cut)
       }
       this.stats.written += seg.count
       this.stats.files.add(path)

@@ -14,8 +14,10 @@ export interface LiveCli {
 }
 
 /** Starts the real CLI without waiting for it. */
-export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string }): LiveCli {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] })
+export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string; uid?: number; gid?: number }): LiveCli {
+  // As another user, drop NODE_OPTIONS: the test runner's process-info hook would try to write into .tap/ as that user.
+  const [cmd, argv] = opts.uid === undefined ? [process.execPath, [CLI, ...args]] : ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]]
+  const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid })
   let stdout = ''
   let stderr = ''
   let partial = ''
