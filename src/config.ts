@@ -255,6 +255,7 @@ export function loadConfig(input: ConfigInput): Config {
   const wanted = list(str(raw, 'sources'))
   for (const w of wanted ?? []) if (!SOURCE_NAMES.includes(w as SourceName)) problems.push(`--sources: unknown source "${w}" (known: ${SOURCE_NAMES.join(', ')})`)
   const sources: SourceConfig[] = []
+  const dirsToPrepare: [string, string][] = []
   for (const name of SOURCE_NAMES) {
     const dirText = str(raw, DIR_FLAG[name])
     const base = str(raw, BASE_FLAG[name]) ?? ''
@@ -265,7 +266,8 @@ export function loadConfig(input: ConfigInput): Config {
     }
     checkName(base, `the ${name} base name (--${BASE_FLAG[name]})`, problems)
     const dir = dirText === undefined ? '' : resolve(input.cwd, dirText.replace(/[/\\]+$/, '') || '/')
-    if (dirText !== undefined && !stdout) prepareDir(dir, `the ${name} directory (--${DIR_FLAG[name]})`, mode === 'fetch', problems, warnings)
+    // Directories are created only once everything else is valid: a rejected configuration leaves no trace on disk.
+    if (dirText !== undefined && !stdout) dirsToPrepare.push([dir, `the ${name} directory (--${DIR_FLAG[name]})`])
     sources.push({ name, dir, base })
   }
   if (sources.length === 0 && !help && !version) {
@@ -370,6 +372,8 @@ export function loadConfig(input: ConfigInput): Config {
     warnings,
   }
   if (cfg.timeoutMs < 100 && problems.length === 0) problems.push('--timeout must be at least 100ms')
+  const create = mode === 'fetch'
+  if (!help && !version && (!create || problems.length === 0)) for (const [dir, what] of dirsToPrepare) prepareDir(dir, what, create, problems, warnings)
   if (problems.length > 0 && !help && !version) {
     // A value echoed in a message may be the token pasted into the wrong variable: never print it.
     const safe = token.length >= 4 ? problems.map((p) => p.split(token).join('[REDACTED]')) : problems
