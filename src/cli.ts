@@ -72,12 +72,19 @@ async function fetchCommand(argv: string[]): Promise<number> {
     return 0
   }
   const level = cfg.quiet ? 'warn' : cfg.logLevel
-  const { log, close } = await createLogger({
-    level,
-    pretty: process.stderr.isTTY === true,
-    file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
-    secrets: [cfg.token],
-  })
+  let logging: Awaited<ReturnType<typeof createLogger>>
+  try {
+    logging = await createLogger({
+      level,
+      pretty: process.stderr.isTTY === true,
+      file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
+      secrets: [cfg.token],
+    })
+  } catch (err) {
+    process.stderr.write(`y360-audit: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  const { log, close } = logging
   const signals = trapSignals(log)
   try {
     for (const w of cfg.warnings) log.warn(w)

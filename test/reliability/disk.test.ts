@@ -63,6 +63,13 @@ t.test('EROFS: a read-only archive fails with the path and nothing changes; writ
   t.match(r.stderr, mail)
   t.match(r.stderr, /read-only file system|EROFS/)
   t.same(readArchive(mail, 'mail_audit').lines, before, 'nothing changed')
+  // Regression: an unwritable debug log file crashed the run later (exit 70, lock left behind) from an async error.
+  const requests = emu.stats().requests
+  const logRun = await runCli(['--log-file', join(mnt, 'debug.log')], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'other') }, cwd: dir })
+  t.equal(logRun.code, 1, exits(logRun, 1, 'an unwritable --log-file is a configuration error (exit 1)'))
+  t.match(logRun.stderr, `cannot open the debug log file ${join(mnt, 'debug.log')}: EROFS: read-only file system`)
+  t.equal(emu.stats().requests, requests, 'nothing was fetched')
+  t.notOk(existsSync(join(dir, 'other', '.y360-audit.lock')), 'no lock left behind')
   execFileSync('mount', ['-o', 'remount,rw', mnt])
   const next = await runCli([], { env, cwd: dir })
   t.equal(next.code, 0, exits(next, 0, 'writable again: exit 0'))
