@@ -101,6 +101,10 @@ async function fetchCommand(argv: string[]): Promise<number> {
     secrets: [cfg.token],
   })
   const signals = trapSignals(log)
+  // --stdout: a reader that goes away surfaces as EPIPE on the sink's write callback (a quiet end); this listener keeps
+  // the stream's own 'error' event from crashing the process on the way.
+  const stdoutGone = (err: Error): void => log.debug({ code: (err as NodeJS.ErrnoException).code }, 'stdout closed')
+  if (cfg.stdout) process.stdout.on('error', stdoutGone)
   try {
     for (const w of cfg.warnings) log.warn(w)
     for (let cycle = 1; ; cycle++) {

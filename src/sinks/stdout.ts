@@ -56,7 +56,8 @@ export class StdoutSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#out.off('error', this.#onError)
+    // The target emits its 'error' on a later tick than the failed write's callback: keep listening until then.
+    setImmediate(() => this.#out.off('error', this.#onError))
     cb(err)
   }
 
