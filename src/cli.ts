@@ -96,7 +96,7 @@ async function fetchCommand(argv: string[]): Promise<number> {
   const { log, close } = await createLogger({
     level,
     pretty: process.stderr.isTTY === true,
-    stderr: progress.logStream as unknown as NodeJS.WritableStream,
+    stderr: progress.logStream,
     file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
     secrets: [cfg.token],
   })
