@@ -1,5 +1,9 @@
-#!/usr/bin/env node
-/** y360-audit command line: argv → config → run → exit code. Thin on purpose. */
+#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=8
+/**
+ * y360-audit command line: argv → config → run → exit code. Thin on purpose.
+ * The shebang caps V8's heap growth: the live heap stays under 30 MB whatever the volume, but without a cap V8 lets
+ * garbage grow the heap to several hundred MB on long backfills (see bench/RESULTS.md).
+ */
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig, type Config } from './config.js'
@@ -24,7 +28,8 @@ function report(log: Logger, s: RunSummary): void {
     const files = r.files.length === 0 ? 'no file touched' : `${r.files.length} file(s) touched, last ${r.files[r.files.length - 1]}`
     const state = r.ok ? (r.code === 'OUTPUT_CLOSED' ? 'stopped (stdout closed by the reader)' : 'ok') : `FAILED (${r.code})`
     const span = r.first === undefined ? '' : `; records ${r.first} .. ${r.last}`
-    const line = `${r.source}: ${state}, ${r.mode}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}${span}`
+    const mode = r.mode === 'append' ? '' : ` (${r.mode})`
+    const line = `${r.source}: ${state}${mode}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}${span}`
     if (r.ok) log.info({ summary: r }, line)
     else log.error({ summary: r }, line)
   }

@@ -2,8 +2,6 @@
 import { mkdirSync } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path'
 import pino from 'pino'
-import pretty from 'pino-pretty'
-import pinoRoll from 'pino-roll'
 
 export type Logger = pino.Logger
 
@@ -45,7 +43,8 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   const stderr: Line = opts.stderr ?? process.stderr
   const streams: pino.StreamEntry[] = []
   if (opts.level !== 'silent') {
-    const human = opts.pretty ? pretty({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
+    // pino-pretty and pino-roll load only when used: start-up time matters for cron runs.
+    const human = opts.pretty ? (await import('pino-pretty')).default({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
     streams.push({ level: opts.level, stream: scrubbing(human, opts.secrets) as pino.DestinationStream })
   }
   let file: (pino.DestinationStream & { end?: () => void; flushSync?: () => void; once?: (e: string, cb: () => void) => void }) | undefined
@@ -53,6 +52,7 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
     const { path, maxBytes, keep } = opts.file
     mkdirSync(dirname(path), { recursive: true, mode: 0o750 })
     const ext = extname(path) || '.log'
+    const pinoRoll = (await import('pino-roll')).default
     file = await pinoRoll({
       file: join(dirname(path), basename(path, ext)),
       extension: ext,

@@ -35,7 +35,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'exclude-uids', env: 'Y360_EXCLUDE_UIDS', kind: 'string', help: 'all but these user UIDs, comma-separated' },
   { flag: 'ip', env: 'Y360_IP', kind: 'string', help: 'only events from this IP (events only)' },
   { flag: 'service', env: 'Y360_SERVICE', kind: 'string', help: 'only events of this service: Web, Desktop, Mobile, Api, Synchronization, ID, Internal, Unknown (events only)' },
-  { flag: 'concurrency', env: 'Y360_CONCURRENCY', kind: 'string', default: '4', help: 'time windows fetched at once per source (written strictly in time order)' },
+  { flag: 'concurrency', env: 'Y360_CONCURRENCY', kind: 'string', default: '8', help: 'time windows fetched at once per source (written strictly in time order)' },
   { flag: 'max-rps', env: 'Y360_MAX_RPS', kind: 'string', default: '0', help: 'requests per second per API host, shared by all sources (0 = unlimited)' },
   { flag: 'max-wait', env: 'Y360_MAX_WAIT', kind: 'string', default: '5m', help: 'longest total wait a 429 Retry-After may impose on a request; beyond it the run stops with exit 75' },
   { flag: 'retries', env: 'Y360_RETRIES', kind: 'string', default: '6', help: 'retries of a failing request (5xx, resets, timeouts, invalid JSON)' },

@@ -61,10 +61,13 @@ export class RecordFactory {
     a.sort()
     // The runs changed below must not swallow the day-edge records: move a run past any edge inside it.
     const edgeAt = [...edges].map((e) => a.indexOf(e))
+    const clear = (p: number, size: number): boolean => p >= 0 && p + size < n && !edgeAt.some((e) => e >= p && e <= p + size)
     const free = (at: number, size: number): number => {
-      let p = at
-      while (edgeAt.some((e) => e >= p && e <= p + size)) p += size + 1
-      return p
+      for (let d = 0; d < n; d += size + 1) {
+        if (clear(at + d, size)) return at + d
+        if (clear(at - d, size)) return at - d
+      }
+      return at
     }
     // Lowering a contiguous run to its first value keeps the array sorted.
     const burst = (at: number, size: number): void => {

@@ -12,11 +12,10 @@ import { Writable } from 'node:stream'
 import { syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
-import type { EndpointDescriptor } from '../sources/descriptor.js'
+import { canonicalKey, isObject, type EndpointDescriptor } from '../sources/descriptor.js'
 import type { SinkStats } from '../sinks/file.js'
 import type { Micros } from '../time.js'
 import { dayFile, type ArchiveId } from './archive.js'
-import { parseLine } from './checkpoint.js'
 import type { SinkChunk } from './partition.js'
 
 /** Lines of a file from start to end, a block at a time (the last one may lack its newline). */
@@ -37,6 +36,19 @@ export async function* linesForward(fh: FileHandle, blockSize = 64 * 1024): Asyn
     carry = Buffer.from(chunk.subarray(start))
   }
   if (carry.length > 0) yield carry.toString('utf8')
+}
+
+/** Instant and canonical key of an archive line; undefined when it is not a record of this endpoint. */
+function parseLine(ep: EndpointDescriptor, text: string): { us: Micros; key: string } | undefined {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return undefined // counted by the caller as unreadable and copied as it was
+  }
+  if (!isObject(data)) return undefined
+  const us = ep.timestamp(data)
+  return us === undefined ? undefined : { us, key: canonicalKey(data) }
 }
 
 interface Line {

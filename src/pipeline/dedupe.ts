@@ -7,14 +7,16 @@ import type { WindowBatch } from '../sources/windowed.js'
 import type { Micros } from '../time.js'
 
 export interface DedupeOptions {
-  seed: Map<string, Micros>
+  /** Keys already archived; may still be loading (the first batch waits for it). */
+  seed: Map<string, Micros> | Promise<{ keys: Map<string, Micros> }>
   overlapUs: Micros
   /** Newest archived instant; passing records older than it are late arrivals found in the overlap. */
   resume: Micros | undefined
 }
 
 export class Dedupe extends Transform {
-  readonly #seen: Map<string, Micros>
+  #seen: Map<string, Micros> = new Map()
+  #seed: Promise<{ keys: Map<string, Micros> }> | undefined
   readonly #overlapUs: Micros
   readonly #resume: Micros | undefined
   #newest = -Infinity
@@ -23,12 +25,22 @@ export class Dedupe extends Transform {
 
   constructor(opts: DedupeOptions) {
     super({ objectMode: true, highWaterMark: 1 })
-    this.#seen = new Map(opts.seed)
+    if (opts.seed instanceof Map) this.#seen = new Map(opts.seed)
+    else this.#seed = opts.seed
     this.#overlapUs = opts.overlapUs
     this.#resume = opts.resume
   }
 
-  override _transform(batch: WindowBatch, _enc: BufferEncoding, cb: TransformCallback): void {
+  override _transform(batch: WindowBatch, enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.#seed !== undefined) {
+      const pending = this.#seed
+      this.#seed = undefined
+      pending.then((s) => {
+        this.#seen = s.keys
+        this._transform(batch, enc, cb)
+      }, (err: unknown) => cb(err as Error))
+      return
+    }
     const kept = batch.records.filter((r) => {
       if (this.#seen.has(r.key)) {
         this.#dropped++

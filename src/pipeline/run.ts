@@ -99,7 +99,7 @@ async function startPoint(ctx: RunContext, src: SourceConfig, shared: RunShared,
   const overlapUs = cfg.overlapMs * 1000
   if (cfg.stdout) {
     const c = shared.cursor?.get(src.name)
-    return { resume: c?.resumeUs, keys: new Map(c?.keys), repaired: [], corrupt: 0 }
+    return { resume: c?.resumeUs, repaired: [], seed: () => Promise.resolve({ keys: new Map(c?.keys), corrupt: 0 }) }
   }
   const cp = await loadCheckpoint({ archive: { dir: src.dir, base: src.base, ext: cfg.ext }, ep, overlapUs, log })
   summary.repaired = cp.repaired.length
@@ -120,7 +120,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
   summary.from = show(from)
   summary.to = show(to)
   const where = cfg.stdout ? (cfg.stateFile === undefined ? 'no state file' : `state file ${cfg.stateFile}`) : 'archive'
-  log.info({ source: src.name, from: show(from), to: show(to), resume: cp.resume === undefined ? null : show(cp.resume), seedKeys: cp.keys.size, mode: summary.mode }, cfg.since !== undefined ? `${src.name}: ${summary.mode === 'backfill' ? 'backfill' : 'range'} ${show(from)} .. ${show(to)} (until exclusive)` : cp.resume === undefined ? `${src.name}: nothing delivered yet (${where}), fetching from ${show(from)}` : `${src.name}: resuming after ${show(cp.resume)} (overlap ${showDuration(cfg.overlapMs)}, ${where})`)
+  log.info({ source: src.name, from: show(from), to: show(to), resume: cp.resume === undefined ? null : show(cp.resume), mode: summary.mode }, cfg.since !== undefined ? `${src.name}: ${summary.mode === 'backfill' ? 'backfill' : 'range'} ${show(from)} .. ${show(to)} (until exclusive)` : cp.resume === undefined ? `${src.name}: nothing delivered yet (${where}), fetching from ${show(from)}` : `${src.name}: resuming after ${show(cp.resume)} (overlap ${showDuration(cfg.overlapMs)}, ${where})`)
   if (summary.mode === 'backfill' && cp.resume !== undefined && from > cp.resume + overlapUs) {
     log.warn({ source: src.name }, `${src.name}: --since ${show(from)} is after the archive's newest record ${show(cp.resume)}: records between them are not fetched now, and later runs resume after the newest archived record, so they stay missing; run a backfill --since ${show(cp.resume)} to close the gap`)
   }
@@ -150,7 +150,12 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
       ctx.onProgress?.(src.name, { from, to, covered: b.hi, written: sink.stats.written, fetched: summary.fetched, retries: shared.retries.get(src.name) ?? 0 })
     }
   }
-  const dedupe = new Dedupe({ seed: cp.keys, overlapUs, resume: cp.resume })
+  // A backfill merges against the day files themselves (MergingFileSink): its Dedupe only drops repeats within the run,
+  // so the seed is not read (it would hold every archived key from --since on).
+  const backfill = summary.mode === 'backfill'
+  const seed = backfill ? new Map<string, number>() : cp.seed(from) // read while the first pages are fetched
+  if (!(seed instanceof Map)) seed.catch(() => undefined) // awaited (and reported) by Dedupe
+  const dedupe = new Dedupe({ seed, overlapUs, resume: backfill ? undefined : cp.resume })
   const partition = new PartitionByDate({ zone: cfg.timezone, lineFormat: cfg.lineFormat, decorate: cfg.stdout && cfg.tagSource ? (d) => ({ ...d, _source: src.name }) : undefined })
   try {
     await pipeline(Readable.from(counted(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })

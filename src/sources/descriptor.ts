@@ -1,9 +1,12 @@
 /** Endpoint descriptors: everything that differs between the three audit-log endpoints, as data. */
+import { hash } from 'node:crypto'
 import stableStringify from 'fast-json-stable-stringify'
 import type { Micros } from '../time.js'
 
-export type SourceName = 'mail' | 'disk' | 'events'
-export const SOURCE_NAMES: readonly SourceName[] = ['mail', 'disk', 'events']
+import { SOURCES, type SourceName } from './catalog.js'
+
+export type { SourceName }
+export const SOURCE_NAMES: readonly SourceName[] = SOURCES
 
 /** Server-side filters, in the tool's own vocabulary; each descriptor maps them to its wire format. */
 export interface Filters {
@@ -59,9 +62,13 @@ export interface EndpointDescriptor {
   timestamp(rec: Record<string, unknown>): Micros | undefined
 }
 
-/** Canonical identity of a record: equal content gives an equal key whatever the key order or spacing. */
+/**
+ * Canonical identity of a record: equal content gives an equal key whatever the key order or spacing. The canonical
+ * form (fast-json-stable-stringify) is reduced to its SHA-256 so that the keys held for dedupe cost 44 bytes, not a
+ * copy of every record.
+ */
 export function canonicalKey(data: unknown): string {
-  return stableStringify(data)
+  return hash('sha256', stableStringify(data), 'base64')
 }
 
 /** Appends each value as a repeated key (`types=a&types=b`). */

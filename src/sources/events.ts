@@ -1,12 +1,12 @@
 /** events: the unified audit log, `GET https://cloud-api.yandex.net/v1/auditlog/organizations/{org}/events`. */
 import { formatMicros, parseInstant } from '../time.js'
-import { EVENT_TYPES } from './catalog.js'
+import { EVENT_TYPES, SCOPES } from './catalog.js'
 import { isObject, setJoined, type EndpointDescriptor } from './descriptor.js'
 
 export const events: EndpointDescriptor = {
   name: 'events',
   host: 'cloud',
-  scope: 'ya360_security:read_auditlog',
+  scope: SCOPES.events,
   unitUs: 1,
   filters: new Set(['types', 'includeUids', 'excludeUids', 'ip', 'service']),
   knownTypes: EVENT_TYPES,

@@ -97,11 +97,11 @@ t.test('endpoints', async (t) => {
 
   t.test('admin truth NDJSON equals truth()', async (t) => {
     const res = await request(`${emu.url}/__admin/truth?source=disk&from=${iso(NOW - 86_400_000)}&to=${NOW}`)
-    t.equal(res.statusCode, 200)
-    t.ok(res.headers['x-request-id'])
+    t.equal(res.statusCode, 200, 'status')
+    t.ok(res.headers['x-request-id'], 'request id')
     const lines = (await res.body.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l))
-    t.same(lines, emu.truth('disk', { from: NOW - 86_400_000, to: NOW }))
-    t.ok(lines.length > 0)
+    t.same(lines, emu.truth('disk', { from: NOW - 86_400_000, to: NOW }), 'same as truth()')
+    t.ok(lines.length > 0, 'not empty')
   })
 
   t.test('a trailing slash and HEAD-less GET both route', async (t) => {

@@ -21,6 +21,9 @@ t.test('hard cases and identity', async (t) => {
     t.ok(bodies.length - new Set(bodies).size >= 1, `${source}: two records identical except their identity`)
     const edge = source === 'mail' ? [/T00:00:00Z$/, /T23:59:59\.999Z$/] : source === 'disk' ? [/T00:00:00Z$/, /T23:59:59Z$/] : [/T00:00:00\+00:00$/, /T23:59:59\.999999\+00:00$/]
     for (const re of edge) t.ok(ts.some((s) => re.test(s)), `${source}: a record at ${re}`)
+    // guards a regression where a burst moved past the day edges swallowed the newest records
+    t.ok(Date.parse(ts[ts.length - 1].replace('+00:00', 'Z')) > NOW - 3_600_000, `${source}: the newest record is recent`)
+    t.ok(Date.parse(ts[0].replace('+00:00', 'Z')) < NOW - 6.9 * 86_400_000, `${source}: the oldest record is near the start`)
   }
   const mail = emu.truth('mail') as any[]
   t.same(new Set(mail.map((r) => r.eventType)), new Set(MAIL_TYPES), 'all 12 mail types')

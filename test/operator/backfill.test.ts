@@ -50,7 +50,7 @@ t.test('a backfill of a damaged past range leaves the archive exact; running it 
   const args = ['--since', show(since), '--until', show(until)]
   const bf = await runCli(args, { env, cwd: dir })
   t.equal(bf.code, 0, 'backfill exits 0')
-  t.match(bf.stderr, new RegExp(`mail: ok, backfill, fetched \\d+ in \\d+ pages, wrote ${removed}, dropped \\d+ duplicates`))
+  t.match(bf.stderr, new RegExp(`mail: ok \\(backfill\\), fetched \\d+ in \\d+ pages, wrote ${removed}, dropped \\d+ duplicates`))
   const after = readArchive(mailDir, 'mail_audit')
   t.same(checkArchive('mail', after, emu.truth('mail'), OVERLAP_US), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 5030 }, 'exact afterwards')
   for (const [name, lines] of kept) {
@@ -64,14 +64,14 @@ t.test('a backfill of a damaged past range leaves the archive exact; running it 
 
   const again = await runCli(args, { env, cwd: dir })
   t.equal(again.code, 0)
-  t.match(again.stderr, /mail: ok, backfill, fetched \d+ in \d+ pages, wrote 0,/)
+  t.match(again.stderr, /mail: ok \(backfill\), fetched \d+ in \d+ pages, wrote 0,/)
   t.same(readArchive(mailDir, 'mail_audit').lines, after.lines, 'a second backfill changes nothing')
 
   const v = await runCli(['verify'], { env, cwd: dir })
   t.equal(v.code, 0, 'verify passes')
   const inc = await runCli([], { env, cwd: dir })
   t.equal(inc.code, 0)
-  t.match(inc.stderr, /mail: ok, append, fetched \d+ in \d+ pages, wrote 0,/, 'the next incremental run resumes where it was')
+  t.match(inc.stderr, /mail: ok, fetched \d+ in \d+ pages, wrote 0,/, 'the next incremental run resumes where it was')
 })
 
 t.test('--since is inclusive, --until exclusive; relative forms yesterday / today', async (t) => {

@@ -44,7 +44,7 @@ t.test('two sources to stdout with --tag-source equal the truth; the state file 
     const us = out[src].map((r) => ENDPOINTS[src].timestamp(r) as number)
     t.ok(us.every((u, i) => i === 0 || u >= us[i - 1]), `${src} lines ascend`)
   }
-  t.match(first.stderr, /mail: ok, stdout, fetched \d+ in \d+ pages, wrote 3000,/)
+  t.match(first.stderr, /mail: ok \(stdout\), fetched \d+ in \d+ pages, wrote 3000,/)
   t.equal(statSync(state).mode & 0o777, 0o600, 'the cursor file is private (it holds record keys)')
   const cursor = JSON.parse(readFileSync(state, 'utf8')) as { version: number; sources: Record<string, { resumeUs: number; keys: unknown[] }> }
   t.equal(cursor.version, 1)

@@ -31,7 +31,7 @@ t.test('Europe/Moscow: 20:59:59.999Z and 21:00:00.000Z land in different local-d
   const r2 = await runCli([], { env, cwd: dir })
   t.equal(r2.code, 0)
   t.match(r2.stderr, new RegExp(`resuming after ${iso(at(22, 0, 0, 0)).replace('.', '\\.')}`))
-  t.match(r2.stderr, /mail: ok, append, fetched \d+ in \d+ pages, wrote 2,/)
+  t.match(r2.stderr, /mail: ok, fetched \d+ in \d+ pages, wrote 2,/)
   const todayMsk = DateTime.now().setZone('Europe/Moscow').toISODate() as string
   const arch2 = readArchive(mailDir, 'mail_audit')
   t.same(arch2.days.get(todayMsk)?.slice(-2), fresh, `new records in the Moscow-day file ${todayMsk}`)
