@@ -205,6 +205,7 @@ export class MergingFileSink extends Writable {
   readonly #tolUs: Micros
   readonly #log: Logger
   #day: DayMerge | undefined
+  #inflight: Promise<void> | undefined
 
   constructor(archive: ArchiveId, ep: EndpointDescriptor, toleranceUs: Micros, log: Logger) {
     super({ objectMode: true, highWaterMark: 1 })
@@ -215,7 +216,9 @@ export class MergingFileSink extends Writable {
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#writeChunk(chunk).then(() => cb(), (err: unknown) => cb(this.#wrap(err)))
+    const p = this.#writeChunk(chunk)
+    this.#inflight = p
+    p.then(() => cb(), (err: unknown) => cb(this.#wrap(err)))
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -224,10 +227,14 @@ export class MergingFileSink extends Writable {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     // Interrupted or failed: the day being merged keeps its old content (the temp file is dropped); finished days stay merged.
-    const d = this.#day
-    this.#day = undefined
-    if (d === undefined) return cb(err)
-    d.abort().then(() => cb(err), () => cb(err))
+    // A write may still be running (a stop arrives at any time): let it settle first, or it would open the next
+    // day's temp file after this cleanup.
+    const settled = (this.#inflight ?? Promise.resolve()).then(() => undefined, () => undefined) // its error went to its callback
+    settled.then(async () => {
+      const d = this.#day
+      this.#day = undefined
+      await d?.abort()
+    }).then(() => cb(err), () => cb(err))
   }
 
   async #writeChunk(chunk: SinkChunk): Promise<void> {

@@ -1,9 +1,10 @@
 // Backfill ranges (--since inclusive, --until exclusive) into an existing archive: each affected day file is merged
 // with the fetched records through a temp file + rename, without duplicates, ascending, existing lines kept byte for byte.
 import t from 'tap'
+import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkArchive, cliEnv, emulator, readArchive, runCli } from '../helpers.js'
+import { CLI, checkArchive, cliEnv, emulator, readArchive, runCli } from '../helpers.js'
 import { pythonDumps } from '../../src/pipeline/format.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { show } from '../../src/time.js'
@@ -104,4 +105,44 @@ t.test('--since is inclusive, --until exclusive; relative forms yesterday / toda
   const watch = await runCli(['--since', '-2d', '--watch'], { env, cwd: dir })
   t.equal(watch.code, 1)
   t.match(watch.stderr, /--watch cannot be combined with --since\/--until/)
+})
+
+t.test('SIGTERM during a backfill: finished days merged, the day in progress unchanged, no temp file, no duplicate', async (t) => {
+  const emu = await emulator(t, { counts: { mail: 6000 }, days: 5, seed: 22 })
+  const dir = t.testdir()
+  const mailDir = join(dir, 'mail')
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
+  t.equal((await runCli(['--lookback', '6d'], { env, cwd: dir })).code, 0)
+  // Lose every other line of every file, then backfill everything slowly and stop it after the first merged day.
+  const names = readdirSync(mailDir).filter((n) => n.startsWith('mail_audit_')).sort()
+  const halves = new Map<string, string[]>()
+  for (const n of names) {
+    const kept = readFileSync(join(mailDir, n), 'utf8').split('\n').slice(0, -1).filter((_, i) => i % 2 === 0)
+    halves.set(n, kept)
+    writeFileSync(join(mailDir, n), kept.map((l) => l + '\n').join(''))
+  }
+  emu.setFaults({ latencyMs: 40 })
+  const child = spawn(process.execPath, [CLI, '--since', '-6d', '--log-level', 'debug', '--concurrency', '1'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  await new Promise<void>((resolve) => {
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d
+      if (/day file merged/.test(err) && child.exitCode === null && !child.killed) {
+        child.kill('SIGTERM')
+        resolve()
+      }
+    })
+  })
+  t.equal(await exit, 143)
+  t.same(readdirSync(mailDir).filter((n) => n.includes('.tmp')), [], 'the interrupted day left no temp file')
+  const res = checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US)
+  t.same({ ...res, missing: 0, total: 0 }, { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 0 }, 'no duplicate, nothing out of order')
+  const merged = names.filter((n) => readFileSync(join(mailDir, n), 'utf8').split('\n').length - 1 > (halves.get(n) as string[]).length)
+  t.ok(merged.length >= 1 && merged.length < names.length, `${merged.length} of ${names.length} days merged before the stop`)
+  for (const n of names.filter((x) => !merged.includes(x))) t.equal(readFileSync(join(mailDir, n), 'utf8'), (halves.get(n) as string[]).map((l) => l + '\n').join(''), `${n} unchanged`)
+  t.equal((await runCli(['verify'], { env, cwd: dir })).code, 0, 'verify passes')
+  emu.setFaults({ latencyMs: 0 })
+  t.equal((await runCli(['--since', '-6d'], { env, cwd: dir })).code, 0, 'the backfill run again completes')
+  t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 6000 })
 })
