@@ -70,6 +70,12 @@ t.test('verify: OK on a good archive, exit 7 naming file:line for each kind of d
   t.match(torn.stdout, `${torn.file}:${tornLines}: unparseable: `)
   t.match(torn.stdout, `${torn.file}:${tornLines}: torn-tail: the last line has no newline`)
 
+  // A "line" of 2 MB (junk without newlines): reported with its place, the other files still checked, bounded memory.
+  const junk = await damaged('junk', 0, (ls) => body(ls.slice(0, 2)) + 'A'.repeat(2 * 1024 * 1024) + '\n' + body(ls.slice(2)))
+  t.equal(junk.code, 7)
+  t.match(junk.stdout, `${junk.file}:3: unparseable: a line longer than 1048576 bytes; the rest of this file was not checked`)
+  t.match(junk.stdout, /^mail: .*: 1 problem\(s\)$/m, 'the other mail files are clean')
+
   const narrowed = await runCli(['verify', '--sources', 'disk'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(root, 'torn', 'mail'), DISK_LOG_CATALOG_LOCATION: join(root, 'torn', 'disk') }, cwd: root })
   t.equal(narrowed.code, 0, '--sources disk skips the damaged mail archive')
   t.match(narrowed.stdout, /^disk: \d+ files, 500 records .*: OK\n$/)
