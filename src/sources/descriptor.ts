@@ -18,11 +18,15 @@ export interface Filters {
 }
 export type FilterName = keyof Filters
 
-/** One record as it travels through the pipeline: its instant, canonical identity and parsed content. */
+/**
+ * One record as it travels through the pipeline: its instant, canonical identity and its content as compact JSON in
+ * the API's key order. Kept as one string, not a parsed object: a window holds up to thousands of records across
+ * several page requests, and a flat string costs a fraction of an object tree to keep and to collect.
+ */
 export interface AuditRecord {
   us: Micros
   key: string
-  data: Record<string, unknown>
+  line: string
 }
 
 /** What one page request asks for: the window in µs (already widened by the caller), a token and the filters. */

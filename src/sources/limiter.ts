@@ -4,18 +4,24 @@ import { setTimeout as sleep } from 'node:timers/promises'
 export interface LimiterOptions {
   maxRps: number // 0 = unlimited
   now?: () => number
+  /** Waits `ms` (tests inject a fake clock's advance). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
 }
+
+const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, { signal })
 
 /** Callers `await acquire()` before each request; `pause(ms)` holds every caller of this host (a 429 slows all workers). */
 export class HostLimiter {
   readonly #spacingMs: number
   readonly #now: () => number
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   #nextSlot = 0
   #pausedUntil = 0
 
   constructor(opts: LimiterOptions) {
     this.#spacingMs = opts.maxRps > 0 ? 1000 / opts.maxRps : 0
     this.#now = opts.now ?? Date.now
+    this.#sleep = opts.sleep ?? realSleep
   }
 
   /** Resolves when this caller may send its request. */
@@ -27,7 +33,7 @@ export class HostLimiter {
         this.#nextSlot = now + this.#spacingMs
         return
       }
-      await sleep(start - now, undefined, { signal })
+      await this.#sleep(start - now, signal)
     }
   }
 

@@ -122,7 +122,7 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
       if (oldest === undefined || us < oldest) oldest = us
       const key = canonicalKey(item)
       if (byKey.has(key)) repeats++
-      else byKey.set(key, { us, key, data: item })
+      else byKey.set(key, { us, key, line: JSON.stringify(item) })
     }
     if (page.next === null) break
     if (seenTokens.has(page.next) || page.next === token) {
