@@ -324,6 +324,7 @@ export function loadConfig(input: ConfigInput): Config {
   const since = timeOpt('since')
   const until = timeOpt('until')
   if (since !== undefined && until !== undefined && since >= until) problems.push('--since must be before --until')
+  if (raw.watch === true && (since !== undefined || until !== undefined)) problems.push('--watch cannot be combined with --since/--until: every cycle would fetch the same range again; run the backfill once, then watch')
 
   const lineFormat = str(raw, 'line-format') ?? 'compact'
   if (lineFormat !== 'compact' && lineFormat !== 'seed') problems.push(`--line-format must be compact or seed, got "${lineFormat}"`)
