@@ -153,12 +153,23 @@ export async function main(argv: string[]): Promise<number> {
   return fetchCommand(rest)
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code
-  },
-  (err: unknown) => {
-    process.stderr.write(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`)
-    process.exitCode = EXIT_CODES.INTERNAL
-  },
-)
+/** `text` without any token this process was given (environment or --token), for crash traces that bypass the logger. */
+function scrubSecrets(text: string, argv: string[], env: NodeJS.ProcessEnv): string {
+  const secrets = [env.OAUTH_TOKEN_ARG ?? '']
+  argv.forEach((a, i) => {
+    if (a === '--token') secrets.push(argv[i + 1] ?? '')
+    else if (a.startsWith('--token=')) secrets.push(a.slice('--token='.length))
+  })
+  let out = text
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[REDACTED]')
+  return out
+}
+
+const crash = (err: unknown): void => {
+  process.stderr.write(scrubSecrets(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, process.argv, process.env))
+  process.exit(EXIT_CODES.INTERNAL)
+}
+process.on('uncaughtException', crash)
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+}, crash)

@@ -1,5 +1,5 @@
 /** Configuration: flags > environment > ./.env > defaults, validated once, every problem reported at once, frozen. */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { parseArgs, parseEnv } from 'node:util'
 import { DateTime, IANAZone } from 'luxon'
@@ -200,6 +200,7 @@ function prepareDir(dir: string, what: string, create: boolean, problems: string
     }
     try {
       mkdirSync(dir, { recursive: true, mode: 0o750 })
+      chmodSync(dir, 0o750) // exactly 0750 whatever the umask
       warnings.push(`created directory ${dir}`)
     } catch (err) {
       problems.push(`${what} ${dir} cannot be created: ${(err as Error).message}`)
@@ -254,6 +255,7 @@ export function loadConfig(input: ConfigInput): Config {
   const wanted = list(str(raw, 'sources'))
   for (const w of wanted ?? []) if (!SOURCE_NAMES.includes(w as SourceName)) problems.push(`--sources: unknown source "${w}" (known: ${SOURCE_NAMES.join(', ')})`)
   const sources: SourceConfig[] = []
+  const dirsToPrepare: [string, string][] = []
   for (const name of SOURCE_NAMES) {
     const dirText = str(raw, DIR_FLAG[name])
     const base = str(raw, BASE_FLAG[name]) ?? ''
@@ -264,7 +266,8 @@ export function loadConfig(input: ConfigInput): Config {
     }
     checkName(base, `the ${name} base name (--${BASE_FLAG[name]})`, problems)
     const dir = dirText === undefined ? '' : resolve(input.cwd, dirText.replace(/[/\\]+$/, '') || '/')
-    if (dirText !== undefined && !stdout) prepareDir(dir, `the ${name} directory (--${DIR_FLAG[name]})`, mode === 'fetch', problems, warnings)
+    // Directories are created only once everything else is valid: a rejected configuration leaves no trace on disk.
+    if (dirText !== undefined && !stdout) dirsToPrepare.push([dir, `the ${name} directory (--${DIR_FLAG[name]})`])
     sources.push({ name, dir, base })
   }
   if (sources.length === 0 && !help && !version) {
@@ -370,8 +373,12 @@ export function loadConfig(input: ConfigInput): Config {
     warnings,
   }
   if (cfg.timeoutMs < 100 && problems.length === 0) problems.push('--timeout must be at least 100ms')
+  const create = mode === 'fetch'
+  if (!help && !version && (!create || problems.length === 0)) for (const [dir, what] of dirsToPrepare) prepareDir(dir, what, create, problems, warnings)
   if (problems.length > 0 && !help && !version) {
-    throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems })
+    // A value echoed in a message may be the token pasted into the wrong variable: never print it.
+    const safe = token.length >= 4 ? problems.map((p) => p.split(token).join('[REDACTED]')) : problems
+    throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${safe.map((p) => `  - ${p}`).join('\n')}`, { problems: safe })
   }
   return Object.freeze({ ...cfg, sources: Object.freeze(sources.map((s) => Object.freeze(s))), filters: Object.freeze(filters), warnings: Object.freeze(warnings) })
 }

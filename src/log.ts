@@ -1,7 +1,8 @@
 /** Logging: pino to stderr (pretty on a TTY, JSON otherwise) and a rotating debug file; secrets scrubbed from every line. */
 import { mkdirSync } from 'node:fs'
-import { basename, dirname, extname, join } from 'node:path'
+import { dirname } from 'node:path'
 import pino from 'pino'
+import { RotatingLogFile } from './logfile.js'
 
 export type Logger = pino.Logger
 
@@ -47,20 +48,10 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
     const human = opts.pretty ? (await import('pino-pretty')).default({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
     streams.push({ level: opts.level, stream: scrubbing(human, opts.secrets) as pino.DestinationStream })
   }
-  let file: (pino.DestinationStream & { end?: () => void; flushSync?: () => void; once?: (e: string, cb: () => void) => void }) | undefined
+  let file: RotatingLogFile | undefined
   if (opts.file !== undefined) {
-    const { path, maxBytes, keep } = opts.file
-    mkdirSync(dirname(path), { recursive: true, mode: 0o750 })
-    const ext = extname(path) || '.log'
-    const pinoRoll = (await import('pino-roll')).default
-    file = await pinoRoll({
-      file: join(dirname(path), basename(path, ext)),
-      extension: ext,
-      size: `${Math.max(1, Math.round(maxBytes / 1024))}k`,
-      limit: { count: keep, removeOtherLogFiles: true },
-      mkdir: true,
-      mode: 0o640,
-    })
+    mkdirSync(dirname(opts.file.path), { recursive: true, mode: 0o750 })
+    file = new RotatingLogFile(opts.file)
     streams.push({ level: 'debug', stream: scrubbing(file, opts.secrets) as pino.DestinationStream })
   }
   const log = pino(
@@ -75,11 +66,7 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   return {
     log,
     close: async () => {
-      if (file?.end === undefined) return
-      await new Promise<void>((resolve) => {
-        file!.once?.('close', resolve)
-        file!.end!()
-      })
+      file?.end()
     },
   }
 }

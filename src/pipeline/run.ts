@@ -107,7 +107,7 @@ async function startPoint(ctx: RunContext, src: SourceConfig, shared: RunShared,
 }
 
 /** Fetches one source into its sink, filling `summary` as it goes (also when it fails). */
-async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, limiters: Limiters, shared: RunShared, summary: SourceSummary, signal: AbortSignal): Promise<void> {
+async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, limiters: Limiters, shared: RunShared, summary: SourceSummary, runSignal: AbortSignal): Promise<void> {
   const { cfg, log } = ctx
   const ep = ENDPOINTS[src.name]
   const overlapUs = cfg.overlapMs * 1000
@@ -131,6 +131,10 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
     return
   }
   const baseUrl = ep.host === 'cloud' ? cfg.cloudApiUrl : cfg.apiUrl
+  // Ends this source's prefetched windows when its pipeline ends for any reason (a sink error, too), not only on a signal.
+  const done = new AbortController()
+  const signal = AbortSignal.any([runSignal, done.signal])
+  setMaxListeners(0, signal)
   const batches = windowedSource({
     ep, client, limiter: limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, from, to,
     pageSize: PAGE_SIZE, maxPages: cfg.maxPages, concurrency: cfg.concurrency, targetRecords: targetRecords(cfg, PAGE_SIZE), log, signal,
@@ -162,6 +166,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
     await pipeline(Readable.from(counted(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
     summary.ok = true
   } finally {
+    done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
     summary.duplicates += dedupe.dropped + (merging?.merge.duplicates ?? 0)
     summary.late = dedupe.late
     summary.written = sink.stats.written
