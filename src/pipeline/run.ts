@@ -156,12 +156,13 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
       ctx.onProgress?.(src.name, { from, to, covered: b.hi, written: sink.stats.written, fetched: summary.fetched, retries: shared.retries.get(src.name) ?? 0 })
     }
   }
-  // A backfill merges against the day files themselves (MergingFileSink): its Dedupe only drops repeats within the run,
-  // so the seed is not read (it would hold every archived key from --since on).
-  const backfill = summary.mode === 'backfill'
-  const seed = backfill ? new Map<string, number>() : cp.seed(from) // read while the first pages are fetched
+  // An explicit range (--since) is not resumed: a file backfill merges against the day files themselves
+  // (MergingFileSink), a stdout replay delivers the whole range. Dedupe then only drops repeats within the run, and the
+  // seed is not read (for a backfill it would hold every archived key from --since on).
+  const ranged = cfg.since !== undefined
+  const seed = ranged ? new Map<string, number>() : cp.seed(from) // read while the first pages are fetched
   if (!(seed instanceof Map)) seed.catch(() => undefined) // awaited (and reported) by Dedupe
-  const dedupe = new Dedupe({ seed, overlapUs, resume: backfill ? undefined : cp.resume })
+  const dedupe = new Dedupe({ seed, overlapUs, resume: ranged ? undefined : cp.resume })
   const partition = new PartitionByDate({ zone: cfg.timezone, lineFormat: cfg.lineFormat, decorate: cfg.stdout && cfg.tagSource ? (d) => ({ ...d, _source: src.name }) : undefined })
   try {
     await pipeline(Readable.from(counted(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
