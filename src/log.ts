@@ -1,8 +1,9 @@
 /** Logging: pino to stderr (pretty on a TTY, JSON otherwise) and a rotating debug file; secrets scrubbed from every line. */
 import { mkdirSync } from 'node:fs'
-import { basename, dirname, extname, join } from 'node:path'
+import { dirname } from 'node:path'
 import pino from 'pino'
 import { Y360Error } from './errors.js'
+import { RotatingLogFile } from './logfile.js'
 
 export type Logger = pino.Logger
 
@@ -39,6 +40,23 @@ function scrubbing(dest: Line, secrets: string[]): Line {
   }
 }
 
+/** A debug log file that fails later (disk full) must not break a run that is writing the archive: warn once on stderr, then drop its lines. */
+function failSoft(dest: Line, path: string, stderr: Line): Line {
+  let failed = false
+  return {
+    write(s: string) {
+      if (failed) return true
+      try {
+        return dest.write(s)
+      } catch (err) {
+        failed = true
+        stderr.write(`y360-audit: the debug log file ${path} cannot be written (${(err as Error).message}); continuing without it\n`)
+        return true
+      }
+    },
+  }
+}
+
 /** Builds the logger; the file destination rotates at maxBytes keeping `keep` old files. */
 export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   const stderr: Line = opts.stderr ?? process.stderr
@@ -48,37 +66,17 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
     const human = opts.pretty ? (await import('pino-pretty')).default({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
     streams.push({ level: opts.level, stream: scrubbing(human, opts.secrets) as pino.DestinationStream })
   }
-  let file: (pino.DestinationStream & { end?: () => void; flushSync?: () => void; once?: (e: string, cb: (err?: Error) => void) => void; on?: (e: string, cb: (err: Error) => void) => void; fd?: number }) | undefined
+  let file: RotatingLogFile | undefined
   if (opts.file !== undefined) {
-    const { path, maxBytes, keep } = opts.file
-    const ext = extname(path) || '.log'
-    const pinoRoll = (await import('pino-roll')).default
+    const { path } = opts.file
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o750 })
-      file = await pinoRoll({
-        file: join(dirname(path), basename(path, ext)),
-        extension: ext,
-        size: `${Math.max(1, Math.round(maxBytes / 1024))}k`,
-        limit: { count: keep, removeOtherLogFiles: true },
-        mkdir: true,
-        mode: 0o640,
-      })
-      // The file opens asynchronously; an unusable path must fail here, before the run, not crash it later.
-      const f = file
-      if (f.fd === undefined || f.fd < 0) await new Promise<void>((resolve, reject) => {
-        f.once?.('ready', () => resolve())
-        f.once?.('error', (err) => reject(err ?? new Error('open failed')))
-      })
+      file = new RotatingLogFile(opts.file)
     } catch (err) {
+      // An unusable path fails here, before the run, with what to do (not as an internal error later).
       throw new Y360Error('CONFIG_INVALID', `cannot open the debug log file ${path}: ${(err as Error).message}; fix --log-file / Y360_LOG_FILE or pass --no-log-file`, { path }, { cause: err })
     }
-    // A log file that fails later (disk full) must not kill a run that is writing the archive: say so once on stderr.
-    let warned = false
-    file.on?.('error', (err) => {
-      if (!warned) stderr.write(`y360-audit: the debug log file ${path} cannot be written (${err.message}); continuing without it\n`)
-      warned = true
-    })
-    streams.push({ level: 'debug', stream: scrubbing(file, opts.secrets) as pino.DestinationStream })
+    streams.push({ level: 'debug', stream: scrubbing(failSoft(file, path, stderr), opts.secrets) as pino.DestinationStream })
   }
   const log = pino(
     {
@@ -92,11 +90,7 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   return {
     log,
     close: async () => {
-      if (file?.end === undefined) return
-      await new Promise<void>((resolve) => {
-        file!.once?.('close', () => resolve())
-        file!.end!()
-      })
+      file?.end()
     },
   }
 }

@@ -51,7 +51,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'interval', env: 'Y360_INTERVAL', kind: 'string', default: '15m', help: 'pause between runs with --watch' },
   { flag: 'summary-json', env: 'Y360_SUMMARY_JSON', kind: 'string', help: 'write the run summary per source as JSON to this file (atomically, after every run or cycle)' },
   { flag: 'metrics-file', env: 'Y360_METRICS_FILE', kind: 'string', help: 'write a Prometheus textfile for node_exporter (up, last success time, records written, lag of the newest record, per source; atomically)' },
-  { flag: 'log-file', env: 'Y360_LOG_FILE', kind: 'string', default: 'get_audit_logs.log', help: 'debug log file, rotated at 1 MB keeping 5' },
+  { flag: 'log-file', env: 'Y360_LOG_FILE', kind: 'string', default: 'get_audit_logs.log', help: 'debug log file, rotated at 1 MB keeping 5 (<file>.1 … <file>.5, as the Python script)' },
   { flag: 'no-log-file', kind: 'boolean', help: 'no debug log file' },
   { flag: 'log-level', env: 'Y360_LOG_LEVEL', kind: 'string', default: 'info', help: 'stderr log level: debug, info, warn, error' },
   { flag: 'quiet', kind: 'boolean', help: 'warnings and errors only on stderr, no progress line' },

@@ -9,7 +9,9 @@ export function parseInstant(text: unknown): Micros | undefined {
   const m = RFC3339.exec(text)
   if (m === null) return undefined
   const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])
-  if (Number.isNaN(ms) || +m[2] > 12 || +m[3] > 31 || +m[4] > 23 || +m[5] > 59 || +m[6] > 60) return undefined
+  // Reject impossible fields (month 0 or 13, Feb 30, hour 24): Date.UTC would silently roll them into another instant.
+  const daysInMonth = new Date(Date.UTC(+m[1], +m[2], 0)).getUTCDate()
+  if (Number.isNaN(ms) || +m[2] < 1 || +m[2] > 12 || +m[3] < 1 || +m[3] > daysInMonth || +m[4] > 23 || +m[5] > 59 || +m[6] > 60) return undefined
   let us = ms * 1000
   if (m[7] !== undefined) us += Number(m[7].slice(0, 6).padEnd(6, '0'))
   const zone = m[8]

@@ -120,10 +120,12 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
   summary.from = show(from)
   summary.to = show(to)
   const where = cfg.stdout ? (cfg.stateFile === undefined ? 'no state file' : `state file ${cfg.stateFile}`) : 'archive'
-  log.info({ source: src.name, from: show(from), to: show(to), resume: cp.resume === undefined ? null : show(cp.resume), mode: summary.mode }, cfg.since !== undefined ? `${src.name}: ${summary.mode === 'backfill' ? 'backfill' : 'range'} ${show(from)} .. ${show(to)} (until exclusive)` : cp.resume === undefined ? `${src.name}: nothing delivered yet (${where}), fetching from ${show(from)}` : `${src.name}: resuming after ${show(cp.resume)} (overlap ${showDuration(cfg.overlapMs)}, ${where})`)
   if (summary.mode === 'backfill' && cp.resume !== undefined && from > cp.resume + overlapUs) {
     log.warn({ source: src.name }, `${src.name}: --since ${show(from)} is after the archive's newest record ${show(cp.resume)}: records between them are not fetched now, and later runs resume after the newest archived record, so they stay missing; run a backfill --since ${show(cp.resume)} to close the gap`)
   }
+  // A range wholly after the archive (or into an empty one) appends like any run: nothing to merge with.
+  if (summary.mode === 'backfill' && (cp.resume === undefined || from > cp.resume)) summary.mode = 'append'
+  log.info({ source: src.name, from: show(from), to: show(to), resume: cp.resume === undefined ? null : show(cp.resume), mode: summary.mode }, cfg.since !== undefined ? `${src.name}: ${summary.mode === 'backfill' ? 'backfill' : 'range'} ${show(from)} .. ${show(to)} (until exclusive)` : cp.resume === undefined ? `${src.name}: nothing delivered yet (${where}), fetching from ${show(from)}` : `${src.name}: resuming after ${show(cp.resume)} (overlap ${showDuration(cfg.overlapMs)}, ${where})`)
   const tracker = cfg.stdout ? new DeliveryTracker(shared.cursor?.get(src.name), overlapUs) : undefined
   if (tracker !== undefined) shared.trackers.set(src.name, tracker)
   if (from >= to) {
@@ -154,12 +156,13 @@ async function runSource(ctx: RunContext, src: SourceConfig, client: ApiClient, 
       ctx.onProgress?.(src.name, { from, to, covered: b.hi, written: sink.stats.written, fetched: summary.fetched, retries: shared.retries.get(src.name) ?? 0 })
     }
   }
-  // A backfill merges against the day files themselves (MergingFileSink): its Dedupe only drops repeats within the run,
-  // so the seed is not read (it would hold every archived key from --since on).
-  const backfill = summary.mode === 'backfill'
-  const seed = backfill ? new Map<string, number>() : cp.seed(from) // read while the first pages are fetched
+  // An explicit range (--since) is not resumed: a file backfill merges against the day files themselves
+  // (MergingFileSink), a stdout replay delivers the whole range. Dedupe then only drops repeats within the run, and the
+  // seed is not read (for a backfill it would hold every archived key from --since on).
+  const ranged = cfg.since !== undefined
+  const seed = ranged ? new Map<string, number>() : cp.seed(from) // read while the first pages are fetched
   if (!(seed instanceof Map)) seed.catch(() => undefined) // awaited (and reported) by Dedupe
-  const dedupe = new Dedupe({ seed, overlapUs, resume: backfill ? undefined : cp.resume })
+  const dedupe = new Dedupe({ seed, overlapUs, resume: ranged ? undefined : cp.resume })
   const partition = new PartitionByDate({ zone: cfg.timezone, lineFormat: cfg.lineFormat, decorate: cfg.stdout && cfg.tagSource ? (d) => ({ ...d, _source: src.name }) : undefined })
   try {
     await pipeline(Readable.from(counted(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })

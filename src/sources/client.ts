@@ -37,6 +37,7 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   const v = Array.isArray(value) ? value[0] : value
   if (v === undefined || v.trim() === '') return undefined
   if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000)
+  if (!/[a-z]/i.test(v)) return undefined // an HTTP-date names its day and month; Date.parse would read '-3' as a year
   const at = Date.parse(v)
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }

@@ -140,6 +140,7 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
     token = page.next
   }
   const records = [...byKey.values()].sort(compareRecords)
+  o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages, received, kept: records.length, repeats, complete }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${pages} pages, ${records.length} records`)
   return { batch: { lo, hi, records, rejected, pages, received, repeats }, complete, oldest }
 }
 

@@ -64,6 +64,14 @@ t.test('two sources to stdout with --tag-source equal the truth; the state file 
   t.equal(third.code, 0, 'nothing new is success')
   t.equal(third.stdout, '', 'nothing printed')
 
+  // An explicit range with the same state file replays all of it (the cursor's keys do not thin it out) and the
+  // cursor stays at the newest delivered record.
+  const before = readFileSync(state, 'utf8')
+  const replay = await runCli(['--stdout', '--sources', 'mail', '--state-file', state, '--since', '-4d'], { env, cwd: dir })
+  t.equal(replay.code, 0)
+  t.same(canon(parseLines(replay.stdout)), canon(emu.truth('mail')), 'a --since replay delivers the whole range')
+  t.equal((JSON.parse(readFileSync(state, 'utf8')) as { sources: Record<string, { resumeUs: number }> }).sources.mail.resumeUs, (JSON.parse(before) as { sources: Record<string, { resumeUs: number }> }).sources.mail.resumeUs, 'cursor not moved back')
+
   // Without --tag-source, each line is the record exactly as received (no extra field).
   const plain = await runCli(['--stdout', '--sources', 'disk', '--lookback', '4d'], { env, cwd: dir })
   t.equal(plain.code, 0)

@@ -1,0 +1,49 @@
+// PartitionByDate: each record goes to the segment of its own UTC day; segments keep the ascending order.
+import t from 'tap'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { dayNamer, PartitionByDate, type SinkChunk } from '../../src/pipeline/partition.js'
+import { canonicalKey, type AuditRecord } from '../../src/sources/descriptor.js'
+import type { WindowBatch } from '../../src/sources/windowed.js'
+import { parseInstant } from '../../src/time.js'
+
+const rec = (date: string, extra: Record<string, unknown> = {}): AuditRecord => {
+  const data = { eventType: 'message_seen', date, ...extra }
+  return { us: parseInstant(date) as number, key: canonicalKey(data), line: JSON.stringify(data) }
+}
+
+async function partition(records: AuditRecord[], lineFormat: 'compact' | 'seed' = 'compact', zone = 'UTC'): Promise<SinkChunk[]> {
+  const out: SinkChunk[] = []
+  const batch: WindowBatch = { lo: 0, hi: 1, records, rejected: [], pages: 1, received: records.length, repeats: 0 }
+  await pipeline(Readable.from([batch], { objectMode: true }), new PartitionByDate({ zone, lineFormat }), new Writable({ objectMode: true, write(c: SinkChunk, _e, cb) { out.push(c); cb() } }))
+  return out
+}
+
+t.test('day boundaries: 23:59:59.999 stays in its day, 00:00:00.000 starts the next', async (t) => {
+  const recs = [rec('2025-04-23T23:59:59.999Z'), rec('2025-04-24T00:00:00.000Z'), rec('2025-04-24T00:00:00.001Z'), rec('2025-04-24T23:59:59.999Z'), rec('2025-04-25T00:00:00Z')]
+  const [chunk] = await partition(recs)
+  t.same(chunk.segments.map((s) => [s.day, s.count]), [['2025-04-23', 1], ['2025-04-24', 3], ['2025-04-25', 1]])
+  t.equal(chunk.segments[1].text, recs.slice(1, 4).map((r) => r.line + '\n').join(''), 'compact lines in the API key order')
+  t.equal(chunk.segments[1].first, recs[1].us)
+  t.equal(chunk.segments[1].last, recs[3].us)
+})
+
+t.test('microsecond boundary of the events source', async (t) => {
+  const a = { event: { occurred_at: '2025-09-04T23:59:59.999999+00:00' } }
+  const b = { event: { occurred_at: '2025-09-05T00:00:00+00:00' } }
+  const recs = [a, b].map((data) => ({ us: parseInstant(data.event.occurred_at) as number, key: canonicalKey(data), line: JSON.stringify(data) }))
+  const [chunk] = await partition(recs)
+  t.same(chunk.segments.map((s) => s.day), ['2025-09-04', '2025-09-05'])
+})
+
+t.test('seed format writes what Python json.dumps(ensure_ascii=False) wrote', async (t) => {
+  const [chunk] = await partition([rec('2025-04-23T10:00:00.000Z', { userName: 'Петрова "О"', orgId: 5, labels: ['a', 'b'], x: {} , y: []})], 'seed')
+  t.equal(chunk.segments[0].text, '{"eventType": "message_seen", "date": "2025-04-23T10:00:00.000Z", "userName": "Петрова \\"О\\"", "orgId": 5, "labels": ["a", "b"], "x": {}, "y": []}\n')
+})
+
+t.test('dayNamer in another zone (local day), and back in time across a day', async (t) => {
+  const msk = dayNamer('Europe/Moscow')
+  t.equal(msk(parseInstant('2025-04-23T20:59:59.999Z') as number), '2025-04-23')
+  t.equal(msk(parseInstant('2025-04-23T21:00:00.000Z') as number), '2025-04-24')
+  t.equal(msk(parseInstant('2025-04-22T12:00:00Z') as number), '2025-04-22', 'the cache does not stick to the previous day')
+})
