@@ -98,13 +98,21 @@ async function fetchCommand(argv: string[]): Promise<number> {
   }
   const level = cfg.quiet ? 'warn' : cfg.logLevel
   const progress = new Progress({ out: process.stderr, enabled: process.stderr.isTTY === true && !cfg.quiet, now: Date.now, width: process.stderr.columns })
-  const { log, close } = await createLogger({
-    level,
-    pretty: process.stderr.isTTY === true,
-    stderr: progress.logStream,
-    file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
-    secrets: [cfg.token],
-  })
+  let logging: Awaited<ReturnType<typeof createLogger>>
+  try {
+    logging = await createLogger({
+      level,
+      pretty: process.stderr.isTTY === true,
+      stderr: progress.logStream,
+      file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
+      secrets: [cfg.token],
+    })
+  } catch (err) {
+    // An unusable debug log file: fail before the run, never crash it later.
+    process.stderr.write(`y360-audit: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  const { log, close } = logging
   const signals = trapSignals(log)
   // --stdout: a reader that goes away surfaces as EPIPE on the sink's write callback (a quiet end); this listener keeps
   // the stream's own 'error' event from crashing the process on the way.

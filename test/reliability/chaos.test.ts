@@ -4,7 +4,7 @@
 // each source's archive equals the emulator's ground truth exactly and `verify` passes.
 // Replay a failure with CHAOS_SEED=<seed printed in the output>.
 import t from 'tap'
-import { appendFileSync, readFileSync, readdirSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { SourceName } from '../../src/sources/descriptor.js'
 import { checkArchive, cliEnv, emulator, readArchive, runCli } from '../helpers.js'
@@ -40,13 +40,16 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   const schedule: string[] = []
   let kills = 0
   let torn = 0
+  let span = 80
   for (let run = 1; kills < KILLS && run <= 40; run++) {
     // Live arrivals between runs, some of them late (inside the overlap).
     const src = SOURCES[rng.int(3)].name
     emu.inject(src, 1 + rng.int(30), { lateSeconds: rng.int(60) })
     // Every third run meets a 429 burst, alternating the Retry-After forms.
-    emu.setFaults(run % 3 === 0 ? { rateLimitRps: 20, retryAfter: run % 2 === 0 ? 'seconds' : 'http-date', retryAfterSeconds: 1 } : { rateLimitRps: 0 })
-    killAt = emu.stats().requests + 5 + rng.int(76)
+    emu.setFaults(run % 3 === 0 ? { rateLimitRps: 10, retryAfter: run % 2 === 0 ? 'seconds' : 'http-date', retryAfterSeconds: 1 } : { rateLimitRps: 0 })
+    // Kill within the run: `span` is how many requests the last run that finished by itself needed.
+    const start = emu.stats().requests
+    killAt = start + 1 + rng.int(Math.max(2, span))
     schedule.push(`run ${run}: kill at request ${killAt}`)
     live = startCli(args, { env, cwd: dir })
     const r = await live.done
@@ -55,9 +58,10 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
       kills++
       // Every third kill also tears the newest line of one archive, as a kill inside write() would.
       if (kills % 3 === 0) {
-        const s = SOURCES[rng.int(3)]
+        const first = rng.int(3)
+        const s = [0, 1, 2].map((i) => SOURCES[(first + i) % 3]).find((x) => existsSync(join(dir, x.name)) && readdirSync(join(dir, x.name)).some((n) => n.startsWith(`${x.base}_`) && n.endsWith('.json'))) ?? SOURCES[first]
         const sdir = join(dir, s.name)
-        const files = readdirSync(sdir).filter((n) => n.startsWith(`${s.base}_`) && n.endsWith('.json')).sort()
+        const files = existsSync(sdir) ? readdirSync(sdir).filter((n) => n.startsWith(`${s.base}_`) && n.endsWith('.json')).sort() : []
         if (files.length > 0) {
           const file = join(sdir, files.at(-1) as string)
           const last = readFileSync(file, 'utf8').split('\n').at(-2) ?? '{"date":"'
@@ -68,6 +72,7 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
       }
     } else {
       killAt = Infinity
+      span = emu.stats().requests - start
       t.equal(r.code, 0, exits(r, 0, `run ${run} ended by itself with exit 0`))
     }
   }
@@ -76,6 +81,11 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   const before = SOURCES.reduce((n, s) => n + readdirSync(join(dir, s.name)).filter((f) => f.endsWith('.json')).reduce((m, f) => m + readFileSync(join(dir, s.name, f), 'utf8').split('\n').length - 1, 0), 0)
   t.ok(before > 1000, `the killed runs had archived ${before} records: the kills hit runs that were writing`)
 
+  // One more run under a tight rate limit (HTTP-date Retry-After), so 429s happen whatever the kills cut short.
+  emu.inject('mail', 20, { lateSeconds: 30 })
+  emu.setFaults({ rateLimitRps: 2, retryAfter: 'http-date', retryAfterSeconds: 1 })
+  const limited = await runCli(args, { env, cwd: dir })
+  t.equal(limited.code, 0, exits(limited, 0, 'a run under a 2 rps limit completes'))
   emu.setFaults({ rateLimitRps: 0 })
   const final = await runCli(args, { env, cwd: dir })
   t.equal(final.code, 0, exits(final, 0, 'the final run completes under the same faults'))

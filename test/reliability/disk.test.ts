@@ -63,14 +63,26 @@ t.test('EROFS: a read-only archive fails with the path and nothing changes; writ
   t.match(r.stderr, mail)
   t.match(r.stderr, /read-only file system|EROFS/)
   t.same(readArchive(mail, 'mail_audit').lines, before, 'nothing changed')
+  // Regression: an unwritable debug log file crashed the run later (exit 70, lock left behind) from an async error.
+  const requests = emu.stats().requests
+  const logRun = await runCli(['--log-file', join(mnt, 'debug.log')], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'other') }, cwd: dir })
+  t.equal(logRun.code, 1, exits(logRun, 1, 'an unwritable --log-file is a configuration error (exit 1)'))
+  t.match(logRun.stderr, `cannot open the debug log file ${join(mnt, 'debug.log')}: EROFS: read-only file system`)
+  t.equal(emu.stats().requests, requests, 'nothing was fetched')
+  t.notOk(existsSync(join(dir, 'other', '.y360-audit.lock')), 'no lock left behind')
   execFileSync('mount', ['-o', 'remount,rw', mnt])
   const next = await runCli([], { env, cwd: dir })
   t.equal(next.code, 0, exits(next, 0, 'writable again: exit 0'))
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 310 })
 })
 
-/** Runs the CLI over data denser than its range's start, and calls `strike` (from the emulator's request hook) once its first day file exists. */
-async function strikeMidRun(t: Test, mail: string, since: string, strike: () => void, spawnAs: { uid?: number; gid?: number }): Promise<{ r: Awaited<LiveCli['done']>; emu: Awaited<ReturnType<typeof emulator>>; env: Record<string, string> }> {
+/** The start of the range a run fetched (from its first log line). */
+function fromOf(stderr: string): number {
+  return Date.parse((/"from":"([^"]+)"/.exec(stderr) as RegExpExecArray)[1])
+}
+
+/** Runs the CLI (append mode) over data denser than its range's start; calls `strike` (from the emulator's request hook) once its first day file exists. */
+async function strikeMidRun(t: Test, mail: string, strike: () => void, spawnAs: { uid?: number; gid?: number }): Promise<{ r: Awaited<LiveCli['done']>; emu: Awaited<ReturnType<typeof emulator>>; env: Record<string, string> }> {
   let live: LiveCli | undefined
   let struck = false
   const emu = await emulator(t, {
@@ -83,7 +95,7 @@ async function strikeMidRun(t: Test, mail: string, since: string, strike: () => 
     },
   })
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
-  live = startCli(['--since', since, '--concurrency', '1', '--max-pages', '3', '--no-log-file'], { env, cwd: dirname(mail), ...spawnAs })
+  live = startCli(['--lookback', '2d', '--concurrency', '1', '--max-pages', '3', '--no-log-file'], { env, cwd: dirname(mail), ...spawnAs })
   const r = await live.done
   t.ok(struck, 'the fault struck mid-run')
   return { r, emu, env }
@@ -97,14 +109,13 @@ t.test('EACCES mid-run: the directory stops being writable for the (unprivileged
   mkdirSync(mail)
   chownSync(mail, NOBODY, NOBODY)
   chmodSync(dir, 0o755)
-  const since = new Date(Date.now() - 2 * 86_400_000).toISOString()
-  const { r, emu, env } = await strikeMidRun(t, mail, since, () => chownSync(mail, 0, 0), { uid: NOBODY, gid: NOBODY })
+  const { r, emu, env } = await strikeMidRun(t, mail, () => chownSync(mail, 0, 0), { uid: NOBODY, gid: NOBODY })
   t.equal(r.code, 5, exits(r, 5, 'exit 5 (SINK_WRITE)'))
   t.match(r.stderr, new RegExp(`cannot write ${esc(mail)}/mail_audit_\\d{4}-\\d{2}-\\d{2}\\.json: permission denied \\(EACCES\\)`))
   t.match(r.stderr, 'could not remove the lock', 'the lock it cannot remove is reported, not thrown')
   // Regression: prefetched windows went on retrying against the closed client for minutes after the sink failed.
   t.notMatch(r.stderr, /UND_ERR_(CLOSED|DESTROYED)|retrying/, 'nothing is fetched or retried after the sink failed')
-  const truth = emu.truth('mail', { from: Date.parse(since) })
+  const truth = emu.truth('mail', { from: fromOf(r.stderr) })
   const partial = readArchive(mail, 'mail_audit')
   t.ok(partial.lines.length > 0 && partial.lines.length < truth.length, `a prefix was written (${partial.lines.length} records)`)
   t.same(prefixProblems('mail', partial, truth), [])
@@ -117,15 +128,14 @@ t.test('EACCES mid-run: the directory stops being writable for the (unprivileged
 t.test('the archive directory removed mid-run: exit 5 naming the path; the next run rebuilds it exactly', async (t) => {
   const dir = t.testdir()
   const mail = join(dir, 'mail')
-  const since = new Date(Date.now() - 2 * 86_400_000).toISOString()
-  const { r, emu, env } = await strikeMidRun(t, mail, since, () => rmSync(mail, { recursive: true, force: true }), {})
+  const { r, emu, env } = await strikeMidRun(t, mail, () => rmSync(mail, { recursive: true, force: true }), {})
   t.equal(r.code, 5, exits(r, 5, 'exit 5 (SINK_WRITE)'))
   t.match(r.stderr, new RegExp(`cannot write ${esc(mail)}/mail_audit_\\d{4}-\\d{2}-\\d{2}\\.json: the directory was removed \\(ENOENT\\)`))
   t.match(r.stderr, /mail: FAILED \(SINK_WRITE\)/)
   t.notMatch(r.stderr, /UND_ERR_(CLOSED|DESTROYED)|retrying/, 'nothing is fetched or retried after the sink failed')
   t.notOk(existsSync(mail), 'nothing recreated the directory behind the operator\'s back')
-  const next = await runCli(['--since', since, '--no-log-file'], { env, cwd: dir })
+  const next = await runCli(['--lookback', '2d', '--no-log-file'], { env, cwd: dir })
   t.equal(next.code, 0, exits(next, 0, 'the next run exits 0'))
-  const truth = emu.truth('mail', { from: Date.parse(since) })
+  const truth = emu.truth('mail', { from: fromOf(next.stderr) })
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), truth), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: truth.length })
 })
