@@ -40,29 +40,12 @@ function scrubbing(dest: Line, secrets: string[]): Line {
   }
 }
 
-/** A debug log file that fails later (disk full) must not break a run that is writing the archive: warn once on stderr, then drop its lines. */
-function failSoft(dest: Line, path: string, stderr: Line): Line {
-  let failed = false
-  return {
-    write(s: string) {
-      if (failed) return true
-      try {
-        return dest.write(s)
-      } catch (err) {
-        failed = true
-        stderr.write(`y360-audit: the debug log file ${path} cannot be written (${(err as Error).message}); continuing without it\n`)
-        return true
-      }
-    },
-  }
-}
-
 /** Builds the logger; the file destination rotates at maxBytes keeping `keep` old files. */
 export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   const stderr: Line = opts.stderr ?? process.stderr
   const streams: pino.StreamEntry[] = []
   if (opts.level !== 'silent') {
-    // pino-pretty and pino-roll load only when used: start-up time matters for cron runs.
+    // pino-pretty loads only when used: start-up time matters for cron runs.
     const human = opts.pretty ? (await import('pino-pretty')).default({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
     streams.push({ level: opts.level, stream: scrubbing(human, opts.secrets) as pino.DestinationStream })
   }
@@ -73,10 +56,25 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
       mkdirSync(dirname(path), { recursive: true, mode: 0o750 })
       file = new RotatingLogFile(opts.file)
     } catch (err) {
-      // An unusable path fails here, before the run, with what to do (not as an internal error later).
+      // An unusable path must fail here, before the run, not crash it later.
       throw new Y360Error('CONFIG_INVALID', `cannot open the debug log file ${path}: ${(err as Error).message}; fix --log-file / Y360_LOG_FILE or pass --no-log-file`, { path }, { cause: err })
     }
-    streams.push({ level: 'debug', stream: scrubbing(failSoft(file, path, stderr), opts.secrets) as pino.DestinationStream })
+    // A log file that fails later (disk full) must not kill a run that is writing the archive: say so once on stderr.
+    const target = file
+    let broken = false
+    const guarded: Line = {
+      write(line: string) {
+        if (broken) return true
+        try {
+          return target.write(line)
+        } catch (err) {
+          broken = true
+          stderr.write(`y360-audit: the debug log file ${path} cannot be written (${(err as Error).message}); continuing without it\n`)
+          return true
+        }
+      },
+    }
+    streams.push({ level: 'debug', stream: scrubbing(guarded, opts.secrets) as pino.DestinationStream })
   }
   const log = pino(
     {
