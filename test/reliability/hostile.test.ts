@@ -132,3 +132,22 @@ t.test('a repeated page token stops with exit 4 after refetching the window thre
   t.equal(requests, 8, 'four passes of two pages, then the run stops')
   t.same(readArchive(join(dir, 'mail'), 'mail_audit').lines, [], 'a window that could not be read completely is not written')
 })
+
+t.test('a server that answers 429 with Retry-After: 0 forever cannot make a busy loop: backoff, then exit 75 at --max-wait', async (t) => {
+  let requests = 0
+  const server = createServer((_req, res) => {
+    requests++
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' })
+    res.end('{"code":8,"message":"too many requests"}')
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const dir = t.testdir()
+  const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: url, Y360_CLOUD_API_URL: url, Y360_RETRY_DELAY: '20ms', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
+  const r = await runCli(['--lookback', '1h', '--concurrency', '1', '--max-wait', '1s', '--no-log-file'], { env, cwd: dir })
+  t.equal(r.code, 75, exits(r, 75, 'exit 75'))
+  t.match(r.stderr, /mail: rate limited \(429\) \d+ times over \ds; waiting longer would pass --max-wait 1s; try again later/)
+  // Backoff 20, 40, 80, 160, 320 ms… passes 1 s after 6 answers; a busy loop would have sent thousands.
+  t.ok(requests >= 4 && requests <= 8, `${requests} requests in all`)
+})
