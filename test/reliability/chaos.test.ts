@@ -23,11 +23,16 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   const rng = prng(SEED)
   let live: LiveCli | undefined
   let killAt = Infinity
+  let stallOffAt: number | undefined
   const emu = await emulator(t, {
     counts: { mail: 3000, disk: 1000, events: 2500 }, days: 2, seed: SEED,
-    faults: { error5xx: 0.05, html502: 0.01, reset: 0.02, truncated: 0.02, stall: 0.01, emptyPageWithToken: 0.02, seed: SEED },
+    faults: { error5xx: 0.05, html502: 0.02, reset: 0.02, truncated: 0.02, stall: 0.01, emptyPageWithToken: 0.02, seed: SEED },
     switches: { pageDepthCap: 4 },
     onRequest: (n) => {
+      if (stallOffAt !== undefined && n >= stallOffAt) {
+        stallOffAt = undefined
+        emu.setFaults({ stall: 0.01 })
+      }
       if (n >= killAt && live !== undefined) {
         killAt = Infinity
         live.child.kill('SIGKILL')
@@ -86,7 +91,9 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   t.equal(catchUp.code, 0, exits(catchUp, 0, 'a run to completion under the same faults'))
   // A last, short run under a tight rate limit (HTTP-date Retry-After), so 429s happen whatever the kills cut short.
   emu.inject('mail', 20, { lateSeconds: 30 })
-  emu.setFaults({ rateLimitRps: 2, retryAfter: 'http-date', retryAfterSeconds: 1 })
+  // Its first request also stalls (past --timeout), so a stall happens whatever the timing.
+  emu.setFaults({ rateLimitRps: 2, retryAfter: 'http-date', retryAfterSeconds: 1, stall: 1 })
+  stallOffAt = emu.stats().requests + 2
   const final = await runCli(args, { env, cwd: dir })
   t.equal(final.code, 0, exits(final, 0, 'the final run completes under a 2 rps limit too'))
 
