@@ -11,6 +11,8 @@ import { EXIT_CODES, Y360Error, exitCodeOf } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { helpText } from './options.js'
 import { run, type RunSummary } from './pipeline/run.js'
+import { Progress } from './progress.js'
+import { summaryDocument, writeMetricsFile, writeSummaryJson } from './summary.js'
 import { showDuration } from './time.js'
 
 const COMMANDS = new Set(['fetch', 'demo', 'emulator', 'verify'])
@@ -24,7 +26,10 @@ function version(): string {
 function report(log: Logger, s: RunSummary): void {
   for (const r of s.sources) {
     const files = r.files.length === 0 ? 'no file touched' : `${r.files.length} file(s) touched, last ${r.files[r.files.length - 1]}`
-    const line = `${r.source}: ${r.ok ? 'ok' : `FAILED (${r.code})`}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}`
+    const state = r.ok ? (r.code === 'OUTPUT_CLOSED' ? 'stopped (stdout closed by the reader)' : 'ok') : `FAILED (${r.code})`
+    const span = r.first === undefined ? '' : `; records ${r.first} .. ${r.last}`
+    const mode = r.mode === 'append' ? '' : ` (${r.mode})`
+    const line = `${r.source}: ${state}${mode}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}${span}`
     if (r.ok) log.info({ summary: r }, line)
     else log.error({ summary: r }, line)
   }
@@ -55,6 +60,26 @@ function trapSignals(log: Logger): { signal: AbortSignal; code: () => number | u
   }
 }
 
+/** Writes --summary-json and --metrics-file after each run (also failed or interrupted ones); returns an exit code. */
+async function writeOutputs(cfg: Config, log: Logger, summary: RunSummary, started: number, cycle: number): Promise<number> {
+  const finished = Date.now()
+  let code: number = EXIT_CODES.OK
+  const outputs: [string | undefined, () => Promise<void>][] = [
+    [cfg.summaryJson, () => writeSummaryJson(cfg.summaryJson as string, summaryDocument(summary, started, finished, cycle))],
+    [cfg.metricsFile, () => writeMetricsFile(cfg.metricsFile as string, summary, finished)],
+  ]
+  for (const [path, write] of outputs) {
+    if (path === undefined) continue
+    try {
+      await write()
+    } catch (err) {
+      log.error({ code: (err as Y360Error).code }, (err as Error).message)
+      code = exitCodeOf(err)
+    }
+  }
+  return code
+}
+
 async function fetchCommand(argv: string[]): Promise<number> {
   let cfg: Config
   try {
@@ -72,22 +97,45 @@ async function fetchCommand(argv: string[]): Promise<number> {
     return 0
   }
   const level = cfg.quiet ? 'warn' : cfg.logLevel
-  const { log, close } = await createLogger({
-    level,
-    pretty: process.stderr.isTTY === true,
-    file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
-    secrets: [cfg.token],
-  })
+  const progress = new Progress({ out: process.stderr, enabled: process.stderr.isTTY === true && !cfg.quiet, now: Date.now, width: process.stderr.columns })
+  let logging: Awaited<ReturnType<typeof createLogger>>
+  try {
+    logging = await createLogger({
+      level,
+      pretty: process.stderr.isTTY === true,
+      stderr: progress.logStream,
+      file: cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 },
+      secrets: [cfg.token],
+    })
+  } catch (err) {
+    // An unusable debug log file: fail before the run, never crash it later.
+    process.stderr.write(`y360-audit: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  const { log, close } = logging
   const signals = trapSignals(log)
+  // --stdout: a reader that goes away surfaces as EPIPE on the sink's write callback (a quiet end); this listener keeps
+  // the stream's own 'error' event from crashing the process on the way.
+  const stdoutGone = (err: Error): void => log.debug({ code: (err as NodeJS.ErrnoException).code }, 'stdout closed')
+  if (cfg.stdout) process.stdout.on('error', stdoutGone)
   try {
     for (const w of cfg.warnings) log.warn(w)
     for (let cycle = 1; ; cycle++) {
-      const summary = await run({ cfg, log, now: Date.now, signal: signals.signal })
+      const started = Date.now()
+      const summary = await run({ cfg, log, now: Date.now, signal: signals.signal, onProgress: (src, p) => progress.update(src, p) })
+      progress.done()
       report(log, summary)
+      const outputCode = await writeOutputs(cfg, log, summary, started, cycle)
       const interrupted = signals.code()
       if (interrupted !== undefined) return interrupted
-      if (!cfg.watch) return summary.exitCode
-      log.info(`cycle ${cycle} done (exit ${summary.exitCode}); next run in ${showDuration(cfg.intervalMs)}`)
+      const exitCode = summary.exitCode === EXIT_CODES.OK ? outputCode : summary.exitCode
+      if (!cfg.watch) return exitCode
+      if (summary.sources.some((r) => r.code === 'OUTPUT_CLOSED')) {
+        log.info(`cycle ${cycle}: stdout closed by the reader; watch ends`)
+        return EXIT_CODES.OK
+      }
+      const written = summary.sources.reduce((n, r) => n + r.written, 0)
+      log.info({ cycle, exitCode, written }, `cycle ${cycle} done: exit ${exitCode}, ${written} records written in ${showDuration(Date.now() - started)}; next run in ${showDuration(cfg.intervalMs)}`)
       try {
         await sleep(cfg.intervalMs, undefined, { signal: signals.signal })
       } catch {
@@ -113,12 +161,23 @@ export async function main(argv: string[]): Promise<number> {
   return fetchCommand(rest)
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code
-  },
-  (err: unknown) => {
-    process.stderr.write(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`)
-    process.exitCode = EXIT_CODES.INTERNAL
-  },
-)
+/** `text` without any token this process was given (environment or --token), for crash traces that bypass the logger. */
+function scrubSecrets(text: string, argv: string[], env: NodeJS.ProcessEnv): string {
+  const secrets = [env.OAUTH_TOKEN_ARG ?? '']
+  argv.forEach((a, i) => {
+    if (a === '--token') secrets.push(argv[i + 1] ?? '')
+    else if (a.startsWith('--token=')) secrets.push(a.slice('--token='.length))
+  })
+  let out = text
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[REDACTED]')
+  return out
+}
+
+const crash = (err: unknown): void => {
+  process.stderr.write(scrubSecrets(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, process.argv, process.env))
+  process.exit(EXIT_CODES.INTERNAL)
+}
+process.on('uncaughtException', crash)
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+}, crash)

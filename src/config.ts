@@ -1,6 +1,6 @@
 /** Configuration: flags > environment > ./.env > defaults, validated once, every problem reported at once, frozen. */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
-import { isAbsolute, resolve } from 'node:path'
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseArgs, parseEnv } from 'node:util'
 import { DateTime, IANAZone } from 'luxon'
 import { Y360Error } from './errors.js'
@@ -184,8 +184,32 @@ function checkName(value: string, what: string, problems: string[]): void {
   }
 }
 
-/** Makes sure `dir` is a writable directory, creating it (0750) when missing. */
-function prepareDir(dir: string, what: string, create: boolean, problems: string[], warnings: string[]): void {
+type DirMode = 'create' | 'check' | 'exist'
+
+/** Why a missing `dir` could not be created, judged without creating it: the nearest existing ancestor. */
+function creatable(dir: string): string | undefined {
+  let up = dirname(dir)
+  for (;;) {
+    try {
+      const st = statSync(up)
+      if (!st.isDirectory()) return `${up} is not a directory`
+      accessSync(up, constants.W_OK)
+      return undefined
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT') return `${up}: ${(err as Error).message}`
+      if (dirname(up) === up) return `${up} does not exist`
+      up = dirname(up)
+    }
+  }
+}
+
+/**
+ * Makes sure `dir` is a writable directory. `create`: creates it (exactly 0750) when missing and probes a write;
+ * `check`: the same verdicts without touching the disk (the configuration has other problems: leave no trace);
+ * `exist`: it must exist (verify reads only).
+ */
+function prepareDir(dir: string, what: string, mode: DirMode, problems: string[], warnings: string[]): void {
   if (dir.includes('\0')) {
     problems.push(`${what} contains a NUL byte`)
     return
@@ -194,12 +218,18 @@ function prepareDir(dir: string, what: string, create: boolean, problems: string
   try {
     st = statSync(dir)
   } catch {
-    if (!create) {
+    if (mode === 'exist') {
       problems.push(`${what} ${dir} does not exist`)
+      return
+    }
+    if (mode === 'check') {
+      const why = creatable(dir)
+      if (why !== undefined) problems.push(`${what} ${dir} cannot be created: ${why}`)
       return
     }
     try {
       mkdirSync(dir, { recursive: true, mode: 0o750 })
+      chmodSync(dir, 0o750) // exactly 0750 whatever the umask
       warnings.push(`created directory ${dir}`)
     } catch (err) {
       problems.push(`${what} ${dir} cannot be created: ${(err as Error).message}`)
@@ -211,12 +241,14 @@ function prepareDir(dir: string, what: string, create: boolean, problems: string
     problems.push(`${what} ${dir} is not a directory`)
     return
   }
-  if (!create) return
-  const probe = resolve(dir, `.y360-audit-probe-${process.pid}`)
+  if (mode === 'exist') return
   try {
     accessSync(dir, constants.W_OK)
-    writeFileSync(probe, '')
-    unlinkSync(probe)
+    if (mode === 'create') {
+      const probe = resolve(dir, `.y360-audit-probe-${process.pid}`)
+      writeFileSync(probe, '')
+      unlinkSync(probe)
+    }
   } catch (err) {
     problems.push(`${what} ${dir} is not writable: ${(err as Error).message}`)
   }
@@ -254,6 +286,7 @@ export function loadConfig(input: ConfigInput): Config {
   const wanted = list(str(raw, 'sources'))
   for (const w of wanted ?? []) if (!SOURCE_NAMES.includes(w as SourceName)) problems.push(`--sources: unknown source "${w}" (known: ${SOURCE_NAMES.join(', ')})`)
   const sources: SourceConfig[] = []
+  const dirsToPrepare: [string, string][] = []
   for (const name of SOURCE_NAMES) {
     const dirText = str(raw, DIR_FLAG[name])
     const base = str(raw, BASE_FLAG[name]) ?? ''
@@ -264,7 +297,8 @@ export function loadConfig(input: ConfigInput): Config {
     }
     checkName(base, `the ${name} base name (--${BASE_FLAG[name]})`, problems)
     const dir = dirText === undefined ? '' : resolve(input.cwd, dirText.replace(/[/\\]+$/, '') || '/')
-    if (dirText !== undefined && !stdout) prepareDir(dir, `the ${name} directory (--${DIR_FLAG[name]})`, mode === 'fetch', problems, warnings)
+    // Directories are created only once everything else is valid: a rejected configuration leaves no trace on disk.
+    if (dirText !== undefined && !stdout) dirsToPrepare.push([dir, `the ${name} directory (--${DIR_FLAG[name]})`])
     sources.push({ name, dir, base })
   }
   if (sources.length === 0 && !help && !version) {
@@ -321,6 +355,7 @@ export function loadConfig(input: ConfigInput): Config {
   const since = timeOpt('since')
   const until = timeOpt('until')
   if (since !== undefined && until !== undefined && since >= until) problems.push('--since must be before --until')
+  if (raw.watch === true && (since !== undefined || until !== undefined)) problems.push('--watch cannot be combined with --since/--until: every cycle would fetch the same range again; run the backfill once, then watch')
 
   const lineFormat = str(raw, 'line-format') ?? 'compact'
   if (lineFormat !== 'compact' && lineFormat !== 'seed') problems.push(`--line-format must be compact or seed, got "${lineFormat}"`)
@@ -369,8 +404,12 @@ export function loadConfig(input: ConfigInput): Config {
     warnings,
   }
   if (cfg.timeoutMs < 100 && problems.length === 0) problems.push('--timeout must be at least 100ms')
+  const dirMode: DirMode = mode !== 'fetch' ? 'exist' : problems.length === 0 ? 'create' : 'check'
+  if (!help && !version) for (const [dir, what] of dirsToPrepare) prepareDir(dir, what, dirMode, problems, warnings)
   if (problems.length > 0 && !help && !version) {
-    throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems })
+    // A value echoed in a message may be the token pasted into the wrong variable: never print it.
+    const safe = token.length >= 4 ? problems.map((p) => p.split(token).join('[REDACTED]')) : problems
+    throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${safe.map((p) => `  - ${p}`).join('\n')}`, { problems: safe })
   }
   return Object.freeze({ ...cfg, sources: Object.freeze(sources.map((s) => Object.freeze(s))), filters: Object.freeze(filters), warnings: Object.freeze(warnings) })
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'SINK_WRITE' // the archive or stdout could not be written
   | 'LOCKED' // another run holds the archive lock
   | 'INTERRUPTED' // SIGINT/SIGTERM
+  | 'OUTPUT_CLOSED' // --stdout: the reader went away (| head): a quiet, successful end
   | 'ARCHIVE_DAMAGED' // verify found problems
   | 'INTERNAL'
 
@@ -63,6 +64,7 @@ export const EXIT_CODES: Record<ErrorCode | 'OK', number> = {
   INTERNAL: 70,
   RATE_LIMITED: 75,
   INTERRUPTED: 130,
+  OUTPUT_CLOSED: 0,
 }
 
 /** Exit code for any thrown value; unknown errors are internal faults. */

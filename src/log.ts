@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import pino from 'pino'
+import { Y360Error } from './errors.js'
 import { RotatingLogFile } from './logfile.js'
 
 export type Logger = pino.Logger
@@ -44,15 +45,36 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   const stderr: Line = opts.stderr ?? process.stderr
   const streams: pino.StreamEntry[] = []
   if (opts.level !== 'silent') {
-    // pino-pretty and pino-roll load only when used: start-up time matters for cron runs.
+    // pino-pretty loads only when used: start-up time matters for cron runs.
     const human = opts.pretty ? (await import('pino-pretty')).default({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
     streams.push({ level: opts.level, stream: scrubbing(human, opts.secrets) as pino.DestinationStream })
   }
   let file: RotatingLogFile | undefined
   if (opts.file !== undefined) {
-    mkdirSync(dirname(opts.file.path), { recursive: true, mode: 0o750 })
-    file = new RotatingLogFile(opts.file)
-    streams.push({ level: 'debug', stream: scrubbing(file, opts.secrets) as pino.DestinationStream })
+    const { path } = opts.file
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o750 })
+      file = new RotatingLogFile(opts.file)
+    } catch (err) {
+      // An unusable path must fail here, before the run, not crash it later.
+      throw new Y360Error('CONFIG_INVALID', `cannot open the debug log file ${path}: ${(err as Error).message}; fix --log-file / Y360_LOG_FILE or pass --no-log-file`, { path }, { cause: err })
+    }
+    // A log file that fails later (disk full) must not kill a run that is writing the archive: say so once on stderr.
+    const target = file
+    let broken = false
+    const guarded: Line = {
+      write(line: string) {
+        if (broken) return true
+        try {
+          return target.write(line)
+        } catch (err) {
+          broken = true
+          stderr.write(`y360-audit: the debug log file ${path} cannot be written (${(err as Error).message}); continuing without it\n`)
+          return true
+        }
+      },
+    }
+    streams.push({ level: 'debug', stream: scrubbing(guarded, opts.secrets) as pino.DestinationStream })
   }
   const log = pino(
     {

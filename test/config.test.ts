@@ -84,9 +84,10 @@ t.test('every problem at once: missing token, bad org, directory under a file, a
     'unknown option --bogus; see --help',
     'no OAuth token: set OAUTH_TOKEN_ARG (environment or .env) or pass --token',
     'the organisation id must be a positive integer, got "12ab" (ORGANIZATION_ID_ARG / --org)',
-    `the mail directory (--mail-dir) ${join(dir, 'afile', 'mail')} cannot be created: ENOTDIR: not a directory, mkdir '${join(dir, 'afile', 'mail')}'`,
-    `the disk directory (--disk-dir) ${join(dir, 'afile')} is not a directory`,
     '--overlap must be a duration like 30s, 2m, 12h or 90d, got "soon"',
+    // Directories are judged last, without creating anything, since the configuration is already rejected.
+    `the mail directory (--mail-dir) ${join(dir, 'afile', 'mail')} cannot be created: ${join(dir, 'afile')} is not a directory`,
+    `the disk directory (--disk-dir) ${join(dir, 'afile')} is not a directory`,
   ])
 })
 
@@ -101,7 +102,7 @@ t.test('real CLI: bad config exits 1 listing every problem on stderr, nothing on
     '  - unknown option --unknown-flag; see --help',
     '  - no OAuth token: set OAUTH_TOKEN_ARG (environment or .env) or pass --token',
     '  - the organisation id must be a positive integer, got "1.5" (ORGANIZATION_ID_ARG / --org)',
-    `  - the mail directory (--mail-dir) ${join(dir, 'afile', 'sub')} cannot be created: ENOTDIR: not a directory, mkdir '${join(dir, 'afile', 'sub')}'`,
+    `  - the mail directory (--mail-dir) ${join(dir, 'afile', 'sub')} cannot be created: ${join(dir, 'afile')} is not a directory`,
     '',
   ].join('\n'))
   const r2 = await runCli(['--org', '5', '--mail-dir', 'm'], { env: { ...env, OAUTH_TOKEN_ARG: TOKEN, Y360_API_URL: 'http://api.example.org' }, cwd: dir })

@@ -46,6 +46,8 @@ export interface EmulatorOptions {
   switches?: SwitchesPatch
   /** Faults to inject from the start (see Faults). */
   faults?: Partial<Faults>
+  /** Called as each API request arrives (before faults), with the API request count since start or resetStats(). */
+  onRequest?: (count: number) => void
 }
 
 /** A running emulator. */
@@ -94,6 +96,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     switches: mergeSwitches(structuredClone(DEFAULT_SWITCHES) as Switches, opts.switches ?? {}),
     faults: new FaultEngine(mergeFaults({ ...DEFAULT_FAULTS }, opts.faults ?? {}), clock),
     stats: new StatsRecorder(),
+    onRequest: opts.onRequest,
   }
   const fmt = (): { mailOmitZeroMs: boolean; eventsOmitZeroUs: boolean } => ({ mailOmitZeroMs: state.switches.mailOmitZeroMs, eventsOmitZeroUs: state.switches.eventsOmitZeroUs })
   const inject = (source: SourceName, n: number, o: { lateSeconds?: number; at?: number } = {}): object[] => {

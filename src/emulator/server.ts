@@ -34,6 +34,7 @@ function handleApi(state: EmulatorState, req: IncomingMessage, res: ServerRespon
   const r = route(url.pathname)
   const entry = { method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), source: r.source, status: 0 }
   state.stats.begin(r.source)
+  state.onRequest?.(state.stats.count())
   let done = false
   const finish = (status: number): void => {
     if (done) return

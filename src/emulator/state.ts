@@ -14,4 +14,6 @@ export interface EmulatorState {
   readonly faults: FaultEngine
   readonly stats: StatsRecorder
   readonly sources: Record<SourceName, SourceData>
+  /** Called as each API request arrives, with the running request count (tests drive kills from it). */
+  readonly onRequest?: (count: number) => void
 }

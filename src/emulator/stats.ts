@@ -48,6 +48,8 @@ export class StatsRecorder {
   page(n: number): void { this.#s.pagesServed++; this.#s.recordsServed += n }
   /** A fault was injected. */
   fault(kind: FaultKind, n = 1): void { this.#s.faultsInjected[kind] += n }
+  /** API requests since start or reset (cheap, for per-request hooks). */
+  count(): number { return this.#s.requests }
   /** A deep copy of the counters. */
   snapshot(): Stats { return structuredClone(this.#s) }
   /** A copy of the request log, oldest first. */

@@ -108,7 +108,7 @@ export async function repairTail(path: string, valid: (line: string) => boolean)
     const torn = Buffer.alloc(size - cut)
     await fh.read(torn, 0, torn.length, cut)
     const sidecar = `${path}.torn`
-    const side = await open(sidecar, 'a', 0o640)
+    const side = await openAppend(sidecar)
     try {
       await side.write(torn[torn.length - 1] === 0x0a ? torn : Buffer.concat([torn, Buffer.from('\n')]))
       await side.sync()
@@ -121,4 +121,21 @@ export async function repairTail(path: string, valid: (line: string) => boolean)
   } finally {
     await fh.close()
   }
+}
+
+/** Opens `path` for appending; a file it creates gets exactly 0640 whatever the umask (the SIEM group reads it). */
+export async function openAppend(path: string): Promise<FileHandle> {
+  try {
+    const fh = await open(path, 'ax', 0o640)
+    try {
+      await fh.chmod(0o640)
+    } catch (err) {
+      await fh.close()
+      throw err
+    }
+    return fh
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  return open(path, 'a')
 }

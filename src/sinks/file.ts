@@ -3,11 +3,11 @@
  * window boundary, file switch and the end. Rejected records go to `<dir>/<base>.rejected` with their reason.
  * Each write is awaited before the callback, so a slow disk slows the fetching (backpressure).
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { Y360Error } from '../errors.js'
-import { dayFile, type ArchiveId } from '../pipeline/archive.js'
+import { Y360Error, sysCode } from '../errors.js'
+import { dayFile, openAppend, type ArchiveId } from '../pipeline/archive.js'
 import type { SinkChunk } from '../pipeline/partition.js'
 import type { Micros } from '../time.js'
 
@@ -19,7 +19,7 @@ export interface SinkStats {
   last: Micros | undefined
 }
 
-function sinkError(path: string, err: unknown): Y360Error {
+function sinkError(path: string, err: unknown, note = ''): Y360Error {
   const e = err as NodeJS.ErrnoException
   const why: Record<string, string> = {
     ENOSPC: 'the disk is full',
@@ -29,9 +29,10 @@ function sinkError(path: string, err: unknown): Y360Error {
     EROFS: 'the file system is read-only',
     ENOENT: 'the directory was removed',
     EISDIR: 'a directory is in the way',
+    EIO: 'an I/O error occurred',
   }
   const reason = (e.code && why[e.code]) ?? e.message
-  return new Y360Error('SINK_WRITE', `cannot write ${path}: ${reason} (${e.code ?? 'error'}); what is on disk is a valid prefix, the next run continues from it`, { path }, { cause: err })
+  return new Y360Error('SINK_WRITE', `cannot write ${path}: ${reason} (${e.code ?? 'error'})${note === '' ? '' : `; ${note}`}; what is on disk is a valid prefix, the next run continues from it`, { path }, { cause: err })
 }
 
 export class RotatingFileSink extends Writable {
@@ -64,10 +65,18 @@ export class RotatingFileSink extends Writable {
     for (const seg of chunk.segments) {
       const path = dayFile(this.#archive, seg.day)
       if (path !== this.#path) await this.#switchTo(path)
+      const fh = this.#fh as FileHandle
+      let before = 0
       try {
-        await (this.#fh as FileHandle).write(seg.text)
+        before = (await fh.stat()).size
+        await writeAll(fh, Buffer.from(seg.text, 'utf8'))
       } catch (err) {
-        throw sinkError(path, err)
+        // Leave no half line behind: cut the file back to where this write began (a full disk gets that space back).
+        const cut = await fh.truncate(before).then(
+          () => 'the partial write was cut back',
+          (e: unknown) => `the partial write could not be cut back (${sysCode(e) ?? String(e)}); the next run moves it to a .torn file`,
+        )
+        throw sinkError(path, err, cut)
       }
       this.stats.written += seg.count
       this.stats.files.add(path)
@@ -84,8 +93,8 @@ export class RotatingFileSink extends Writable {
     const text = chunk.rejected.map((r) => JSON.stringify({ at, source: this.#source, reason: r.reason, record: r.record }) + '\n').join('')
     let fh: FileHandle | undefined
     try {
-      fh = await open(path, 'a', 0o640)
-      await fh.write(text)
+      fh = await openAppend(path)
+      await writeAll(fh, Buffer.from(text, 'utf8'))
       await fh.sync()
     } catch (err) {
       throw sinkError(path, err)
@@ -97,11 +106,15 @@ export class RotatingFileSink extends Writable {
 
   async #sync(): Promise<void> {
     if (this.#fh === undefined) return
+    let links: number
     try {
       await this.#fh.sync()
+      links = (await this.#fh.stat()).nlink
     } catch (err) {
       throw sinkError(this.#path, err)
     }
+    // Writes to a file whose directory was removed still succeed, into nothing: stop instead of reporting them written.
+    if (links === 0) throw sinkError(this.#path, Object.assign(new Error('the file was removed while being written'), { code: 'ENOENT' }))
   }
 
   /** Syncs and closes the open file, then opens `path` for appending (undefined: just close). */
@@ -120,9 +133,19 @@ export class RotatingFileSink extends Writable {
     this.#path = path ?? ''
     if (path === undefined) return
     try {
-      this.#fh = await open(path, 'a', 0o640)
+      this.#fh = await openAppend(path)
     } catch (err) {
       throw sinkError(path, err)
     }
+  }
+}
+
+/** Writes all of `buf` at the end of the file: a short write (a disk filling up) continues, so no half line is left by us. */
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off)
+    if (bytesWritten <= 0) throw Object.assign(new Error('the write made no progress'), { code: 'EIO' })
+    off += bytesWritten
   }
 }

@@ -102,7 +102,8 @@ export class ApiClient {
   /** GET one page; `url` must not contain the token. */
   async getPage(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
     const o = this.#opts
-    let waited429 = 0
+    let first429: number | undefined // when this request was first rate limited
+    let count429 = 0
     return pRetry(() => this.#attempt(ep, url, limiter, signal), {
       retries: o.retries,
       factor: 2,
@@ -115,11 +116,20 @@ export class ApiClient {
         if (signal?.aborted) throw signal.reason
         if (!(error instanceof TransientError)) throw error
         o.onRetry?.(ep.name)
-        const wait = error.retryAfterMs
+        let wait = error.retryAfterMs
         if (wait !== undefined) {
-          waited429 += wait
-          if (wait > o.maxWaitMs || waited429 > o.maxWaitMs) {
-            throw new Y360Error('RATE_LIMITED', `${ep.name}: rate limited (429); the API asks to wait ${Math.ceil(wait / 1000)}s, more than --max-wait ${Math.ceil(o.maxWaitMs / 1000)}s allows; try again later${error.requestId ? ` (X-Request-Id ${error.requestId})` : ''}`, { source: ep.name, status: 429, requestId: error.requestId })
+          const now = Date.now()
+          first429 ??= now
+          count429++
+          // A Retry-After of 0 (or a date in the past) repeated forever must not become a busy loop: back off at least
+          // exponentially, and give up when the time spent rate limited would pass --max-wait.
+          wait = Math.max(wait, Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** (count429 - 1)))
+          const rid = error.requestId ? ` (X-Request-Id ${error.requestId})` : ''
+          if (wait > o.maxWaitMs) {
+            throw new Y360Error('RATE_LIMITED', `${ep.name}: rate limited (429); the API asks to wait ${Math.ceil(wait / 1000)}s, more than --max-wait ${Math.ceil(o.maxWaitMs / 1000)}s allows; try again later${rid}`, { source: ep.name, status: 429, requestId: error.requestId })
+          }
+          if (now - first429 + wait > o.maxWaitMs) {
+            throw new Y360Error('RATE_LIMITED', `${ep.name}: rate limited (429) ${count429} times over ${Math.ceil((now - first429) / 1000)}s; waiting longer would pass --max-wait ${Math.ceil(o.maxWaitMs / 1000)}s; try again later${rid}`, { source: ep.name, status: 429, requestId: error.requestId })
           }
           limiter.pause(wait)
         }

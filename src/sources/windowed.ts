@@ -55,6 +55,8 @@ const MAX_WIDTH_US = 7 * 86_400_000_000
 const HARD_PAGE_LIMIT = 100_000
 /** A paging loop (repeated token) restarts the window this many times before failing. */
 const LOOP_RESTARTS = 3
+/** Empty pages in a row, each with a next token, after which the paging is called endless. */
+const EMPTY_RUN_LIMIT = 10
 
 function compareRecords(a: AuditRecord, b: AuditRecord): number {
   return a.us - b.us || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
@@ -84,7 +86,12 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
   let repeats = 0
   let oldest: Micros | undefined
   let complete = true
+  let emptyRun = 0 // empty pages in a row that still carried a next token
   for (;;) {
+    // An API that keeps sending empty pages with fresh tokens never ends; splitting cannot help (API.md §3).
+    if (emptyRun >= EMPTY_RUN_LIMIT || (splittable && pages >= o.maxPages && received === 0)) {
+      throw new Y360Error('BAD_PAGE', `${ep.name}: the API sent ${emptyRun} empty pages in a row that still carry a next token in ${show(lo)}..${show(hi)} (a token that never ends)`, { source: ep.name })
+    }
     if (splittable && pages >= o.maxPages) {
       complete = false
       break
@@ -108,6 +115,7 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
     }
     pages++
     received += page.records.length
+    emptyRun = page.records.length === 0 && page.next !== null ? emptyRun + 1 : 0
     for (const item of page.records) {
       if (!isObject(item)) {
         rejected.push({ reason: 'not a JSON object', record: item })

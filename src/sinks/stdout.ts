@@ -1,0 +1,73 @@
+/**
+ * StdoutSink: writes each window's lines to stdout (NDJSON, nothing else) and awaits stdout's callback before taking
+ * the next window, so a slow reader slows the fetching. What stdout accepted is recorded in a DeliveryTracker (the
+ * --state-file cursor). A reader that went away (EPIPE, a destroyed stream) fails the write with OUTPUT_CLOSED.
+ */
+import { Writable } from 'node:stream'
+import { Y360Error } from '../errors.js'
+import type { SinkChunk } from '../pipeline/partition.js'
+import type { DeliveryTracker } from './cursor.js'
+import type { SinkStats } from './file.js'
+
+const CLOSED_CODES = new Set(['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ECONNRESET'])
+
+/** True when an error means the reader of stdout is gone. */
+export function isOutputClosed(err: unknown): boolean {
+  return (err instanceof Y360Error && err.code === 'OUTPUT_CLOSED') || CLOSED_CODES.has((err as { code?: string } | null)?.code ?? '')
+}
+
+export class StdoutSink extends Writable {
+  readonly stats: SinkStats = { written: 0, rejected: 0, files: new Set(), first: undefined, last: undefined }
+  readonly #out: NodeJS.WritableStream
+  readonly #tracker: DeliveryTracker
+  readonly #source: string
+  readonly #onError = (): void => undefined // the write callback reports it; without a listener EPIPE would crash the process
+
+  constructor(out: NodeJS.WritableStream, tracker: DeliveryTracker, source: string) {
+    super({ objectMode: true, highWaterMark: 1 })
+    this.#out = out
+    this.#tracker = tracker
+    this.#source = source
+    out.on('error', this.#onError)
+  }
+
+  override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const text = chunk.segments.map((s) => s.text).join('')
+    // Rejected records never reach stdout (it carries records only); they are counted in the summary.
+    this.stats.rejected += chunk.rejected.length
+    if (text === '') return cb()
+    const done = (err?: Error | null): void => {
+      if (err) return cb(this.#wrap(err))
+      this.#tracker.delivered(chunk.records)
+      for (const s of chunk.segments) {
+        this.stats.written += s.count
+        this.stats.first ??= s.first
+        this.stats.last = s.last
+      }
+      cb()
+    }
+    const w = this.#out as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }
+    if (w.destroyed === true || w.writableEnded === true) return done(Object.assign(new Error('stdout is closed'), { code: 'ERR_STREAM_DESTROYED' }))
+    try {
+      this.#out.write(text, done)
+    } catch (err) {
+      done(err as Error)
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // The target emits its 'error' on a later tick than the failed write's callback: keep listening until then.
+    setImmediate(() => this.#out.off('error', this.#onError))
+    cb(err)
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#out.off('error', this.#onError)
+    cb()
+  }
+
+  #wrap(err: Error): Error {
+    if (isOutputClosed(err)) return new Y360Error('OUTPUT_CLOSED', `${this.#source}: the reader of stdout went away; stopping (the state file keeps its previous position)`, { source: this.#source }, { cause: err })
+    return new Y360Error('SINK_WRITE', `${this.#source}: cannot write to stdout: ${err.message}`, { source: this.#source }, { cause: err })
+  }
+}
