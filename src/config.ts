@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseArgs, parseEnv } from 'node:util'
 import { DateTime, IANAZone } from 'luxon'
 import { Y360Error } from './errors.js'
+import { checkFilterMark } from './filtermark.js'
 import { OPTIONS, type OptionSpec } from './options.js'
 import { EVENT_SERVICES } from './sources/catalog.js'
 import { SOURCE_NAMES, type Filters, type SourceName } from './sources/descriptor.js'
@@ -264,7 +265,7 @@ export function loadConfig(input: ConfigInput): Config {
   const warnings: string[] = []
   const mode = input.mode ?? 'fetch'
   const dotenv = readDotEnv(input.cwd, warnings, problems)
-  const { raw, fromFlags, envOnly } = layer(input.argv, input.env, dotenv, problems)
+  const { raw } = layer(input.argv, input.env, dotenv, problems)
   const help = raw.help === true
   const version = raw.version === true
   const stdout = raw.stdout === true
@@ -324,20 +325,17 @@ export function loadConfig(input: ConfigInput): Config {
     filters.service = service
   }
   const filterNames = Object.keys(filters) as (keyof Filters)[]
+  const markWrites: (() => void)[] = []
   for (const s of sources) {
     const ep = ENDPOINTS[s.name]
     for (const f of filterNames) if (!ep.filters.has(f)) problems.push(`${FILTER_FLAG[f]} is not supported by the ${s.name} source; narrow the run with --sources`)
     if (s.name === 'events' && inc && exc) problems.push('--include-uids and --exclude-uids cannot be combined for the events source')
     for (const t of filters.types ?? []) if (ep.filters.has('types') && !ep.knownTypes.includes(t)) warnings.push(`${s.name}: event type "${t}" is not in the known list; sending it anyway`)
-    // The archive is the checkpoint: a filtered pull into the unfiltered archive would make the next run skip what it filtered out.
-    if (filterNames.length > 0 && !stdout) {
-      const sameDir = (envOnly[DIR_FLAG[s.name]] === undefined ? undefined : resolve(input.cwd, String(envOnly[DIR_FLAG[s.name]]).replace(/[/\\]+$/, ''))) === s.dir
-      const sameBase = envOnly[BASE_FLAG[s.name]] === s.base
-      if (sameDir && sameBase && !(fromFlags.has(DIR_FLAG[s.name]) || fromFlags.has(BASE_FLAG[s.name]))) {
-        problems.push(`a filtered ${s.name} run must write to its own archive (the archive is the checkpoint): pass --${DIR_FLAG[s.name]} or --${BASE_FLAG[s.name]} different from the unfiltered one`)
-      } else if (sameDir && sameBase) {
-        problems.push(`a filtered ${s.name} run must not write into the unfiltered archive ${s.dir}/${s.base}_*: choose another --${DIR_FLAG[s.name]} or --${BASE_FLAG[s.name]}`)
-      }
+    // The archive is the checkpoint: a filtered pull must not share an archive with an unfiltered one (see filtermark.ts).
+    if (!stdout && s.dir !== '' && mode === 'fetch') {
+      const mark = checkFilterMark({ dir: s.dir, base: s.base, ext }, s.name, filters)
+      if (mark.problem !== undefined) problems.push(mark.problem)
+      if (mark.write !== undefined) markWrites.push(mark.write)
     }
   }
 
@@ -411,5 +409,6 @@ export function loadConfig(input: ConfigInput): Config {
     const safe = token.length >= 4 ? problems.map((p) => p.split(token).join('[REDACTED]')) : problems
     throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${safe.map((p) => `  - ${p}`).join('\n')}`, { problems: safe })
   }
+  if (!help && !version) for (const write of markWrites) write()
   return Object.freeze({ ...cfg, sources: Object.freeze(sources.map((s) => Object.freeze(s))), filters: Object.freeze(filters), warnings: Object.freeze(warnings) })
 }

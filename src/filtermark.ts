@@ -1,0 +1,57 @@
+/**
+ * Filter marks: the archive is the checkpoint, so a filtered pull must never share an archive with an unfiltered one
+ * (the unfiltered run would resume after records it never saw, and lose them for good). A filtered archive carries
+ * `.<base>.filters.json` beside its day files naming its filters; runs whose filters differ from the mark are refused.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import stableStringify from 'fast-json-stable-stringify'
+import type { Filters } from './sources/descriptor.js'
+
+export interface MarkedArchive {
+  dir: string
+  base: string
+  ext: string
+}
+
+/** Path of the filter mark of an archive. */
+export function filterMarkPath(a: MarkedArchive): string {
+  return join(a.dir, `.${a.base}.filters.json`)
+}
+
+function hasDayFiles(a: MarkedArchive): boolean {
+  const prefix = `${a.base}_`
+  const suffix = `.${a.ext}`
+  try {
+    return readdirSync(a.dir).some((n) => n.startsWith(prefix) && n.endsWith(suffix) && /^\d{4}-\d{2}-\d{2}$/.test(n.slice(prefix.length, -suffix.length)))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
+
+/**
+ * Checks `filters` (empty = unfiltered) against the archive's mark. Returns a problem to report, or a `write` that
+ * marks a new filtered archive (call it once the whole configuration is valid).
+ */
+export function checkFilterMark(a: MarkedArchive, source: string, filters: Filters): { problem?: string; write?: () => void } {
+  const wanted = Object.keys(filters).length === 0 ? undefined : stableStringify(filters)
+  let marked: string | undefined
+  try {
+    marked = stableStringify(JSON.parse(readFileSync(filterMarkPath(a), 'utf8')))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return { problem: `cannot read ${filterMarkPath(a)}: ${(err as Error).message}` }
+  }
+  const where = `${join(a.dir, a.base)}_*.${a.ext}`
+  if (marked === wanted) return {}
+  if (marked !== undefined && wanted === undefined) {
+    return { problem: `${where} is a filtered ${source} archive (${marked}); an unfiltered run must use its own directory or base name (the archive is the checkpoint)` }
+  }
+  if (marked !== undefined) {
+    return { problem: `${where} holds the ${source} records filtered by ${marked}, not ${wanted}; use another directory or base name for these filters (the archive is the checkpoint)` }
+  }
+  if (hasDayFiles(a)) {
+    return { problem: `${where} is an unfiltered ${source} archive; a filtered run must write to its own directory or base name (the archive is the checkpoint: the next unfiltered run would skip what this one filtered out)` }
+  }
+  return { write: () => writeFileSync(filterMarkPath(a), `${wanted}\n`, { mode: 0o640 }) }
+}
