@@ -331,12 +331,6 @@ export function loadConfig(input: ConfigInput): Config {
     for (const f of filterNames) if (!ep.filters.has(f)) problems.push(`${FILTER_FLAG[f]} is not supported by the ${s.name} source; narrow the run with --sources`)
     if (s.name === 'events' && inc && exc) problems.push('--include-uids and --exclude-uids cannot be combined for the events source')
     for (const t of filters.types ?? []) if (ep.filters.has('types') && !ep.knownTypes.includes(t)) warnings.push(`${s.name}: event type "${t}" is not in the known list; sending it anyway`)
-    // The archive is the checkpoint: a filtered pull must not share an archive with an unfiltered one (see filtermark.ts).
-    if (!stdout && s.dir !== '' && mode === 'fetch') {
-      const mark = checkFilterMark({ dir: s.dir, base: s.base, ext }, s.name, filters)
-      if (mark.problem !== undefined) problems.push(mark.problem)
-      if (mark.write !== undefined) markWrites.push(mark.write)
-    }
   }
 
   const timezone = str(raw, 'timezone') ?? 'UTC'
@@ -404,6 +398,15 @@ export function loadConfig(input: ConfigInput): Config {
   if (cfg.timeoutMs < 100 && problems.length === 0) problems.push('--timeout must be at least 100ms')
   const dirMode: DirMode = mode !== 'fetch' ? 'exist' : problems.length === 0 ? 'create' : 'check'
   if (!help && !version) for (const [dir, what] of dirsToPrepare) prepareDir(dir, what, dirMode, problems, warnings)
+  // The archive is the checkpoint: a filtered pull must not share an archive with an unfiltered one (see filtermark.ts).
+  if (!help && !version && !stdout && mode === 'fetch') {
+    for (const s of sources) {
+      if (s.dir === '' || !existsSync(s.dir) || !statSync(s.dir).isDirectory()) continue // already reported
+      const mark = checkFilterMark({ dir: s.dir, base: s.base, ext }, s.name, filters)
+      if (mark.problem !== undefined) problems.push(mark.problem)
+      if (mark.write !== undefined) markWrites.push(mark.write)
+    }
+  }
   if (problems.length > 0 && !help && !version) {
     // A value echoed in a message may be the token pasted into the wrong variable: never print it.
     const safe = token.length >= 4 ? problems.map((p) => p.split(token).join('[REDACTED]')) : problems
