@@ -51,6 +51,8 @@ t.test('10,000 unified records over 7 days (bursts on one µs, neighbours 1 µs 
   // it reads one more overlap backwards past the seed window, so those late lines are in the next run's dedupe seed.
   t.same(checkArchive('events', a2, truth2, OVERLAP_US), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: truth2.length })
   t.same(a2.lines.slice(0, a1.lines.length), a1.lines, 'append only')
+  const verify = await runCli(['verify', '--no-log-file'], { env, cwd: dir })
+  t.equal(verify.code, 0, `verify accepts late arrivals within the overlap: ${verify.stderr}`)
   t.match(second.stderr, new RegExp(`events: ok, fetched \\d+ in \\d+ pages, wrote ${live.length + late.length + 1}, dropped \\d+ duplicates, ${late.length + 1} late arrivals`))
 
   const third = await runCli(['--no-log-file'], { env, cwd: dir })
