@@ -1,5 +1,5 @@
 /** Test helpers: the real emulator over HTTP, the real CLI as a child process, and an archive checker. */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,18 +46,23 @@ export function cliEnv(emu: Emulator, extra: Record<string, string> = {}): Recor
   }
 }
 
-/** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */
-export function runCli(args: string[], opts: { env: Record<string, string>; cwd: string; stdin?: string }): Promise<CliResult> {
+/** Collects a child's stdout, stderr and exit. */
+export function collect(child: ChildProcessWithoutNullStreams): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }))
-    child.stdin.end(opts.stdin ?? '')
   })
+}
+
+/** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */
+export function runCli(args: string[], opts: { env: Record<string, string>; cwd: string; stdin?: string }): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
+  child.stdin.end(opts.stdin ?? '')
+  return collect(child)
 }
 
 export interface ArchiveContent {
