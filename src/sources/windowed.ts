@@ -2,8 +2,9 @@
  * WindowedSource: newest-first API pages of one time window → in-window dedupe → ascending records.
  * Windows are half-open [lo, hi) in µs, planned from `from` to `to`, sized adaptively, and split when one needs more
  * than `maxPages` pages (at the oldest instant seen, which is fetched again whole: never the "oldest − 1 ms" restart,
- * which loses the records sharing that ms).
- * Up to `concurrency` windows are in flight; batches are yielded strictly in time order, and only when pulled.
+ * which loses the records sharing that ms), or re-planned in smaller pieces when it is much larger than planned.
+ * Up to `concurrency` windows are in flight, each holding at most a few batches; batches are yielded strictly in time
+ * order, and only when pulled.
  */
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -11,6 +12,7 @@ import { show, type Micros } from '../time.js'
 import type { ApiClient } from './client.js'
 import { canonicalKey, isObject, type AuditRecord, type EndpointDescriptor, type Filters } from './descriptor.js'
 import type { HostLimiter } from './limiter.js'
+import { inOrder } from './prefetch.js'
 
 /** A record the pipeline cannot place (no valid timestamp); kept with its reason, never silently dropped. */
 export interface Rejected {
@@ -57,6 +59,8 @@ const HARD_PAGE_LIMIT = 100_000
 const LOOP_RESTARTS = 3
 /** Empty pages in a row, each with a next token, after which the paging is called endless. */
 const EMPTY_RUN_LIMIT = 10
+/** Batches a window fetched ahead may hold before its fetching waits for the consumer. */
+const AHEAD = 1
 
 function compareRecords(a: AuditRecord, b: AuditRecord): number {
   return a.us - b.us || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
@@ -145,17 +149,21 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
 }
 
 /**
- * Fetches [lo, hi) completely; returns its batches oldest first. When the page budget cuts a pass short, the records
- * strictly newer than the oldest instant seen are complete (pages run newest first and offset shifts only repeat),
- * so they are kept as the window's newest batch and [lo, oldest instant + 1 unit) is fetched on its own: the oldest
- * instant is fetched again whole, so no record sharing it is lost. With nothing usable seen, the window is halved.
+ * Fetches [lo, hi) completely, yielding its batches oldest first as they are done. When the page budget cuts a pass
+ * short, the records strictly newer than the oldest instant seen are complete (pages run newest first and offset
+ * shifts only repeat). If the rest of the window looks small (at most one more budget, judged by the density just
+ * seen), those records are kept as the window's newest batch and [lo, oldest instant + 1 unit) is fetched on its own:
+ * the oldest instant is fetched again whole, so no record sharing it is lost. A window that looks much larger (after
+ * empty stretches the planned width can be days) is re-planned in pieces of about the target size, fetched and
+ * yielded oldest first, so no window ever holds more than about two budgets of records.
  */
-async function fetchWindow(o: WindowedSourceOptions, lo: Micros, hi: Micros): Promise<WindowBatch[]> {
+async function* windowBatches(o: WindowedSourceOptions, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
   const unit = o.ep.unitUs
+  let pass: Pass
   for (let attempt = 0; ; attempt++) {
-    let pass: Pass
     try {
       pass = await fetchPass(o, lo, hi)
+      break
     } catch (err) {
       if (err instanceof Y360Error && err.code === 'BAD_PAGE' && attempt < LOOP_RESTARTS) {
         o.log.warn({ source: o.ep.name }, `${err.message}; fetching the window again`)
@@ -163,55 +171,57 @@ async function fetchWindow(o: WindowedSourceOptions, lo: Micros, hi: Micros): Pr
       }
       throw err
     }
-    if (pass.complete) return [pass.batch]
-    const cut = pass.oldest === undefined ? undefined : pass.oldest + unit
-    if (cut !== undefined && cut > lo && cut < hi) {
-      o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut) }, 'page budget reached: keeping the newer part, fetching the older part separately')
-      const newer: WindowBatch = { ...pass.batch, lo: cut, records: pass.batch.records.filter((r) => r.us >= cut) }
-      return [...(await fetchWindow(o, lo, cut)), newer]
-    }
-    const mid = lo + Math.max(unit, Math.floor((hi - lo) / 2 / unit) * unit)
-    o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi) }, 'page budget reached: splitting the window in half')
-    const halves = [...(await fetchWindow(o, lo, mid)), ...(await fetchWindow(o, mid, hi))]
-    // The abandoned pass still cost requests; count them on the first half so summaries stay true (its rejects are seen again).
-    halves[0] = { ...halves[0], pages: halves[0].pages + pass.batch.pages, received: halves[0].received + pass.batch.received, repeats: halves[0].repeats + pass.batch.repeats }
-    return halves
+  }
+  if (pass.complete) {
+    yield pass.batch
+    return
+  }
+  const budget = o.maxPages * o.pageSize
+  const cut = pass.oldest === undefined ? undefined : pass.oldest + unit
+  const seen = pass.batch.records.length
+  const estimate = cut === undefined || cut >= hi ? Infinity : (seen * (hi - lo)) / (hi - cut)
+  if (cut !== undefined && cut > lo && cut < hi && estimate <= 2 * budget) {
+    o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut) }, 'page budget reached: keeping the newer part, fetching the older part separately')
+    yield* windowBatches(o, lo, cut)
+    yield { ...pass.batch, lo: cut, records: pass.batch.records.filter((r) => r.us >= cut) }
+    return
+  }
+  const pieces = Number.isFinite(estimate) ? Math.min(64, Math.max(2, Math.ceil(estimate / o.targetRecords))) : 2
+  const width = Math.max(unit, Math.ceil((hi - lo) / pieces / unit) * unit)
+  o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), pieces }, 'page budget reached: re-planning the window in smaller pieces')
+  // The abandoned pass still cost requests: count them on the first batch so summaries stay true (its rejects come again).
+  let cost: Pick<WindowBatch, 'pages' | 'received' | 'repeats'> | undefined = { pages: pass.batch.pages, received: pass.batch.received, repeats: pass.batch.repeats }
+  const ranges = function* (): Generator<AsyncIterable<WindowBatch>> {
+    for (let a = lo; a < hi; a += width) yield windowBatches(o, a, Math.min(hi, a + width))
+  }
+  for await (const b of inOrder(ranges(), o.concurrency, AHEAD, o.signal)) {
+    yield cost === undefined ? b : { ...b, pages: b.pages + cost.pages, received: b.received + cost.received, repeats: b.repeats + cost.repeats }
+    cost = undefined
   }
 }
 
-/** Yields the batches of [from, to) in time order; fetches ahead at most `concurrency` windows. */
+/** Yields the batches of [from, to) in time order; fetches ahead at most `concurrency` windows, each a few batches deep. */
 export async function* windowedSource(o: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
   let cursor = o.from
   let width = o.initialWidthUs ?? 3_600_000_000
   const minWidth = o.ep.unitUs
-  const inFlight: Promise<WindowBatch[]>[] = []
-  const launch = (): void => {
-    if (cursor >= o.to) return
-    const lo = cursor
-    const hi = Math.min(o.to, lo + Math.max(minWidth, Math.round(width / minWidth) * minWidth))
-    cursor = hi
-    const p = fetchWindow(o, lo, hi).then((batches) => {
-      const n = batches.reduce((s, b) => s + b.records.length, 0)
-      // Next width from the density just seen, growing at most 4× at a time.
-      const ideal = n === 0 ? (hi - lo) * 4 : ((hi - lo) * o.targetRecords) / n
-      width = Math.min(MAX_WIDTH_US, Math.max(minWidth, Math.min(ideal, (hi - lo) * 4)))
-      return batches
-    })
-    p.catch(() => undefined) // observed below in order; keeps an early failure from being reported as unhandled
-    inFlight.push(p)
-  }
-  try {
-    while (cursor < o.to || inFlight.length > 0) {
-      while (inFlight.length < o.concurrency && cursor < o.to && !o.signal?.aborted) launch()
-      const next = inFlight.shift()
-      if (next === undefined) break
-      for (const batch of await next) {
-        yield batch
-      }
-      if (o.signal?.aborted) break
+  const planned = async function* (lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
+    let n = 0
+    for await (const b of windowBatches(o, lo, hi)) {
+      n += b.records.length
+      yield b
     }
-  } finally {
-    // Abandoned windows: their requests are aborted by the run's signal; nothing of them was emitted.
-    inFlight.length = 0
+    // Next width from the density just seen, growing at most 4× at a time.
+    const ideal = n === 0 ? (hi - lo) * 4 : ((hi - lo) * o.targetRecords) / n
+    width = Math.min(MAX_WIDTH_US, Math.max(minWidth, Math.min(ideal, (hi - lo) * 4)))
   }
+  const plan = function* (): Generator<AsyncIterable<WindowBatch>> {
+    while (cursor < o.to) {
+      const lo = cursor
+      const hi = Math.min(o.to, lo + Math.max(minWidth, Math.round(width / minWidth) * minWidth))
+      cursor = hi
+      yield planned(lo, hi)
+    }
+  }
+  yield* inOrder(plan(), o.concurrency, AHEAD, o.signal)
 }
