@@ -82,8 +82,8 @@ function readDotEnv(cwd: string, warnings: string[], problems: string[]): Record
   }
 }
 
-/** Merges the layers: flags > environment > .env > defaults. `fromFlags` tells which values came from flags. */
-function layer(argv: string[], env: NodeJS.ProcessEnv, dotenv: Record<string, string>, problems: string[]): { raw: Raw; fromFlags: Set<string>; envOnly: Raw } {
+/** Merges the layers: flags > environment > .env > defaults. */
+function layer(argv: string[], env: NodeJS.ProcessEnv, dotenv: Record<string, string>, problems: string[]): { raw: Raw } {
   const options: Record<string, { type: 'string' | 'boolean' }> = {}
   for (const o of OPTIONS) options[o.flag] = { type: o.kind }
   const parsed = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true })
@@ -98,21 +98,17 @@ function layer(argv: string[], env: NodeJS.ProcessEnv, dotenv: Record<string, st
     if (tok.kind === 'positional') problems.push(`unexpected argument "${tok.value}"; see --help`)
   }
   const raw: Raw = {}
-  const envOnly: Raw = {}
-  const fromFlags = new Set<string>()
   for (const o of OPTIONS) {
     const flagValue = parsed.values[o.flag]
     const envValue = o.env === undefined ? undefined : (env[o.env] ?? dotenv[o.env])
     const fallback = envValue !== undefined && envValue !== '' ? envValue : o.default
-    envOnly[o.flag] = fallback
     if (flagValue !== undefined && typeof flagValue === (o.kind === 'boolean' ? 'boolean' : 'string')) {
       raw[o.flag] = flagValue as string | boolean
-      fromFlags.add(o.flag)
     } else {
       raw[o.flag] = fallback
     }
   }
-  return { raw, fromFlags, envOnly }
+  return { raw }
 }
 
 function str(raw: Raw, k: string): string | undefined {
