@@ -12,7 +12,7 @@ import { Writable } from 'node:stream'
 import { syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
-import { canonicalKey, isObject, type EndpointDescriptor } from '../sources/descriptor.js'
+import { canonicalKey, isObject, recordKey, type EndpointDescriptor } from '../sources/descriptor.js'
 import type { SinkStats } from '../sinks/file.js'
 import type { Micros } from '../time.js'
 import { dayFile, type ArchiveId } from './archive.js'
@@ -245,10 +245,9 @@ export class MergingFileSink extends Writable {
         await this.#finishDay()
         this.#day = await DayMerge.open(path, this.#ep, this.#tolUs, this.merge)
       }
-      const lines = seg.text.split('\n')
       for (let j = 0; j < seg.count; j++) {
         const r = chunk.records[i++]
-        if (await (this.#day as DayMerge).add(r.us, r.key, lines[j])) {
+        if (await (this.#day as DayMerge).add(r.us, recordKey(r), seg.lines[j])) {
           this.stats.written++
           this.stats.files.add(path)
           this.stats.first ??= r.us

@@ -1,9 +1,16 @@
 /**
- * Dedupe: drops records already archived (seeded from the checkpoint) or already passed in this run.
- * in/out: WindowBatch (records ascending). Keys older than newest − overlap are evicted, so memory stays bounded.
+ * Dedupe: drops records already archived (seeded from the checkpoint's overlap, or the --state-file cursor).
+ * in/out: WindowBatch (records ascending, batches disjoint and ascending: WindowedSource's windows are half-open ranges
+ * of instants, and a record's instant is part of its content, so a record of this run can only repeat inside its own
+ * window, where the source already dropped it). A record can therefore only be a repeat of a seed key, and only when
+ * it is not newer than the newest seed instant: only those records get their canonical key computed. Keys older than
+ * newest − overlap are evicted, so memory stays bounded. Batches that overlap are a broken invariant (INTERNAL error).
  */
 import { Transform, type TransformCallback } from 'node:stream'
+import { Y360Error } from '../errors.js'
+import { recordKey } from '../sources/descriptor.js'
 import type { WindowBatch } from '../sources/windowed.js'
+import { show } from '../time.js'
 import type { Micros } from '../time.js'
 
 export interface DedupeOptions {
@@ -20,12 +27,16 @@ export class Dedupe extends Transform {
   readonly #overlapUs: Micros
   readonly #resume: Micros | undefined
   #newest = -Infinity
+  /** Newest instant among the seed keys: a record newer than it cannot be a repeat. */
+  #seedMax = -Infinity
+  /** End of the previous batch: the next one must start at or after it. */
+  #covered = -Infinity
   #dropped = 0
   #late = 0
 
   constructor(opts: DedupeOptions) {
     super({ objectMode: true, highWaterMark: 1 })
-    if (opts.seed instanceof Map) this.#seen = new Map(opts.seed)
+    if (opts.seed instanceof Map) this.#seeded(opts.seed)
     else this.#seed = opts.seed
     this.#overlapUs = opts.overlapUs
     this.#resume = opts.resume
@@ -36,23 +47,36 @@ export class Dedupe extends Transform {
       const pending = this.#seed
       this.#seed = undefined
       pending.then((s) => {
-        this.#seen = s.keys
+        this.#seeded(s.keys)
         this._transform(batch, enc, cb)
       }, (err: unknown) => cb(err as Error))
       return
     }
+    if (batch.lo < this.#covered) {
+      cb(new Y360Error('INTERNAL', `dedupe: window ${show(batch.lo)}..${show(batch.hi)} overlaps the previous one (ending ${show(this.#covered)}); records could repeat`))
+      return
+    }
+    this.#covered = batch.hi
     const kept = batch.records.filter((r) => {
-      if (this.#seen.has(r.key)) {
-        this.#dropped++
-        return false
+      if (r.us <= this.#seedMax) {
+        const key = recordKey(r)
+        if (this.#seen.has(key)) {
+          this.#dropped++
+          return false
+        }
+        this.#seen.set(key, r.us)
       }
-      this.#seen.set(r.key, r.us)
       if (this.#resume !== undefined && r.us < this.#resume) this.#late++
       if (r.us > this.#newest) this.#newest = r.us
       return true
     })
-    this.#evict()
+    if (this.#seen.size > 0) this.#evict()
     cb(null, { ...batch, records: kept })
+  }
+
+  #seeded(keys: Map<string, Micros>): void {
+    this.#seen = new Map(keys)
+    for (const us of keys.values()) if (us > this.#seedMax) this.#seedMax = us
   }
 
   #evict(): void {

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from '../atomic.js'
 import { Y360Error } from '../errors.js'
+import { recordKey, type AuditRecord } from '../sources/descriptor.js'
 import { show, type Micros } from '../time.js'
 
 /** One source's position: newest delivered instant (µs) and the delivered keys at or after resume − overlap. */
@@ -82,14 +83,12 @@ export class DeliveryTracker {
     this.#overlapUs = overlapUs
   }
 
-  /** Marks records as delivered (called after stdout's write callback). */
-  delivered(records: readonly { us: Micros; key: string }[]): void {
-    for (const r of records) {
-      this.#keys.set(r.key, r.us)
-      if (this.#resume === undefined || r.us > this.#resume) this.#resume = r.us
-    }
+  /** Marks records as delivered (called after stdout's write callback); keys only for those within the overlap. */
+  delivered(records: readonly AuditRecord[]): void {
+    for (const r of records) if (this.#resume === undefined || r.us > this.#resume) this.#resume = r.us
     this.#delivered += records.length
     const horizon = (this.#resume ?? 0) - this.#overlapUs
+    for (const r of records) if (r.us >= horizon) this.#keys.set(recordKey(r), r.us)
     for (const [k, us] of this.#keys) if (us < horizon) this.#keys.delete(k)
   }
 

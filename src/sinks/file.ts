@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { Y360Error, sysCode } from '../errors.js'
 import { dayFile, openAppend, type ArchiveId } from '../pipeline/archive.js'
-import type { SinkChunk } from '../pipeline/partition.js'
+import { encodeLines, type SinkChunk } from '../pipeline/partition.js'
 import type { Micros } from '../time.js'
 
 export interface SinkStats {
@@ -69,7 +69,7 @@ export class RotatingFileSink extends Writable {
       let before = 0
       try {
         before = (await fh.stat()).size
-        await writeAll(fh, Buffer.from(seg.text, 'utf8'))
+        await writeAll(fh, encodeLines(seg.lines))
       } catch (err) {
         // Leave no half line behind: cut the file back to where this write began (a full disk gets that space back).
         const cut = await fh.truncate(before).then(

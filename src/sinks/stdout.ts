@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream'
 import { Y360Error } from '../errors.js'
-import type { SinkChunk } from '../pipeline/partition.js'
+import { encodeLines, type SinkChunk } from '../pipeline/partition.js'
 import type { DeliveryTracker } from './cursor.js'
 import type { SinkStats } from './file.js'
 
@@ -32,10 +32,10 @@ export class StdoutSink extends Writable {
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const text = chunk.segments.map((s) => s.text).join('')
+    const bytes = encodeLines(chunk.segments.flatMap((s) => s.lines))
     // Rejected records never reach stdout (it carries records only); they are counted in the summary.
     this.stats.rejected += chunk.rejected.length
-    if (text === '') return cb()
+    if (bytes.length === 0) return cb()
     const done = (err?: Error | null): void => {
       if (err) return cb(this.#wrap(err))
       this.#tracker.delivered(chunk.records)
@@ -49,7 +49,7 @@ export class StdoutSink extends Writable {
     const w = this.#out as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }
     if (w.destroyed === true || w.writableEnded === true) return done(Object.assign(new Error('stdout is closed'), { code: 'ERR_STREAM_DESTROYED' }))
     try {
-      this.#out.write(text, done)
+      this.#out.write(bytes, done)
     } catch (err) {
       done(err as Error)
     }

@@ -19,14 +19,16 @@ export interface Filters {
 export type FilterName = keyof Filters
 
 /**
- * One record as it travels through the pipeline: its instant, canonical identity and its content as compact JSON in
- * the API's key order. Kept as one string, not a parsed object: a window holds up to thousands of records across
- * several page requests, and a flat string costs a fraction of an object tree to keep and to collect.
+ * One record as it travels through the pipeline: its instant, its content as compact JSON in the API's key order and,
+ * once somebody needed it, its canonical identity (`recordKey`). Kept as one string, not a parsed object: a window
+ * holds up to thousands of records across several page requests, and a flat string costs a fraction of an object tree
+ * to keep and to collect. The key is computed lazily because two records can only be the same record when they share
+ * an instant: most records never need it (see `ordered` and Dedupe).
  */
 export interface AuditRecord {
   us: Micros
-  key: string
   line: string
+  key?: string
 }
 
 /** What one page request asks for: the window in µs (already widened by the caller), a token and the filters. */
@@ -73,6 +75,11 @@ export interface EndpointDescriptor {
  */
 export function canonicalKey(data: unknown): string {
   return hash('sha256', stableStringify(data), 'base64')
+}
+
+/** The record's canonical key, computed from its line on first use and kept. */
+export function recordKey(r: AuditRecord): string {
+  return (r.key ??= canonicalKey(JSON.parse(r.line)))
 }
 
 /** Appends each value as a repeated key (`types=a&types=b`). */

@@ -10,7 +10,7 @@ import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { show, type Micros } from '../time.js'
 import type { ApiClient } from './client.js'
-import { canonicalKey, isObject, type AuditRecord, type EndpointDescriptor, type Filters } from './descriptor.js'
+import { isObject, recordKey, type AuditRecord, type EndpointDescriptor, type Filters } from './descriptor.js'
 import type { HostLimiter } from './limiter.js'
 import { inOrder } from './prefetch.js'
 
@@ -62,8 +62,36 @@ const EMPTY_RUN_LIMIT = 10
 /** Batches a window fetched ahead may hold before its fetching waits for the consumer. */
 const AHEAD = 1
 
-function compareRecords(a: AuditRecord, b: AuditRecord): number {
-  return a.us - b.us || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+function compareKeys(a: AuditRecord, b: AuditRecord): number {
+  const ka = recordKey(a)
+  const kb = recordKey(b)
+  return ka < kb ? -1 : ka > kb ? 1 : 0
+}
+
+/**
+ * Orders a window's records by (instant, canonical key) and drops repeats of the same canonical content. Only records
+ * sharing an instant can be the same record (the instant is part of the content), so canonical keys are computed for
+ * those alone; a record alone at its instant is kept as it is. Sorts `list` in place; returns the kept records.
+ */
+export function ordered(list: AuditRecord[]): { records: AuditRecord[]; repeats: number } {
+  list.sort((a, b) => a.us - b.us)
+  const records: AuditRecord[] = []
+  let repeats = 0
+  for (let i = 0; i < list.length; ) {
+    let j = i + 1
+    while (j < list.length && list[j].us === list[i].us) j++
+    if (j - i === 1) records.push(list[i])
+    else {
+      const group = list.slice(i, j).sort(compareKeys)
+      records.push(group[0])
+      for (let k = 1; k < group.length; k++) {
+        if (recordKey(group[k]) === recordKey(group[k - 1])) repeats++
+        else records.push(group[k])
+      }
+    }
+    i = j
+  }
+  return { records, repeats }
 }
 
 /** One pass over a window's pages: complete, or cut short by the page budget (then `oldest` is the oldest instant seen). */
@@ -81,7 +109,8 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
   // Widen the request by one unit on each side and filter here: correct whatever the API's bound inclusiveness.
   const after = Math.floor(lo / unit) * unit - unit
   const before = Math.ceil(hi / unit) * unit
-  const byKey = new Map<string, AuditRecord>()
+  // Repeats from offset shifts are the same text again: caught here by the line; `ordered` then compares canonically.
+  const byLine = new Map<string, AuditRecord>()
   const rejected: Rejected[] = []
   const seenTokens = new Set<string>()
   let token: string | undefined
@@ -112,7 +141,7 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
           complete = false
           break
         }
-        o.log.warn({ source: ep.name, at: show(lo), pages }, `${ep.name}: the API refused page ${pages + 1} of a one-instant window; ${byKey.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
+        o.log.warn({ source: ep.name, at: show(lo), pages }, `${ep.name}: the API refused page ${pages + 1} of a one-instant window; ${byLine.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
         break
       }
       throw err
@@ -132,9 +161,9 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
       }
       if (us < lo || us >= hi) continue // belongs to a neighbouring window
       if (oldest === undefined || us < oldest) oldest = us
-      const key = canonicalKey(item)
-      if (byKey.has(key)) repeats++
-      else byKey.set(key, { us, key, line: JSON.stringify(item) })
+      const line = JSON.stringify(item)
+      if (byLine.has(line)) repeats++
+      else byLine.set(line, { us, line })
     }
     if (page.next === null) break
     if (seenTokens.has(page.next) || page.next === token) {
@@ -143,7 +172,9 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
     seenTokens.add(page.next)
     token = page.next
   }
-  const records = [...byKey.values()].sort(compareRecords)
+  const sorted = ordered([...byLine.values()])
+  const records = sorted.records
+  repeats += sorted.repeats
   o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages, received, kept: records.length, repeats, complete }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${pages} pages, ${records.length} records`)
   return { batch: { lo, hi, records, rejected, pages, received, repeats }, complete, oldest }
 }

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { dayNamer, PartitionByDate, type SinkChunk } from '../../src/pipeline/partition.js'
+import { dayNamer, encodeLines, PartitionByDate, type SinkChunk } from '../../src/pipeline/partition.js'
 import { canonicalKey, type AuditRecord } from '../../src/sources/descriptor.js'
 import type { WindowBatch } from '../../src/sources/windowed.js'
 import { parseInstant } from '../../src/time.js'
@@ -23,7 +23,8 @@ t.test('day boundaries: 23:59:59.999 stays in its day, 00:00:00.000 starts the n
   const recs = [rec('2025-04-23T23:59:59.999Z'), rec('2025-04-24T00:00:00.000Z'), rec('2025-04-24T00:00:00.001Z'), rec('2025-04-24T23:59:59.999Z'), rec('2025-04-25T00:00:00Z')]
   const [chunk] = await partition(recs)
   t.same(chunk.segments.map((s) => [s.day, s.count]), [['2025-04-23', 1], ['2025-04-24', 3], ['2025-04-25', 1]])
-  t.equal(chunk.segments[1].text, recs.slice(1, 4).map((r) => r.line + '\n').join(''), 'compact lines in the API key order')
+  t.same(chunk.segments[1].lines, recs.slice(1, 4).map((r) => r.line), 'compact lines in the API key order, the record\'s own text')
+  t.equal(encodeLines(chunk.segments[1].lines).toString('utf8'), recs.slice(1, 4).map((r) => r.line + '\n').join(''))
   t.equal(chunk.segments[1].first, recs[1].us)
   t.equal(chunk.segments[1].last, recs[3].us)
 })
@@ -38,7 +39,7 @@ t.test('microsecond boundary of the events source', async (t) => {
 
 t.test('seed format writes what Python json.dumps(ensure_ascii=False) wrote', async (t) => {
   const [chunk] = await partition([rec('2025-04-23T10:00:00.000Z', { userName: 'Петрова "О"', orgId: 5, labels: ['a', 'b'], x: {} , y: []})], 'seed')
-  t.equal(chunk.segments[0].text, '{"eventType": "message_seen", "date": "2025-04-23T10:00:00.000Z", "userName": "Петрова \\"О\\"", "orgId": 5, "labels": ["a", "b"], "x": {}, "y": []}\n')
+  t.equal(encodeLines(chunk.segments[0].lines).toString('utf8'), '{"eventType": "message_seen", "date": "2025-04-23T10:00:00.000Z", "userName": "Петрова \\"О\\"", "orgId": 5, "labels": ["a", "b"], "x": {}, "y": []}\n')
 })
 
 t.test('dayNamer in another zone (local day), and back in time across a day', async (t) => {
@@ -46,4 +47,21 @@ t.test('dayNamer in another zone (local day), and back in time across a day', as
   t.equal(msk(parseInstant('2025-04-23T20:59:59.999Z') as number), '2025-04-23')
   t.equal(msk(parseInstant('2025-04-23T21:00:00.000Z') as number), '2025-04-24')
   t.equal(msk(parseInstant('2025-04-22T12:00:00Z') as number), '2025-04-22', 'the cache does not stick to the previous day')
+})
+
+t.test('encodeLines: UTF-8 of every line with its newline, whatever the script (growing past two bytes a character)', async (t) => {
+  const cases: string[][] = [
+    [],
+    [''],
+    ['ascii', '{"a":1}'],
+    ['Петрова Ольга', 'Входящие «почта»'],
+    ['漢字漢字漢字漢字', '😀😀😀', 'x'],
+    ['a', '漢'.repeat(5000), 'b'], // one long 3-byte line after a short one: the buffer must grow mid-way
+  ]
+  for (const lines of cases) {
+    const expected = Buffer.from(lines.map((l) => l + '\n').join(''), 'utf8')
+    const got = encodeLines(lines)
+    t.equal(got.length, expected.length, `length of ${JSON.stringify(lines).slice(0, 40)}`)
+    t.ok(got.equals(expected), `bytes of ${JSON.stringify(lines).slice(0, 40)}`)
+  }
 })
