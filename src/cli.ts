@@ -54,6 +54,9 @@ function trapSignals(log: Logger): { signal: AbortSignal; code: () => number | u
     signal: ac.signal,
     code: () => code,
     dispose: () => {
+      // Once stopping, stay trapped to the end: a second signal while the last lines are logged still exits with its
+      // code at once, instead of the default death by signal.
+      if (code !== undefined) return
       process.off('SIGINT', handler)
       process.off('SIGTERM', handler)
     },
