@@ -4,8 +4,11 @@
  * than `maxPages` pages (at the oldest instant seen, which is fetched again whole: never the "oldest − 1 ms" restart,
  * which loses the records sharing that ms), or re-planned in smaller pieces when it is much larger than planned.
  * Up to `concurrency` windows are in flight, each holding at most a few batches; batches are yielded strictly in time
- * order, and only when pulled.
+ * order, and only when pulled. The first window is fetched alone: its density sizes the windows fetched at once after
+ * it (planned blind, they would all be too wide and all be split). Passes over pages, including those of windows
+ * re-planned in pieces, share one budget of `concurrency` slots per source, so nesting never multiplies what is held.
  */
+import pLimit, { type LimitFunction } from 'p-limit'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { show, type Micros } from '../time.js'
@@ -52,6 +55,11 @@ export interface WindowedSourceOptions {
   signal?: AbortSignal
 }
 
+/** The options plus the per-source budget of passes in flight (shared by nested re-plans). */
+interface Ctx extends WindowedSourceOptions {
+  slots: LimitFunction
+}
+
 const MAX_WIDTH_US = 7 * 86_400_000_000
 /** Pages a window that cannot be split (one instant) may take before we call the paging endless. */
 const HARD_PAGE_LIMIT = 100_000
@@ -61,6 +69,8 @@ const LOOP_RESTARTS = 3
 const EMPTY_RUN_LIMIT = 10
 /** Batches a window fetched ahead may hold before its fetching waits for the consumer. */
 const AHEAD = 1
+/** Pieces of a re-planned window in flight at once. */
+const PIECES_AHEAD = 2
 
 function compareKeys(a: AuditRecord, b: AuditRecord): number {
   const ka = recordKey(a)
@@ -102,7 +112,7 @@ interface Pass {
 }
 
 /** Pages through [lo, hi) newest first until the end, or until the page budget (or the API's depth cap) stops it. */
-async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Promise<Pass> {
+async function fetchPass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass> {
   const { ep, client } = o
   const unit = ep.unitUs
   const splittable = hi - lo > unit
@@ -188,12 +198,12 @@ async function fetchPass(o: WindowedSourceOptions, lo: Micros, hi: Micros): Prom
  * empty stretches the planned width can be days) is re-planned in pieces of about the target size, fetched and
  * yielded oldest first, so no window ever holds more than about two budgets of records.
  */
-async function* windowBatches(o: WindowedSourceOptions, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
+async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
   const unit = o.ep.unitUs
   let pass: Pass
   for (let attempt = 0; ; attempt++) {
     try {
-      pass = await fetchPass(o, lo, hi)
+      pass = await o.slots(() => fetchPass(o, lo, hi))
       break
     } catch (err) {
       if (err instanceof Y360Error && err.code === 'BAD_PAGE' && attempt < LOOP_RESTARTS) {
@@ -225,14 +235,17 @@ async function* windowBatches(o: WindowedSourceOptions, lo: Micros, hi: Micros):
   const ranges = function* (): Generator<AsyncIterable<WindowBatch>> {
     for (let a = lo; a < hi; a += width) yield windowBatches(o, a, Math.min(hi, a + width))
   }
-  for await (const b of inOrder(ranges(), o.concurrency, AHEAD, o.signal)) {
+  // Two pieces at a time: the next one is fetched while one waits to be written. Up to `concurrency` windows may be
+  // re-planned at once (after an empty stretch they are all planned too wide), so more would multiply what is held.
+  for await (const b of inOrder(ranges(), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal)) {
     yield cost === undefined ? b : { ...b, pages: b.pages + cost.pages, received: b.received + cost.received, repeats: b.repeats + cost.repeats }
     cost = undefined
   }
 }
 
 /** Yields the batches of [from, to) in time order; fetches ahead at most `concurrency` windows, each a few batches deep. */
-export async function* windowedSource(o: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
+export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
+  const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)) }
   let cursor = o.from
   let width = o.initialWidthUs ?? 3_600_000_000
   const minWidth = o.ep.unitUs
@@ -254,5 +267,8 @@ export async function* windowedSource(o: WindowedSourceOptions): AsyncGenerator<
       yield planned(lo, hi)
     }
   }
+  const first = plan().next()
+  if (first.done === true) return
+  yield* first.value
   yield* inOrder(plan(), o.concurrency, AHEAD, o.signal)
 }
