@@ -1,9 +1,10 @@
 /** HTTP client for the audit-log APIs: undici keep-alive, OAuth header, timeouts, p-retry, 429 handling, error mapping. */
 import pRetry, { AbortError } from 'p-retry'
-import { Agent, request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { Y360Error, sysCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { EndpointDescriptor, Page } from './descriptor.js'
+import { http } from './http.js'
 import type { HostLimiter } from './limiter.js'
 
 export interface ClientOptions {
@@ -90,7 +91,7 @@ export class ApiClient {
     this.#ownsDispatcher = opts.dispatcher === undefined
     this.#dispatcher =
       opts.dispatcher ??
-      new Agent({
+      new http.Agent({
         keepAliveTimeout: 30_000,
         connections: 16,
         connect: { timeout: opts.connectTimeoutMs },
@@ -145,10 +146,9 @@ export class ApiClient {
     await limiter.acquire(signal)
     let res: Dispatcher.ResponseData
     try {
-      res = await request(url, {
+      res = await http.request(this.#dispatcher, url, {
         method: 'GET',
         headers: { authorization: `OAuth ${this.#opts.token}`, accept: 'application/json' },
-        dispatcher: this.#dispatcher,
         headersTimeout: this.#opts.timeoutMs,
         bodyTimeout: this.#opts.timeoutMs,
         signal,
