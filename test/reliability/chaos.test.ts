@@ -26,7 +26,7 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   let stallOffAt: number | undefined
   const emu = await emulator(t, {
     counts: { mail: 3000, disk: 1000, events: 2500 }, days: 2, seed: SEED,
-    faults: { error5xx: 0.05, html502: 0.02, reset: 0.02, truncated: 0.02, stall: 0.01, emptyPageWithToken: 0.02, seed: SEED },
+    faults: { error5xx: 0.05, html502: 0.02, reset: 0.02, truncated: 0.02, stall: 0.01, emptyPageWithToken: 0.05, seed: SEED },
     switches: { pageDepthCap: 4 },
     onRequest: (n) => {
       if (stallOffAt !== undefined && n >= stallOffAt) {
