@@ -13,10 +13,10 @@ import { syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { canonicalKey, isObject, recordKey, type EndpointDescriptor } from '../sources/descriptor.js'
-import type { SinkStats } from '../sinks/file.js'
+import { appendRejected, writeAll, type SinkStats } from '../sinks/file.js'
 import type { Micros } from '../time.js'
 import { dayFile, type ArchiveId } from './archive.js'
-import type { SinkChunk } from './partition.js'
+import { encodeLines, type SinkChunk } from './partition.js'
 
 /** Lines of a file from start to end, a block at a time (the last one may lack its newline). */
 export async function* linesForward(fh: FileHandle, blockSize = 64 * 1024): AsyncGenerator<string> {
@@ -125,17 +125,17 @@ class DayMerge {
   }
 
   async #emit(text: string): Promise<void> {
-    this.#pending.push(text, '\n')
+    this.#pending.push(text)
     this.#pendingBytes += text.length + 1
     if (this.#pendingBytes >= FLUSH_BYTES) await this.#flush()
   }
 
   async #flush(): Promise<void> {
     if (this.#pending.length === 0) return
-    const text = this.#pending.join('')
+    const bytes = encodeLines(this.#pending)
     this.#pending = []
     this.#pendingBytes = 0
-    await this.#out.write(text)
+    await writeAll(this.#out, bytes)
   }
 
   /** Writes existing lines from the front while they are not newer than `us` (file order kept). */
@@ -245,7 +245,7 @@ export class MergingFileSink extends Writable {
         await this.#finishDay()
         this.#day = await DayMerge.open(path, this.#ep, this.#tolUs, this.merge)
       }
-      for (let j = 0; j < seg.count; j++) {
+      for (let j = 0; j < seg.lines.length; j++) {
         const r = chunk.records[i++]
         if (await (this.#day as DayMerge).add(r.us, recordKey(r), seg.lines[j])) {
           this.stats.written++
@@ -255,22 +255,10 @@ export class MergingFileSink extends Writable {
         }
       }
     }
-    if (chunk.rejected.length > 0) await this.#reject(chunk)
-  }
-
-  /** Rejected records go to `<dir>/<base>.rejected` with their reason, as in a normal run. */
-  async #reject(chunk: SinkChunk): Promise<void> {
-    const path = join(this.#archive.dir, `${this.#archive.base}.rejected`)
-    const at = new Date().toISOString()
-    const text = chunk.rejected.map((r) => JSON.stringify({ at, source: this.#ep.name, reason: r.reason, record: r.record }) + '\n').join('')
-    const fh = await open(path, 'a', 0o640)
-    try {
-      await fh.write(text)
-      await fh.sync()
-    } finally {
-      await fh.close()
+    if (chunk.rejected.length > 0) {
+      await appendRejected(this.#archive, this.#ep.name, chunk.rejected)
+      this.stats.rejected += chunk.rejected.length
     }
-    this.stats.rejected += chunk.rejected.length
   }
 
   async #finishDay(): Promise<void> {

@@ -10,8 +10,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { Y360Error } from '../errors.js'
 import { recordKey } from '../sources/descriptor.js'
 import type { WindowBatch } from '../sources/windowed.js'
-import { show } from '../time.js'
-import type { Micros } from '../time.js'
+import { show, type Micros } from '../time.js'
 
 export interface DedupeOptions {
   /** Keys already archived; may still be loading (the first batch waits for it). */
@@ -19,6 +18,11 @@ export interface DedupeOptions {
   overlapUs: Micros
   /** Newest archived instant; passing records older than it are late arrivals found in the overlap. */
   resume: Micros | undefined
+}
+
+/** Drops the keys of records older than `horizon`: what bounds every key set to the overlap. */
+export function evictBefore(keys: Map<string, Micros>, horizon: Micros): void {
+  for (const [k, us] of keys) if (us < horizon) keys.delete(k)
 }
 
 export class Dedupe extends Transform {
@@ -58,31 +62,24 @@ export class Dedupe extends Transform {
     }
     this.#covered = batch.hi
     const kept = batch.records.filter((r) => {
-      if (r.us <= this.#seedMax) {
-        const key = recordKey(r)
-        if (this.#seen.has(key)) {
-          this.#dropped++
-          return false
-        }
-        this.#seen.set(key, r.us)
+      if (r.us <= this.#seedMax && this.#seen.has(recordKey(r))) {
+        this.#dropped++
+        return false
       }
       if (this.#resume !== undefined && r.us < this.#resume) this.#late++
       if (r.us > this.#newest) this.#newest = r.us
       return true
     })
-    if (this.#seen.size > 0) this.#evict()
+    evictBefore(this.#seen, this.#newest - this.#overlapUs)
     cb(null, { ...batch, records: kept })
   }
 
+  /** Takes the seed's keys (the map is the seed's own: read for this run, or copied from the cursor). */
   #seeded(keys: Map<string, Micros>): void {
-    this.#seen = new Map(keys)
+    this.#seen = keys
     for (const us of keys.values()) if (us > this.#seedMax) this.#seedMax = us
   }
 
-  #evict(): void {
-    const horizon = this.#newest - this.#overlapUs
-    for (const [k, us] of this.#seen) if (us < horizon) this.#seen.delete(k)
-  }
 
   /** Records dropped as already seen. */
   get dropped(): number {

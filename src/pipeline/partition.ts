@@ -13,7 +13,6 @@ export interface Segment {
   day: string
   /** The serialized lines, without their newlines (`encodeLines` makes the bytes to write). */
   lines: string[]
-  count: number
   first: Micros
   last: Micros
 }
@@ -102,11 +101,10 @@ export class PartitionByDate extends Transform {
     for (const r of batch.records) {
       const day = this.#day(r.us)
       if (cur === undefined || cur.day !== day) {
-        cur = { day, lines: [], count: 0, first: r.us, last: r.us }
+        cur = { day, lines: [], first: r.us, last: r.us }
         segments.push(cur)
       }
       cur.lines.push(this.#line(r))
-      cur.count++
       cur.last = r.us
     }
     const chunk: SinkChunk = { lo: batch.lo, hi: batch.hi, segments, rejected: batch.rejected, records: batch.records }

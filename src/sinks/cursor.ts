@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from '../atomic.js'
 import { Y360Error } from '../errors.js'
+import { evictBefore } from '../pipeline/dedupe.js'
 import { recordKey, type AuditRecord } from '../sources/descriptor.js'
 import { show, type Micros } from '../time.js'
 
@@ -89,7 +90,7 @@ export class DeliveryTracker {
     this.#delivered += records.length
     const horizon = (this.#resume ?? 0) - this.#overlapUs
     for (const r of records) if (r.us >= horizon) this.#keys.set(recordKey(r), r.us)
-    for (const [k, us] of this.#keys) if (us < horizon) this.#keys.delete(k)
+    evictBefore(this.#keys, horizon)
   }
 
   /** Records delivered in this run. */

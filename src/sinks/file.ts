@@ -9,6 +9,7 @@ import { Writable } from 'node:stream'
 import { Y360Error, sysCode } from '../errors.js'
 import { dayFile, openAppend, type ArchiveId } from '../pipeline/archive.js'
 import { encodeLines, type SinkChunk } from '../pipeline/partition.js'
+import type { Rejected } from '../sources/windowed.js'
 import type { Micros } from '../time.js'
 
 export interface SinkStats {
@@ -78,30 +79,16 @@ export class RotatingFileSink extends Writable {
         )
         throw sinkError(path, err, cut)
       }
-      this.stats.written += seg.count
+      this.stats.written += seg.lines.length
       this.stats.files.add(path)
       this.stats.first ??= seg.first
       this.stats.last = seg.last
     }
-    if (chunk.rejected.length > 0) await this.#reject(chunk)
-    await this.#sync() // window boundary
-  }
-
-  async #reject(chunk: SinkChunk): Promise<void> {
-    const path = join(this.#archive.dir, `${this.#archive.base}.rejected`)
-    const at = new Date().toISOString()
-    const text = chunk.rejected.map((r) => JSON.stringify({ at, source: this.#source, reason: r.reason, record: r.record }) + '\n').join('')
-    let fh: FileHandle | undefined
-    try {
-      fh = await openAppend(path)
-      await writeAll(fh, Buffer.from(text, 'utf8'))
-      await fh.sync()
-    } catch (err) {
-      throw sinkError(path, err)
-    } finally {
-      await fh?.close()
+    if (chunk.rejected.length > 0) {
+      await appendRejected(this.#archive, this.#source, chunk.rejected)
+      this.stats.rejected += chunk.rejected.length
     }
-    this.stats.rejected += chunk.rejected.length
+    await this.#sync() // window boundary
   }
 
   async #sync(): Promise<void> {
@@ -140,8 +127,25 @@ export class RotatingFileSink extends Writable {
   }
 }
 
+/** Appends rejected records to `<dir>/<base>.rejected` with their reason (both file sinks), synced before returning. */
+export async function appendRejected(archive: ArchiveId, source: string, rejected: readonly Rejected[]): Promise<void> {
+  const path = join(archive.dir, `${archive.base}.rejected`)
+  const at = new Date().toISOString()
+  const text = rejected.map((r) => JSON.stringify({ at, source, reason: r.reason, record: r.record }) + '\n').join('')
+  let fh: FileHandle | undefined
+  try {
+    fh = await openAppend(path)
+    await writeAll(fh, Buffer.from(text, 'utf8'))
+    await fh.sync()
+  } catch (err) {
+    throw sinkError(path, err)
+  } finally {
+    await fh?.close()
+  }
+}
+
 /** Writes all of `buf` at the end of the file: a short write (a disk filling up) continues, so no half line is left by us. */
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+export async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   let off = 0
   while (off < buf.length) {
     const { bytesWritten } = await fh.write(buf, off, buf.length - off)

@@ -40,7 +40,7 @@ export class StdoutSink extends Writable {
       if (err) return cb(this.#wrap(err))
       this.#tracker.delivered(chunk.records)
       for (const s of chunk.segments) {
-        this.stats.written += s.count
+        this.stats.written += s.lines.length
         this.stats.first ??= s.first
         this.stats.last = s.last
       }

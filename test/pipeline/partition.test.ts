@@ -22,7 +22,7 @@ async function partition(records: AuditRecord[], lineFormat: 'compact' | 'seed' 
 t.test('day boundaries: 23:59:59.999 stays in its day, 00:00:00.000 starts the next', async (t) => {
   const recs = [rec('2025-04-23T23:59:59.999Z'), rec('2025-04-24T00:00:00.000Z'), rec('2025-04-24T00:00:00.001Z'), rec('2025-04-24T23:59:59.999Z'), rec('2025-04-25T00:00:00Z')]
   const [chunk] = await partition(recs)
-  t.same(chunk.segments.map((s) => [s.day, s.count]), [['2025-04-23', 1], ['2025-04-24', 3], ['2025-04-25', 1]])
+  t.same(chunk.segments.map((s) => [s.day, s.lines.length]), [['2025-04-23', 1], ['2025-04-24', 3], ['2025-04-25', 1]])
   t.same(chunk.segments[1].lines, recs.slice(1, 4).map((r) => r.line), 'compact lines in the API key order, the record\'s own text')
   t.equal(encodeLines(chunk.segments[1].lines).toString('utf8'), recs.slice(1, 4).map((r) => r.line + '\n').join(''))
   t.equal(chunk.segments[1].first, recs[1].us)

@@ -58,3 +58,21 @@ t.test('ordered: by instant, then canonical key; the same content twice at an in
   t.ok(recordKey(tied[0]) < recordKey(tied[1]), 'ties ordered by canonical key')
   t.same(records.filter((r) => r.us !== 10).map((r) => r.key), [undefined, undefined], 'a record alone at its instant is never keyed')
 })
+
+t.test('windows planned too wide after an empty stretch are re-planned, and all passes stay within --concurrency', async (t) => {
+  const end = Date.UTC(2026, 10, 20)
+  // Six empty days, then two dense ones: widths grow 4× per empty window, so the first dense windows are planned days
+  // wide and re-planned in pieces while other windows are in flight.
+  const emu = await emulator(t, { counts: { mail: 6000 }, days: 2, end, clock: () => end, faults: { latencyMs: 5 } })
+  const client = new ApiClient({ token: emu.token, retries: 0, retryBaseMs: 1, retryMaxMs: 1, maxWaitMs: 0, timeoutMs: 10_000, connectTimeoutMs: 1000, log })
+  t.teardown(() => client.close())
+  const messages: string[] = []
+  const capture = pino({ level: 'debug' }, { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) })
+  const concurrency = 2
+  let n = 0
+  for await (const b of windowedSource({ ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from: (end - 8 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages: 4, concurrency, targetRecords: 200, log: capture })) n += b.records.length
+  t.equal(n, 6000, 'every record once')
+  t.ok(messages.some((m) => m.includes('re-planning the window')), 'a window planned too wide was re-planned in pieces')
+  t.ok(emu.stats().peakConcurrency <= concurrency, `at most ${concurrency} requests at once, nested pieces included (peak ${emu.stats().peakConcurrency})`)
+  t.ok(emu.stats().peakConcurrency > 1, 'windows were fetched concurrently')
+})
