@@ -2,6 +2,8 @@
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Y360Error } from '../errors.js'
+import { isObject, type EndpointDescriptor } from '../sources/descriptor.js'
+import type { Micros } from '../time.js'
 
 export interface ArchiveFile {
   day: string
@@ -138,4 +140,17 @@ export async function openAppend(path: string): Promise<FileHandle> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
   return open(path, 'a')
+}
+
+/** Instant and parsed content of an archive line; undefined when it is not a record of this endpoint (bad JSON, no timestamp). */
+export function lineInstant(ep: EndpointDescriptor, text: string): { us: Micros; data: Record<string, unknown> } | undefined {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (!isObject(data)) return undefined
+  const us = ep.timestamp(data)
+  return us === undefined ? undefined : { us, data }
 }

@@ -12,10 +12,10 @@ import { Writable } from 'node:stream'
 import { syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
-import { canonicalKey, isObject, recordKey, type EndpointDescriptor } from '../sources/descriptor.js'
+import { canonicalKey, recordKey, type EndpointDescriptor } from '../sources/descriptor.js'
 import { appendRejected, writeAll, type SinkStats } from '../sinks/file.js'
 import type { Micros } from '../time.js'
-import { dayFile, type ArchiveId } from './archive.js'
+import { dayFile, lineInstant, type ArchiveId } from './archive.js'
 import { encodeLines, type SinkChunk } from './partition.js'
 
 /** Lines of a file from start to end, a block at a time (the last one may lack its newline). */
@@ -38,17 +38,10 @@ export async function* linesForward(fh: FileHandle, blockSize = 64 * 1024): Asyn
   if (carry.length > 0) yield carry.toString('utf8')
 }
 
-/** Instant and canonical key of an archive line; undefined when it is not a record of this endpoint. */
+/** Instant and canonical key of an archive line; undefined (counted as unreadable, copied as it was) when it is not a record. */
 function parseLine(ep: EndpointDescriptor, text: string): { us: Micros; key: string } | undefined {
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch {
-    return undefined // counted by the caller as unreadable and copied as it was
-  }
-  if (!isObject(data)) return undefined
-  const us = ep.timestamp(data)
-  return us === undefined ? undefined : { us, key: canonicalKey(data) }
+  const rec = lineInstant(ep, text)
+  return rec === undefined ? undefined : { us: rec.us, key: canonicalKey(rec.data) }
 }
 
 interface Line {

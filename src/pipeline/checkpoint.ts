@@ -4,10 +4,10 @@
  * files when the overlap crosses midnight). Torn tails are repaired first. Never reads whole files.
  */
 import { open } from 'node:fs/promises'
-import { canonicalKey, isObject, type EndpointDescriptor } from '../sources/descriptor.js'
+import { canonicalKey, type EndpointDescriptor } from '../sources/descriptor.js'
 import type { Logger } from '../log.js'
 import type { Micros } from '../time.js'
-import { linesBackward, listArchive, repairTail, type ArchiveId, type TornTail } from './archive.js'
+import { lineInstant, linesBackward, listArchive, repairTail, type ArchiveId, type TornTail } from './archive.js'
 
 export interface Checkpoint {
   /** Instant of the archive's last record (last valid line of the newest non-empty file); undefined when empty. */
@@ -31,19 +31,6 @@ export interface CheckpointOptions {
   ep: EndpointDescriptor
   overlapUs: Micros
   log: Logger
-}
-
-/** Instant of a line without computing its key (most lines scanned only need their time). */
-function lineInstant(ep: EndpointDescriptor, text: string): { us: Micros; data: Record<string, unknown> } | undefined {
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (!isObject(data)) return undefined
-  const us = ep.timestamp(data)
-  return us === undefined ? undefined : { us, data }
 }
 
 /** Opens the checkpoint of one source's archive: repairs a torn tail and finds the resume point. */
