@@ -1,11 +1,11 @@
 /** Configuration: flags > environment > ./.env > defaults, validated once, every problem reported at once, frozen. */
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
-import { dirname, isAbsolute, resolve } from 'node:path'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
 import { parseArgs, parseEnv } from 'node:util'
 import { DateTime, IANAZone } from 'luxon'
 import { Y360Error } from './errors.js'
-import { checkFilterMark } from './filtermark.js'
 import { OPTIONS, type OptionSpec } from './options.js'
+import { checkDir } from './prepare.js'
 import { EVENT_SERVICES } from './sources/catalog.js'
 import { SOURCE_NAMES, type Filters, type SourceName } from './sources/descriptor.js'
 import { ENDPOINTS } from './sources/index.js'
@@ -181,76 +181,6 @@ function checkName(value: string, what: string, problems: string[]): void {
   }
 }
 
-type DirMode = 'create' | 'check' | 'exist'
-
-/** Why a missing `dir` could not be created, judged without creating it: the nearest existing ancestor. */
-function creatable(dir: string): string | undefined {
-  let up = dirname(dir)
-  for (;;) {
-    try {
-      const st = statSync(up)
-      if (!st.isDirectory()) return `${up} is not a directory`
-      accessSync(up, constants.W_OK)
-      return undefined
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ENOENT') return `${up}: ${(err as Error).message}`
-      if (dirname(up) === up) return `${up} does not exist`
-      up = dirname(up)
-    }
-  }
-}
-
-/**
- * Makes sure `dir` is a writable directory. `create`: creates it (exactly 0750) when missing and probes a write;
- * `check`: the same verdicts without touching the disk (the configuration has other problems: leave no trace);
- * `exist`: it must exist (verify reads only).
- */
-function prepareDir(dir: string, what: string, mode: DirMode, problems: string[], warnings: string[]): void {
-  if (dir.includes('\0')) {
-    problems.push(`${what} contains a NUL byte`)
-    return
-  }
-  let st
-  try {
-    st = statSync(dir)
-  } catch {
-    if (mode === 'exist') {
-      problems.push(`${what} ${dir} does not exist`)
-      return
-    }
-    if (mode === 'check') {
-      const why = creatable(dir)
-      if (why !== undefined) problems.push(`${what} ${dir} cannot be created: ${why}`)
-      return
-    }
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o750 })
-      chmodSync(dir, 0o750) // exactly 0750 whatever the umask
-      warnings.push(`created directory ${dir}`)
-    } catch (err) {
-      problems.push(`${what} ${dir} cannot be created: ${(err as Error).message}`)
-      return
-    }
-    st = statSync(dir)
-  }
-  if (!st.isDirectory()) {
-    problems.push(`${what} ${dir} is not a directory`)
-    return
-  }
-  if (mode === 'exist') return
-  try {
-    accessSync(dir, constants.W_OK)
-    if (mode === 'create') {
-      const probe = resolve(dir, `.y360-audit-probe-${process.pid}`)
-      writeFileSync(probe, '')
-      unlinkSync(probe)
-    }
-  } catch (err) {
-    problems.push(`${what} ${dir} is not writable: ${(err as Error).message}`)
-  }
-}
-
 const DIR_FLAG: Record<SourceName, string> = { mail: 'mail-dir', disk: 'disk-dir', events: 'events-dir' }
 const BASE_FLAG: Record<SourceName, string> = { mail: 'mail-base', disk: 'disk-base', events: 'events-base' }
 const FILTER_FLAG: Record<keyof Filters, string> = { types: '--types', includeUids: '--include-uids', excludeUids: '--exclude-uids', ip: '--ip', service: '--service' }
@@ -321,7 +251,6 @@ export function loadConfig(input: ConfigInput): Config {
     filters.service = service
   }
   const filterNames = Object.keys(filters) as (keyof Filters)[]
-  const markWrites: (() => void)[] = []
   for (const s of sources) {
     const ep = ENDPOINTS[s.name]
     for (const f of filterNames) if (!ep.filters.has(f)) problems.push(`${FILTER_FLAG[f]} is not supported by the ${s.name} source; narrow the run with --sources`)
@@ -392,22 +321,15 @@ export function loadConfig(input: ConfigInput): Config {
     warnings,
   }
   if (cfg.timeoutMs < 100 && problems.length === 0) problems.push('--timeout must be at least 100ms')
-  const dirMode: DirMode = mode !== 'fetch' ? 'exist' : problems.length === 0 ? 'create' : 'check'
-  if (!help && !version) for (const [dir, what] of dirsToPrepare) prepareDir(dir, what, dirMode, problems, warnings)
-  // The archive is the checkpoint: a filtered pull must not share an archive with an unfiltered one (see filtermark.ts).
-  if (!help && !version && !stdout && mode === 'fetch') {
-    for (const s of sources) {
-      if (s.dir === '' || !existsSync(s.dir) || !statSync(s.dir).isDirectory()) continue // already reported
-      const mark = checkFilterMark({ dir: s.dir, base: s.base, ext }, s.name, filters)
-      if (mark.problem !== undefined) problems.push(mark.problem)
-      if (mark.write !== undefined) markWrites.push(mark.write)
-    }
+  // Judged without touching the disk: the archive output creates the directories (and checks the marks) under its lock.
+  if (!help && !version) for (const [dir, what] of dirsToPrepare) {
+    const problem = checkDir(dir, what, mode !== 'fetch')
+    if (problem !== undefined) problems.push(problem)
   }
   if (problems.length > 0 && !help && !version) {
     // A value echoed in a message may be the token pasted into the wrong variable: never print it.
     const safe = token.length >= 4 ? problems.map((p) => p.split(token).join('[REDACTED]')) : problems
     throw new Y360Error('CONFIG_INVALID', `configuration problems:\n${safe.map((p) => `  - ${p}`).join('\n')}`, { problems: safe })
   }
-  if (!help && !version) for (const write of markWrites) write()
   return Object.freeze({ ...cfg, sources: Object.freeze(sources.map((s) => Object.freeze(s))), filters: Object.freeze(filters), warnings: Object.freeze(warnings) })
 }

@@ -11,7 +11,7 @@ import { startEmulator } from './emulator/index.js'
 import { createLogger } from './log.js'
 import { run, type RunSummary } from './pipeline/run.js'
 import { ENDPOINTS } from './sources/index.js'
-import { listArchive } from './pipeline/archive.js'
+import { listArchive } from './archive/layout.js'
 import { verifyArchive } from './verify.js'
 
 const MARKER = '.y360-demo'

@@ -4,17 +4,10 @@
  * logs and progress do not garble each other. Disabled (a no-op) when stderr is not a TTY or with --quiet.
  */
 import { Writable } from 'node:stream'
+import type { ProgressUpdate } from './pipeline/run.js'
 import { show, type Micros } from './time.js'
 
-/** One source's state, as run.ts reports it after each window is pulled into the pipeline. */
-export interface ProgressUpdate {
-  from: Micros
-  to: Micros
-  covered: Micros
-  written: number
-  fetched: number
-  retries: number
-}
+export type { ProgressUpdate }
 
 export interface ProgressOptions {
   out: { write(s: string): unknown }

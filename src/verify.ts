@@ -3,16 +3,13 @@
  * files (late arrivals may step back at most --overlap), each record is in the file of its day, no record appears
  * twice, no file ends in a torn line. Streams each file (works on GBs); exits 7 on any problem.
  */
-import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
-import { Writable } from 'node:stream'
-import split2 from 'split2'
+import { dayNamer, listArchive, type ArchiveFile } from './archive/layout.js'
+import { linesForward, MAX_LINE } from './archive/lines.js'
 import { loadConfig, type Config } from './config.js'
 import { EXIT_CODES, exitCodeOf } from './errors.js'
-import { listArchive, type ArchiveFile } from './pipeline/archive.js'
-import { dayNamer } from './pipeline/partition.js'
-import { canonicalKey, isObject, type EndpointDescriptor } from './sources/descriptor.js'
+import { canonicalKey, isObject } from './messages.js'
+import type { EndpointDescriptor } from './sources/descriptor.js'
 import { ENDPOINTS } from './sources/index.js'
 import { show, type Micros } from './time.js'
 
@@ -33,8 +30,6 @@ export interface VerifyReport {
 }
 
 const MAX_REPORTED = 1000
-/** Longest line verify buffers (records are a few KB). */
-const MAX_LINE = 1024 * 1024 // larger lines cost split2 quadratic time
 
 async function endsWithNewline(path: string): Promise<boolean> {
   const fh = await open(path, 'r')
@@ -61,49 +56,37 @@ export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[]
   const recent = new Map<string, Micros>() // keys within the tolerance window: the only place a duplicate can hide
   for (const f of files) {
     let lineNo = 0
-    const checkFile = (): Promise<void> =>
-      pipeline(
-        createReadStream(f.path),
-        split2({ maxLength: MAX_LINE }),
-        new Writable({
-          objectMode: true,
-          write(line: string, _enc, cb) {
-            lineNo++
-            if (line.trim() === '') return cb()
-            let data: unknown
-            try {
-              data = JSON.parse(line)
-            } catch {
-              problem({ file: f.path, line: lineNo, kind: 'unparseable', detail: line.slice(0, 80) })
-              return cb()
-            }
-            const us = isObject(data) ? ep.timestamp(data) : undefined
-            if (us === undefined) {
-              problem({ file: f.path, line: lineNo, kind: 'no-timestamp', detail: line.slice(0, 80) })
-              return cb()
-            }
-            report.records++
-            first ??= us
-            if (dayOf(us) !== f.day) problem({ file: f.path, line: lineNo, kind: 'wrong-day', detail: `${show(us)} belongs to ${dayOf(us)}` })
-            if (us < newest - toleranceUs) problem({ file: f.path, line: lineNo, kind: 'out-of-order', detail: `${show(us)} after ${show(newest)}` })
-            const key = canonicalKey(data)
-            if (recent.has(key)) problem({ file: f.path, line: lineNo, kind: 'duplicate', detail: `${show(us)} appears twice` })
-            recent.set(key, us)
-            if (us > newest) {
-              newest = us
-              if (recent.size > 10_000) for (const [k, t] of recent) if (t < newest - 2 * toleranceUs - 1) recent.delete(k)
-            }
-            cb()
-          },
-        }),
-      )
-    try {
-      await checkFile()
-    } catch (err) {
-      // split2's bound: a "line" this long is not a record (binary junk, a lost newline over GBs); report, go on.
-      if (!/maximum buffer reached/.test((err as Error).message)) throw err
-      problem({ file: f.path, line: lineNo + 1, kind: 'unparseable', detail: `a line longer than ${MAX_LINE} bytes; the rest of this file was not checked` })
-      continue
+    for await (const { text: line, n } of linesForward(f.path)) {
+      lineNo = n
+      if (line === undefined) {
+        // A "line" this long is not a record (binary junk, a lost newline over GBs); report, go on with the next file.
+        problem({ file: f.path, line: n, kind: 'unparseable', detail: `a line longer than ${MAX_LINE} bytes; the rest of this file was not checked` })
+        break
+      }
+      if (line.trim() === '') continue
+      let data: unknown
+      try {
+        data = JSON.parse(line)
+      } catch {
+        problem({ file: f.path, line: n, kind: 'unparseable', detail: line.slice(0, 80) })
+        continue
+      }
+      const us = isObject(data) ? ep.timestamp(data) : undefined
+      if (us === undefined) {
+        problem({ file: f.path, line: n, kind: 'no-timestamp', detail: line.slice(0, 80) })
+        continue
+      }
+      report.records++
+      first ??= us
+      if (dayOf(us) !== f.day) problem({ file: f.path, line: n, kind: 'wrong-day', detail: `${show(us)} belongs to ${dayOf(us)}` })
+      if (us < newest - toleranceUs) problem({ file: f.path, line: n, kind: 'out-of-order', detail: `${show(us)} after ${show(newest)}` })
+      const key = canonicalKey(data)
+      if (recent.has(key)) problem({ file: f.path, line: n, kind: 'duplicate', detail: `${show(us)} appears twice` })
+      recent.set(key, us)
+      if (us > newest) {
+        newest = us
+        if (recent.size > 10_000) for (const [k, t] of recent) if (t < newest - 2 * toleranceUs - 1) recent.delete(k)
+      }
     }
     if (!(await endsWithNewline(f.path))) problem({ file: f.path, line: lineNo, kind: 'torn-tail', detail: 'the last line has no newline (an interrupted write)' })
   }

@@ -8,26 +8,22 @@
  */
 import { Transform, type TransformCallback } from 'node:stream'
 import { Y360Error } from '../errors.js'
-import { recordKey } from '../sources/descriptor.js'
-import type { WindowBatch } from '../sources/windowed.js'
+import { evictBefore, recordKey, type SourceStats, type WindowBatch } from '../messages.js'
 import { show, type Micros } from '../time.js'
 
 export interface DedupeOptions {
   /** Keys already archived; may still be loading (the first batch waits for it). */
-  seed: Map<string, Micros> | Promise<{ keys: Map<string, Micros> }>
+  seed: Map<string, Micros> | Promise<Map<string, Micros>>
   overlapUs: Micros
   /** Newest archived instant; passing records older than it are late arrivals found in the overlap. */
   resume: Micros | undefined
-}
-
-/** Drops the keys of records older than `horizon`: what bounds every key set to the overlap. */
-export function evictBefore(keys: Map<string, Micros>, horizon: Micros): void {
-  for (const [k, us] of keys) if (us < horizon) keys.delete(k)
+  /** Counts `duplicates` (dropped) and `late` (kept, older than `resume`). */
+  stats: SourceStats
 }
 
 export class Dedupe extends Transform {
   #seen: Map<string, Micros> = new Map()
-  #seed: Promise<{ keys: Map<string, Micros> }> | undefined
+  #seed: Promise<Map<string, Micros>> | undefined
   readonly #overlapUs: Micros
   readonly #resume: Micros | undefined
   #newest = -Infinity
@@ -35,8 +31,7 @@ export class Dedupe extends Transform {
   #seedMax = -Infinity
   /** End of the previous batch: the next one must start at or after it. */
   #covered = -Infinity
-  #dropped = 0
-  #late = 0
+  readonly #stats: SourceStats
 
   constructor(opts: DedupeOptions) {
     super({ objectMode: true, highWaterMark: 1 })
@@ -44,14 +39,15 @@ export class Dedupe extends Transform {
     else this.#seed = opts.seed
     this.#overlapUs = opts.overlapUs
     this.#resume = opts.resume
+    this.#stats = opts.stats
   }
 
   override _transform(batch: WindowBatch, enc: BufferEncoding, cb: TransformCallback): void {
     if (this.#seed !== undefined) {
       const pending = this.#seed
       this.#seed = undefined
-      pending.then((s) => {
-        this.#seeded(s.keys)
+      pending.then((keys) => {
+        this.#seeded(keys)
         this._transform(batch, enc, cb)
       }, (err: unknown) => cb(err as Error))
       return
@@ -63,10 +59,10 @@ export class Dedupe extends Transform {
     this.#covered = batch.hi
     const kept = batch.records.filter((r) => {
       if (r.us <= this.#seedMax && this.#seen.has(recordKey(r))) {
-        this.#dropped++
+        this.#stats.duplicates++
         return false
       }
-      if (this.#resume !== undefined && r.us < this.#resume) this.#late++
+      if (this.#resume !== undefined && r.us < this.#resume) this.#stats.late++
       if (r.us > this.#newest) this.#newest = r.us
       return true
     })
@@ -80,16 +76,6 @@ export class Dedupe extends Transform {
     for (const us of keys.values()) if (us > this.#seedMax) this.#seedMax = us
   }
 
-
-  /** Records dropped as already seen. */
-  get dropped(): number {
-    return this.#dropped
-  }
-
-  /** Records older than the archive's newest that were not archived yet (late arrivals). */
-  get late(): number {
-    return this.#late
-  }
 
   /** Keys currently held (bounded by the overlap window). */
   get size(): number {

@@ -6,8 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from '../atomic.js'
 import { Y360Error } from '../errors.js'
-import { evictBefore } from '../pipeline/dedupe.js'
-import { recordKey, type AuditRecord } from '../sources/descriptor.js'
+import { evictBefore, recordKey, type AuditRecord } from '../messages.js'
 import { show, type Micros } from '../time.js'
 
 /** One source's position: newest delivered instant (µs) and the delivered keys at or after resume − overlap. */

@@ -4,23 +4,15 @@
  * Each write is awaited before the callback, so a slow disk slows the fetching (backpressure).
  */
 import type { FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import { dayFile, rejectedFile, type ArchiveId } from '../archive/layout.js'
+import { openAppend, writeAll } from '../archive/tail.js'
 import { Y360Error, sysCode } from '../errors.js'
-import { dayFile, openAppend, type ArchiveId } from '../pipeline/archive.js'
-import { encodeLines, type SinkChunk } from '../pipeline/partition.js'
-import type { Rejected } from '../sources/windowed.js'
-import type { Micros } from '../time.js'
+import type { Rejected, SinkChunk, SourceStats } from '../messages.js'
+import { encodeLines } from './encode.js'
 
-export interface SinkStats {
-  written: number
-  rejected: number
-  files: Set<string>
-  first: Micros | undefined
-  last: Micros | undefined
-}
-
-function sinkError(path: string, err: unknown, note = ''): Y360Error {
+/** A write failure as the user must see it: the path, the reason in words, and what is on disk. */
+export function sinkError(path: string, err: unknown, note = ''): Y360Error {
   const e = err as NodeJS.ErrnoException
   const why: Record<string, string> = {
     ENOSPC: 'the disk is full',
@@ -37,16 +29,17 @@ function sinkError(path: string, err: unknown, note = ''): Y360Error {
 }
 
 export class RotatingFileSink extends Writable {
-  readonly stats: SinkStats = { written: 0, rejected: 0, files: new Set(), first: undefined, last: undefined }
+  readonly #stats: SourceStats
   readonly #archive: ArchiveId
   readonly #source: string
   #fh: FileHandle | undefined
   #path = ''
 
-  constructor(archive: ArchiveId, source: string) {
+  constructor(archive: ArchiveId, source: string, stats: SourceStats) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = archive
     this.#source = source
+    this.#stats = stats
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -70,7 +63,7 @@ export class RotatingFileSink extends Writable {
       let before = 0
       try {
         before = (await fh.stat()).size
-        await writeAll(fh, encodeLines(seg.lines))
+        await writeAll(fh, encodeLines(seg.records))
       } catch (err) {
         // Leave no half line behind: cut the file back to where this write began (a full disk gets that space back).
         const cut = await fh.truncate(before).then(
@@ -79,15 +72,9 @@ export class RotatingFileSink extends Writable {
         )
         throw sinkError(path, err, cut)
       }
-      this.stats.written += seg.lines.length
-      this.stats.files.add(path)
-      this.stats.first ??= seg.first
-      this.stats.last = seg.last
+      this.#stats.wrote(seg, path)
     }
-    if (chunk.rejected.length > 0) {
-      await appendRejected(this.#archive, this.#source, chunk.rejected)
-      this.stats.rejected += chunk.rejected.length
-    }
+    await appendRejected(this.#archive, this.#source, chunk.rejected, this.#stats)
     await this.#sync() // window boundary
   }
 
@@ -128,8 +115,9 @@ export class RotatingFileSink extends Writable {
 }
 
 /** Appends rejected records to `<dir>/<base>.rejected` with their reason (both file sinks), synced before returning. */
-export async function appendRejected(archive: ArchiveId, source: string, rejected: readonly Rejected[]): Promise<void> {
-  const path = join(archive.dir, `${archive.base}.rejected`)
+export async function appendRejected(archive: ArchiveId, source: string, rejected: readonly Rejected[], stats: SourceStats): Promise<void> {
+  if (rejected.length === 0) return
+  const path = rejectedFile(archive)
   const at = new Date().toISOString()
   const text = rejected.map((r) => JSON.stringify({ at, source, reason: r.reason, record: r.record }) + '\n').join('')
   let fh: FileHandle | undefined
@@ -142,14 +130,5 @@ export async function appendRejected(archive: ArchiveId, source: string, rejecte
   } finally {
     await fh?.close()
   }
-}
-
-/** Writes all of `buf` at the end of the file: a short write (a disk filling up) continues, so no half line is left by us. */
-export async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off)
-    if (bytesWritten <= 0) throw Object.assign(new Error('the write made no progress'), { code: 'EIO' })
-    off += bytesWritten
-  }
+  stats.rejected += rejected.length
 }

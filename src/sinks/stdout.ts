@@ -5,9 +5,9 @@
  */
 import { Writable } from 'node:stream'
 import { Y360Error } from '../errors.js'
-import { encodeLines, type SinkChunk } from '../pipeline/partition.js'
+import type { SinkChunk, SourceStats } from '../messages.js'
 import type { DeliveryTracker } from './cursor.js'
-import type { SinkStats } from './file.js'
+import { encodeLines } from './encode.js'
 
 const CLOSED_CODES = new Set(['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ECONNRESET'])
 
@@ -17,33 +17,31 @@ export function isOutputClosed(err: unknown): boolean {
 }
 
 export class StdoutSink extends Writable {
-  readonly stats: SinkStats = { written: 0, rejected: 0, files: new Set(), first: undefined, last: undefined }
   readonly #out: NodeJS.WritableStream
   readonly #tracker: DeliveryTracker
   readonly #source: string
+  readonly #stats: SourceStats
   readonly #onError = (): void => undefined // the write callback reports it; without a listener EPIPE would crash the process
 
-  constructor(out: NodeJS.WritableStream, tracker: DeliveryTracker, source: string) {
+  constructor(out: NodeJS.WritableStream, tracker: DeliveryTracker, source: string, stats: SourceStats) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#out = out
     this.#tracker = tracker
     this.#source = source
+    this.#stats = stats
     out.on('error', this.#onError)
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const bytes = encodeLines(chunk.segments.flatMap((s) => s.lines))
+    const records = chunk.segments.length === 1 ? chunk.segments[0].records : chunk.segments.flatMap((s) => s.records)
+    const bytes = encodeLines(records)
     // Rejected records never reach stdout (it carries records only); they are counted in the summary.
-    this.stats.rejected += chunk.rejected.length
+    this.#stats.rejected += chunk.rejected.length
     if (bytes.length === 0) return cb()
     const done = (err?: Error | null): void => {
       if (err) return cb(this.#wrap(err))
-      this.#tracker.delivered(chunk.records)
-      for (const s of chunk.segments) {
-        this.stats.written += s.lines.length
-        this.stats.first ??= s.first
-        this.stats.last = s.last
-      }
+      this.#tracker.delivered(records)
+      for (const s of chunk.segments) this.#stats.wrote(s)
       cb()
     }
     const w = this.#out as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }

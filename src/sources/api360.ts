@@ -1,6 +1,7 @@
 /** The legacy api360 audit-log endpoints (mail, disk) share one wire format; this builds their descriptors. */
 import { formatMillis, parseInstant } from '../time.js'
-import { appendRepeated, isObject, type EndpointDescriptor, type FilterName, type SourceName } from './descriptor.js'
+import { isObject } from '../messages.js'
+import { appendRepeated, type EndpointDescriptor, type FilterName, type SourceName } from './descriptor.js'
 
 interface Api360Spec {
   name: Extract<SourceName, 'mail' | 'disk'>

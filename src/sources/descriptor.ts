@@ -1,6 +1,5 @@
 /** Endpoint descriptors: everything that differs between the three audit-log endpoints, as data. */
-import { hash } from 'node:crypto'
-import stableStringify from 'fast-json-stable-stringify'
+import type { InstantOf } from '../messages.js'
 import type { Micros } from '../time.js'
 
 import { SOURCES, type SourceName } from './catalog.js'
@@ -17,19 +16,6 @@ export interface Filters {
   service?: string
 }
 export type FilterName = keyof Filters
-
-/**
- * One record as it travels through the pipeline: its instant, its content as compact JSON in the API's key order and,
- * once somebody needed it, its canonical identity (`recordKey`). Kept as one string, not a parsed object: a window
- * holds up to thousands of records across several page requests, and a flat string costs a fraction of an object tree
- * to keep and to collect. The key is computed lazily because two records can only be the same record when they share
- * an instant: most records never need it (see `ordered` and Dedupe).
- */
-export interface AuditRecord {
-  us: Micros
-  line: string
-  key?: string
-}
 
 /** What one page request asks for: the window in µs (already widened by the caller), a token and the filters. */
 export interface PageRequest {
@@ -65,21 +51,7 @@ export interface EndpointDescriptor {
   /** Extracts records and next token from a JSON body; undefined when the body is not a page of this endpoint. */
   page(body: unknown): Page | undefined
   /** Instant of a record from its own timestamp field; undefined when missing or malformed. */
-  timestamp(rec: Record<string, unknown>): Micros | undefined
-}
-
-/**
- * Canonical identity of a record: equal content gives an equal key whatever the key order or spacing. The canonical
- * form (fast-json-stable-stringify) is reduced to its SHA-256 so that the keys held for dedupe cost 44 bytes, not a
- * copy of every record.
- */
-export function canonicalKey(data: unknown): string {
-  return hash('sha256', stableStringify(data), 'base64')
-}
-
-/** The record's canonical key, computed from its line on first use and kept. */
-export function recordKey(r: AuditRecord): string {
-  return (r.key ??= canonicalKey(JSON.parse(r.line)))
+  readonly timestamp: InstantOf
 }
 
 /** Appends each value as a repeated key (`types=a&types=b`). */
@@ -90,8 +62,4 @@ export function appendRepeated(q: URLSearchParams, name: string, values: readonl
 /** Sets a comma-joined list (`types=a,b`) when non-empty. */
 export function setJoined(q: URLSearchParams, name: string, values: readonly string[] | undefined): void {
   if (values !== undefined && values.length > 0) q.set(name, values.join(','))
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }

@@ -1,7 +1,8 @@
 /** events: the unified audit log, `GET https://cloud-api.yandex.net/v1/auditlog/organizations/{org}/events`. */
 import { formatMicros, parseInstant } from '../time.js'
 import { EVENT_TYPES, SCOPES } from './catalog.js'
-import { isObject, setJoined, type EndpointDescriptor } from './descriptor.js'
+import { isObject } from '../messages.js'
+import { setJoined, type EndpointDescriptor } from './descriptor.js'
 
 export const events: EndpointDescriptor = {
   name: 'events',

@@ -12,29 +12,11 @@ import pLimit, { type LimitFunction } from 'p-limit'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { show, type Micros } from '../time.js'
+import { isObject, recordKey, type AuditRecord, type Rejected, type SourceStats, type WindowBatch } from '../messages.js'
 import type { ApiClient } from './client.js'
-import { isObject, recordKey, type AuditRecord, type EndpointDescriptor, type Filters } from './descriptor.js'
+import type { EndpointDescriptor, Filters } from './descriptor.js'
 import type { HostLimiter } from './limiter.js'
 import { inOrder } from './prefetch.js'
-
-/** A record the pipeline cannot place (no valid timestamp); kept with its reason, never silently dropped. */
-export interface Rejected {
-  reason: string
-  record: unknown
-}
-
-/** One fetched window: its records ascending by (instant, key), plus what was dropped or rejected on the way. */
-export interface WindowBatch {
-  lo: Micros
-  hi: Micros
-  records: AuditRecord[]
-  rejected: Rejected[]
-  pages: number
-  /** Records received, including repeats and out-of-window ones. */
-  received: number
-  /** Repeats inside the window (offset shift while paging). */
-  repeats: number
-}
 
 export interface WindowedSourceOptions {
   ep: EndpointDescriptor
@@ -50,9 +32,10 @@ export interface WindowedSourceOptions {
   concurrency: number
   /** Records a window should hold; the next window's width follows the density just seen. */
   targetRecords: number
-  initialWidthUs?: Micros
   log: Logger
   signal?: AbortSignal
+  /** Counts pages, records fetched (and fetched again) and in-window repeats as they happen. */
+  stats: SourceStats
 }
 
 /** The options plus the per-source budget of passes in flight (shared by nested re-plans). */
@@ -109,6 +92,8 @@ interface Pass {
   batch: WindowBatch
   complete: boolean
   oldest: Micros | undefined
+  /** Records received by this pass, repeats and out-of-window ones included. */
+  received: number
 }
 
 /** Pages through [lo, hi) newest first until the end, or until the page budget (or the API's depth cap) stops it. */
@@ -158,6 +143,8 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass> {
     }
     pages++
     received += page.records.length
+    o.stats.pages++
+    o.stats.fetched += page.records.length
     emptyRun = page.records.length === 0 && page.next !== null ? emptyRun + 1 : 0
     for (const item of page.records) {
       if (!isObject(item)) {
@@ -185,8 +172,9 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass> {
   const sorted = ordered([...byLine.values()])
   const records = sorted.records
   repeats += sorted.repeats
+  o.stats.repeats += repeats
   o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages, received, kept: records.length, repeats, complete }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${pages} pages, ${records.length} records`)
-  return { batch: { lo, hi, records, rejected, pages, received, repeats }, complete, oldest }
+  return { batch: { lo, hi, records, rejected }, complete, oldest, received }
 }
 
 /**
@@ -230,24 +218,21 @@ async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<Wi
   const pieces = Number.isFinite(estimate) ? Math.min(64, Math.max(2, Math.ceil(estimate / o.targetRecords))) : 2
   const width = Math.max(unit, Math.ceil((hi - lo) / pieces / unit) * unit)
   o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), pieces }, 'page budget reached: re-planning the window in smaller pieces')
-  // The abandoned pass still cost requests: count them on the first batch so summaries stay true (its rejects come again).
-  let cost: Pick<WindowBatch, 'pages' | 'received' | 'repeats'> | undefined = { pages: pass.batch.pages, received: pass.batch.received, repeats: pass.batch.repeats }
+  // The abandoned pass's records are all fetched again by the pieces (its rejects come again too).
+  o.stats.refetched += pass.received
   const ranges = function* (): Generator<AsyncIterable<WindowBatch>> {
     for (let a = lo; a < hi; a += width) yield windowBatches(o, a, Math.min(hi, a + width))
   }
   // Two pieces at a time: the next one is fetched while one waits to be written. Up to `concurrency` windows may be
   // re-planned at once (after an empty stretch they are all planned too wide), so more would multiply what is held.
-  for await (const b of inOrder(ranges(), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal)) {
-    yield cost === undefined ? b : { ...b, pages: b.pages + cost.pages, received: b.received + cost.received, repeats: b.repeats + cost.repeats }
-    cost = undefined
-  }
+  yield* inOrder(ranges(), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal)
 }
 
 /** Yields the batches of [from, to) in time order; fetches ahead at most `concurrency` windows, each a few batches deep. */
 export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
   const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)) }
   let cursor = o.from
-  let width = o.initialWidthUs ?? 3_600_000_000
+  let width = 3_600_000_000
   const minWidth = o.ep.unitUs
   const planned = async function* (lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
     let n = 0

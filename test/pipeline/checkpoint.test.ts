@@ -5,21 +5,23 @@ import { open, readFile, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
-import { linesBackward, repairTail } from '../../src/pipeline/archive.js'
-import { loadCheckpoint } from '../../src/pipeline/checkpoint.js'
+import { linesBackward } from '../../src/archive/lines.js'
+import { repairTail } from '../../src/archive/tail.js'
+import { canonicalKey, SourceStats } from '../../src/messages.js'
+import { loadCheckpoint, type CheckpointOptions } from '../../src/pipeline/checkpoint.js'
 import { pythonDumps } from '../../src/pipeline/format.js'
-import { canonicalKey } from '../../src/sources/descriptor.js'
 import { mail } from '../../src/sources/mail.js'
 import { parseInstant } from '../../src/time.js'
 
 const log = pino({ level: 'silent' })
 const MIN = 60_000_000
+const opts = (dir: string, stats = new SourceStats()): CheckpointOptions => ({ archive: { dir, base: 'mail_audit', ext: 'json' }, source: 'mail', instantOf: mail.timestamp, overlapUs: 2 * MIN, log, stats })
 
 async function backward(path: string, blockSize: number): Promise<string[]> {
   const fh = await open(path, 'r')
   try {
     const out: string[] = []
-    for await (const l of linesBackward(fh, (await fh.stat()).size, blockSize)) out.push(l.text)
+    for await (const l of linesBackward(fh, (await fh.stat()).size, undefined, blockSize)) out.push(l.text as string)
     return out
   } finally {
     await fh.close()
@@ -35,7 +37,7 @@ t.test('linesBackward: every block size, multi-byte UTF-8 split across blocks, o
   for (const bs of [1, 2, 3, 5, 7, 16, 64, 1 << 16]) t.same(await backward(path, bs), want, `block size ${bs}`)
   const fh = await open(path, 'r')
   const buf = await readFile(path)
-  for await (const l of linesBackward(fh, buf.length, 4)) t.equal(buf.subarray(l.offset, l.offset + Buffer.byteLength(l.text)).toString('utf8'), l.text, `offset of ${l.text}`)
+  for await (const l of linesBackward(fh, buf.length, undefined, 4)) t.equal(buf.subarray(l.offset, l.offset + l.bytes).toString('utf8'), l.text, `offset of ${l.text}`)
   await fh.close()
   await writeFile(path, 'no newline at the end')
   t.same(await backward(path, 4), ['no newline at the end'], 'a last line without newline is yielded too')
@@ -56,12 +58,13 @@ t.test('resume point and seed from the newest non-empty file, crossing midnight 
   await writeFile(join(dir, 'mail_audit_2025-04-24.json'), line(c) + line(d))
   await writeFile(join(dir, 'mail_audit_2025-04-25.json'), '') // empty newest file: skipped, as the Python script did
   await writeFile(join(dir, 'other_2025-04-26.json'), line(mailRec('2025-04-26T00:00:00Z', 'x'))) // not this archive
-  const cp = await loadCheckpoint({ archive: { dir, base: 'mail_audit', ext: 'json' }, ep: mail, overlapUs: 2 * MIN, log })
+  const stats = new SourceStats()
+  const cp = await loadCheckpoint(opts(dir, stats))
   t.equal(cp.resume, parseInstant(d.date))
   const seed = await cp.seed((cp.resume as number) - 2 * MIN)
-  t.same([...seed.keys.keys()].sort(), [b, c, d].map(canonicalKey).sort(), 'overlap keys, including the previous day, canonical whatever the spacing')
-  t.equal(seed.corrupt, 0)
-  t.same(cp.repaired, [])
+  t.same([...seed.keys()].sort(), [b, c, d].map(canonicalKey).sort(), 'overlap keys, including the previous day, canonical whatever the spacing')
+  t.equal(stats.corrupt, 0)
+  t.equal(stats.repaired, 0)
 })
 
 t.test('torn tail moved to .torn and cut; a corrupt middle line is skipped and counted', async (t) => {
@@ -72,14 +75,15 @@ t.test('torn tail moved to .torn and cut; a corrupt middle line is skipped and c
   const good = line(r1) + 'garbage in the middle\n' + line(r2)
   const torn = '{"eventType":"message_seen","date":"2025-04-24T10:01:00.000Z","userName":"Пет'
   await writeFile(path, good + torn)
-  const cp = await loadCheckpoint({ archive: { dir, base: 'mail_audit', ext: 'json' }, ep: mail, overlapUs: 2 * MIN, log })
+  const stats = new SourceStats()
+  const cp = await loadCheckpoint(opts(dir, stats))
   t.equal(cp.resume, parseInstant(r2.date), 'resume from the last valid line, not the torn one')
   t.equal(await readFile(path, 'utf8'), good, 'file cut back to its last complete line')
   t.equal(await readFile(path + '.torn', 'utf8'), torn + '\n', 'the torn bytes kept in the sidecar')
-  t.same(cp.repaired.map((r) => r.bytes), [Buffer.byteLength(torn)])
+  t.equal(stats.repaired, 1, 'one torn tail repaired')
   const seed = await cp.seed((cp.resume as number) - 2 * MIN)
-  t.equal(seed.corrupt, 1, 'the corrupt middle line is reported')
-  t.same([...seed.keys.keys()].sort(), [r1, r2].map(canonicalKey).sort())
+  t.equal(stats.corrupt, 1, 'the corrupt middle line is counted')
+  t.same([...seed.keys()].sort(), [r1, r2].map(canonicalKey).sort())
 })
 
 t.test('repairTail: a complete but unparsable last line is torn too; a good tail is left alone', async (t) => {
@@ -96,9 +100,9 @@ t.test('repairTail: a complete but unparsable last line is torn too; a good tail
 
 t.test('empty archive: no resume point', async (t) => {
   const dir = t.testdir()
-  const cp = await loadCheckpoint({ archive: { dir: join(dir, 'missing'), base: 'mail_audit', ext: 'json' }, ep: mail, overlapUs: 2 * MIN, log })
+  const cp = await loadCheckpoint(opts(join(dir, 'missing')))
   t.equal(cp.resume, undefined)
-  t.equal((await cp.seed(0)).keys.size, 0)
+  t.equal((await cp.seed(0)).size, 0)
 })
 
 t.test('a 20,000-line file: the seed holds exactly the records of the overlap', async (t) => {
@@ -106,7 +110,7 @@ t.test('a 20,000-line file: the seed holds exactly the records of the overlap', 
   const start = Date.UTC(2025, 3, 24) * 1000
   const recs = Array.from({ length: 20_000 }, (_, i) => mailRec(new Date((start + i * 1_000_000) / 1000).toISOString(), String(i))) // 1 s apart
   await writeFile(join(dir, 'mail_audit_2025-04-24.json'), recs.map(line).join(''))
-  const cp = await loadCheckpoint({ archive: { dir, base: 'mail_audit', ext: 'json' }, ep: mail, overlapUs: 2 * MIN, log })
-  t.equal((await cp.seed((cp.resume as number) - 2 * MIN)).keys.size, 121, 'exactly the records of the last 2 minutes (inclusive)')
+  const cp = await loadCheckpoint(opts(dir))
+  t.equal((await cp.seed((cp.resume as number) - 2 * MIN)).size, 121, 'exactly the records of the last 2 minutes (inclusive)')
   t.equal(cp.resume, start + 19_999 * 1_000_000)
 })

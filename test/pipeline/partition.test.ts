@@ -2,9 +2,10 @@
 import t from 'tap'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { dayNamer, encodeLines, PartitionByDate, type SinkChunk } from '../../src/pipeline/partition.js'
-import { canonicalKey, type AuditRecord } from '../../src/sources/descriptor.js'
-import type { WindowBatch } from '../../src/sources/windowed.js'
+import { dayNamer } from '../../src/archive/layout.js'
+import { canonicalKey, type AuditRecord, type SinkChunk, type WindowBatch } from '../../src/messages.js'
+import { PartitionByDate } from '../../src/pipeline/partition.js'
+import { encodeLines } from '../../src/sinks/encode.js'
 import { parseInstant } from '../../src/time.js'
 
 const rec = (date: string, extra: Record<string, unknown> = {}): AuditRecord => {
@@ -14,7 +15,7 @@ const rec = (date: string, extra: Record<string, unknown> = {}): AuditRecord => 
 
 async function partition(records: AuditRecord[], lineFormat: 'compact' | 'seed' = 'compact', zone = 'UTC'): Promise<SinkChunk[]> {
   const out: SinkChunk[] = []
-  const batch: WindowBatch = { lo: 0, hi: 1, records, rejected: [], pages: 1, received: records.length, repeats: 0 }
+  const batch: WindowBatch = { lo: 0, hi: 1, records, rejected: [] }
   await pipeline(Readable.from([batch], { objectMode: true }), new PartitionByDate({ zone, lineFormat }), new Writable({ objectMode: true, write(c: SinkChunk, _e, cb) { out.push(c); cb() } }))
   return out
 }
@@ -22,9 +23,9 @@ async function partition(records: AuditRecord[], lineFormat: 'compact' | 'seed' 
 t.test('day boundaries: 23:59:59.999 stays in its day, 00:00:00.000 starts the next', async (t) => {
   const recs = [rec('2025-04-23T23:59:59.999Z'), rec('2025-04-24T00:00:00.000Z'), rec('2025-04-24T00:00:00.001Z'), rec('2025-04-24T23:59:59.999Z'), rec('2025-04-25T00:00:00Z')]
   const [chunk] = await partition(recs)
-  t.same(chunk.segments.map((s) => [s.day, s.lines.length]), [['2025-04-23', 1], ['2025-04-24', 3], ['2025-04-25', 1]])
-  t.same(chunk.segments[1].lines, recs.slice(1, 4).map((r) => r.line), 'compact lines in the API key order, the record\'s own text')
-  t.equal(encodeLines(chunk.segments[1].lines).toString('utf8'), recs.slice(1, 4).map((r) => r.line + '\n').join(''))
+  t.same(chunk.segments.map((s) => [s.day, s.records.length]), [['2025-04-23', 1], ['2025-04-24', 3], ['2025-04-25', 1]])
+  t.same(chunk.segments[1].records.map((r) => r.out ?? r.line), recs.slice(1, 4).map((r) => r.line), 'compact lines in the API key order, the record\'s own text')
+  t.equal(encodeLines(chunk.segments[1].records).toString('utf8'), recs.slice(1, 4).map((r) => r.line + '\n').join(''))
   t.equal(chunk.segments[1].first, recs[1].us)
   t.equal(chunk.segments[1].last, recs[3].us)
 })
@@ -39,7 +40,7 @@ t.test('microsecond boundary of the events source', async (t) => {
 
 t.test('seed format writes what Python json.dumps(ensure_ascii=False) wrote', async (t) => {
   const [chunk] = await partition([rec('2025-04-23T10:00:00.000Z', { userName: 'Петрова "О"', orgId: 5, labels: ['a', 'b'], x: {} , y: []})], 'seed')
-  t.equal(encodeLines(chunk.segments[0].lines).toString('utf8'), '{"eventType": "message_seen", "date": "2025-04-23T10:00:00.000Z", "userName": "Петрова \\"О\\"", "orgId": 5, "labels": ["a", "b"], "x": {}, "y": []}\n')
+  t.equal(encodeLines(chunk.segments[0].records).toString('utf8'), '{"eventType": "message_seen", "date": "2025-04-23T10:00:00.000Z", "userName": "Петрова \\"О\\"", "orgId": 5, "labels": ["a", "b"], "x": {}, "y": []}\n')
 })
 
 t.test('dayNamer in another zone (local day), and back in time across a day', async (t) => {
@@ -60,7 +61,7 @@ t.test('encodeLines: UTF-8 of every line with its newline, whatever the script (
   ]
   for (const lines of cases) {
     const expected = Buffer.from(lines.map((l) => l + '\n').join(''), 'utf8')
-    const got = encodeLines(lines)
+    const got = encodeLines(lines.map((line) => ({ line })))
     t.equal(got.length, expected.length, `length of ${JSON.stringify(lines).slice(0, 40)}`)
     t.ok(got.equals(expected), `bytes of ${JSON.stringify(lines).slice(0, 40)}`)
   }

@@ -5,7 +5,8 @@ import pino from 'pino'
 import { ApiClient } from '../../src/sources/client.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { HostLimiter } from '../../src/sources/limiter.js'
-import { windowedSource, type WindowBatch } from '../../src/sources/windowed.js'
+import { SourceStats, type WindowBatch } from '../../src/messages.js'
+import { windowedSource } from '../../src/sources/windowed.js'
 import { emulator } from '../helpers.js'
 
 const log = pino({ level: 'silent' })
@@ -25,7 +26,7 @@ t.test('nothing is fetched beyond the windows in flight while the consumer does 
   const maxPages = 5
   const gen = windowedSource({
     ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {},
-    from: (end - 8 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages, concurrency, targetRecords: 250, log,
+    from: (end - 8 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages, concurrency, targetRecords: 250, log, stats: new SourceStats(),
   })
   const first = await gen.next()
   t.notOk(first.done)

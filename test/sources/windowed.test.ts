@@ -6,8 +6,8 @@ import stableStringify from 'fast-json-stable-stringify'
 import { ApiClient } from '../../src/sources/client.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { HostLimiter } from '../../src/sources/limiter.js'
-import { ordered, windowedSource, type WindowBatch } from '../../src/sources/windowed.js'
-import { recordKey, type AuditRecord } from '../../src/sources/descriptor.js'
+import { recordKey, SourceStats, type AuditRecord, type WindowBatch } from '../../src/messages.js'
+import { ordered, windowedSource } from '../../src/sources/windowed.js'
 import { emulator } from '../helpers.js'
 
 const log = pino({ level: 'silent' })
@@ -21,7 +21,7 @@ for (const [name, switches, maxPages] of [['page budget 2', {}, 2], ['depth cap 
     const from = (end - 3 * 86_400_000) * 1000
     const to = end * 1000 + 1
     const batches: WindowBatch[] = []
-    for await (const b of windowedSource({ ep: ENDPOINTS.events, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from, to, pageSize: 100, maxPages, concurrency: 3, targetRecords: 150, log })) batches.push(b)
+    for await (const b of windowedSource({ ep: ENDPOINTS.events, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from, to, pageSize: 100, maxPages, concurrency: 3, targetRecords: 150, log, stats: new SourceStats() })) batches.push(b)
     t.equal(batches[0].lo, from, 'starts at from')
     t.equal(batches[batches.length - 1].hi, to, 'ends at to')
     let prev = -Infinity
@@ -70,7 +70,7 @@ t.test('windows planned too wide after an empty stretch are re-planned, and all 
   const capture = pino({ level: 'debug' }, { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) })
   const concurrency = 2
   let n = 0
-  for await (const b of windowedSource({ ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from: (end - 8 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages: 4, concurrency, targetRecords: 200, log: capture })) n += b.records.length
+  for await (const b of windowedSource({ ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from: (end - 8 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages: 4, concurrency, targetRecords: 200, log: capture, stats: new SourceStats() })) n += b.records.length
   t.equal(n, 6000, 'every record once')
   t.ok(messages.some((m) => m.includes('re-planning the window')), 'a window planned too wide was re-planned in pieces')
   t.ok(emu.stats().peakConcurrency <= concurrency, `at most ${concurrency} requests at once, nested pieces included (peak ${emu.stats().peakConcurrency})`)

@@ -6,57 +6,31 @@
  * with the same canonical content is in the file within the overlap of it (late arrivals stand at most that far back).
  * Existing lines are kept byte for byte, also lines that do not parse (they are counted and left for `verify`).
  */
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
+import { dayFile, type ArchiveId } from '../archive/layout.js'
+import { lineInstant, linesForward, MAX_LINE, type ForwardLine } from '../archive/lines.js'
+import { writeAll } from '../archive/tail.js'
 import { syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
-import { canonicalKey, recordKey, type EndpointDescriptor } from '../sources/descriptor.js'
-import { appendRejected, writeAll, type SinkStats } from '../sinks/file.js'
+import { canonicalKey, recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
-import { dayFile, lineInstant, type ArchiveId } from './archive.js'
-import { encodeLines, type SinkChunk } from './partition.js'
-
-/** Lines of a file from start to end, a block at a time (the last one may lack its newline). */
-export async function* linesForward(fh: FileHandle, blockSize = 64 * 1024): AsyncGenerator<string> {
-  const buf = Buffer.allocUnsafe(blockSize)
-  let carry: Buffer = Buffer.alloc(0)
-  let pos = 0
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, blockSize, pos)
-    if (bytesRead === 0) break
-    pos += bytesRead
-    const chunk = carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead)
-    let start = 0
-    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, start)) {
-      yield chunk.toString('utf8', start, i)
-      start = i + 1
-    }
-    carry = Buffer.from(chunk.subarray(start))
-  }
-  if (carry.length > 0) yield carry.toString('utf8')
-}
+import { encodeLines } from './encode.js'
+import { appendRejected } from './file.js'
 
 /** Instant and canonical key of an archive line; undefined (counted as unreadable, copied as it was) when it is not a record. */
-function parseLine(ep: EndpointDescriptor, text: string): { us: Micros; key: string } | undefined {
-  const rec = lineInstant(ep, text)
+function parseLine(instantOf: InstantOf, text: string): { us: Micros; key: string } | undefined {
+  const rec = lineInstant(instantOf, text)
   return rec === undefined ? undefined : { us: rec.us, key: canonicalKey(rec.data) }
 }
 
+/** An existing line of the day file: its text, and its instant and key when it is a record. */
 interface Line {
-  text: string
+  line: string
   us: Micros | undefined
   key: string | undefined
-}
-
-export interface MergeStats {
-  /** Fetched records already in the day files (dropped). */
-  duplicates: number
-  /** Existing lines that do not parse (copied as they were). */
-  unreadable: number
-  /** Day files rewritten (merged) or created. */
-  merged: number
 }
 
 const FLUSH_BYTES = 256 * 1024
@@ -65,33 +39,32 @@ const FLUSH_BYTES = 256 * 1024
 class DayMerge {
   readonly path: string
   readonly tmp: string
-  readonly #ep: EndpointDescriptor
+  readonly #instantOf: InstantOf
   readonly #tolUs: Micros
-  readonly #stats: MergeStats
-  #in: FileHandle | undefined
-  #lines: AsyncGenerator<string> | undefined
+  readonly #stats: SourceStats
+  #lines: AsyncGenerator<ForwardLine> | undefined
   #out!: FileHandle
   #ahead: Line[] = [] // existing lines read but not yet written, in file order
   readonly #aheadKeys = new Map<string, number>()
   readonly #recent = new Map<string, Micros>() // keys written, within the tolerance of the newest incoming record
   #eof = false
   #maxRead = -Infinity
-  #pending: string[] = []
+  #pending: { line: string }[] = []
   #pendingBytes = 0
 
-  private constructor(path: string, ep: EndpointDescriptor, tolUs: Micros, stats: MergeStats) {
+  private constructor(path: string, instantOf: InstantOf, tolUs: Micros, stats: SourceStats) {
     this.path = path
     this.tmp = join(dirname(path), `.${basename(path)}.merge-${process.pid}.tmp`)
-    this.#ep = ep
+    this.#instantOf = instantOf
     this.#tolUs = tolUs
     this.#stats = stats
   }
 
-  static async open(path: string, ep: EndpointDescriptor, tolUs: Micros, stats: MergeStats): Promise<DayMerge> {
-    const m = new DayMerge(path, ep, tolUs, stats)
+  static async open(path: string, instantOf: InstantOf, tolUs: Micros, stats: SourceStats): Promise<DayMerge> {
+    const m = new DayMerge(path, instantOf, tolUs, stats)
     try {
-      m.#in = await open(path, 'r')
-      m.#lines = linesForward(m.#in)
+      await stat(path)
+      m.#lines = linesForward(path)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       m.#eof = true
@@ -102,24 +75,27 @@ class DayMerge {
 
   async #readUntil(limit: Micros): Promise<void> {
     while (!this.#eof && this.#maxRead <= limit) {
-      const r = await (this.#lines as AsyncGenerator<string>).next()
+      const r = await (this.#lines as AsyncGenerator<ForwardLine>).next()
       if (r.done === true) {
         this.#eof = true
         break
       }
-      if (r.value.trim() === '') continue
-      const rec = parseLine(this.#ep, r.value)
-      if (rec === undefined) this.#stats.unreadable++
-      const line: Line = { text: r.value, us: rec?.us, key: rec?.key }
+      const text = r.value.text
+      if (text === undefined) {
+        throw Object.assign(new Error(`line ${r.value.n} is longer than ${MAX_LINE} bytes (not a record: run verify); the file was left as it was`), { path: this.path })
+      }
+      if (text.trim() === '') continue
+      const rec = parseLine(this.#instantOf, text)
+      const line: Line = { line: text, us: rec?.us, key: rec?.key }
       this.#ahead.push(line)
       if (line.key !== undefined) this.#aheadKeys.set(line.key, (this.#aheadKeys.get(line.key) ?? 0) + 1)
       if (line.us !== undefined && line.us > this.#maxRead) this.#maxRead = line.us
     }
   }
 
-  async #emit(text: string): Promise<void> {
-    this.#pending.push(text)
-    this.#pendingBytes += text.length + 1
+  async #emit(line: { line: string }): Promise<void> {
+    this.#pending.push(line)
+    this.#pendingBytes += line.line.length + 1
     if (this.#pendingBytes >= FLUSH_BYTES) await this.#flush()
   }
 
@@ -143,12 +119,13 @@ class DayMerge {
         else this.#aheadKeys.set(head.key, n)
         this.#recent.set(head.key, head.us as Micros)
       }
-      await this.#emit(head.text)
+      await this.#emit(head)
     }
   }
 
   /** Merges one incoming record (records arrive ascending); returns false when it was already in the file. */
-  async add(us: Micros, key: string, text: string): Promise<boolean> {
+  async add(rec: { us: Micros; key: string; line: string; out?: string }): Promise<boolean> {
+    const { us, key } = rec
     await this.#readUntil(us + this.#tolUs)
     await this.#emitExistingUpTo(us)
     const horizon = us - this.#tolUs
@@ -162,7 +139,7 @@ class DayMerge {
       return false
     }
     this.#recent.set(key, us)
-    await this.#emit(text)
+    await this.#emit(rec.out === undefined ? rec : { line: rec.out })
     return true
   }
 
@@ -176,36 +153,38 @@ class DayMerge {
     await this.#flush()
     await this.#out.sync()
     await this.#out.close()
-    await this.#in?.close()
+    await this.#lines?.return(undefined)
     await rename(this.tmp, this.path)
     await syncDir(dirname(this.path))
-    this.#stats.merged++
   }
 
   /** Drops the temp file; the day file stays as it was. */
   async abort(): Promise<void> {
     await this.#out.close().catch(() => undefined) // closing after a failed write: the first error is the one reported
-    await this.#in?.close().catch(() => undefined)
+    await this.#lines?.return(undefined).catch(() => undefined)
     await unlink(this.tmp).catch(() => undefined)
   }
 }
 
+/** in: SinkChunk (ascending); each day's records are merged into that day's file (see the top of this file). */
 export class MergingFileSink extends Writable {
-  readonly stats: SinkStats = { written: 0, rejected: 0, files: new Set(), first: undefined, last: undefined }
-  readonly merge: MergeStats = { duplicates: 0, unreadable: 0, merged: 0 }
   readonly #archive: ArchiveId
-  readonly #ep: EndpointDescriptor
+  readonly #source: string
+  readonly #instantOf: InstantOf
   readonly #tolUs: Micros
   readonly #log: Logger
+  readonly #stats: SourceStats
   #day: DayMerge | undefined
   #inflight: Promise<void> | undefined
 
-  constructor(archive: ArchiveId, ep: EndpointDescriptor, toleranceUs: Micros, log: Logger) {
+  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats }) {
     super({ objectMode: true, highWaterMark: 1 })
-    this.#archive = archive
-    this.#ep = ep
-    this.#tolUs = toleranceUs
-    this.#log = log
+    this.#archive = o.archive
+    this.#source = o.source
+    this.#instantOf = o.instantOf
+    this.#tolUs = o.toleranceUs
+    this.#log = o.log
+    this.#stats = o.stats
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -231,27 +210,19 @@ export class MergingFileSink extends Writable {
   }
 
   async #writeChunk(chunk: SinkChunk): Promise<void> {
-    let i = 0
     for (const seg of chunk.segments) {
       const path = dayFile(this.#archive, seg.day)
       if (this.#day?.path !== path) {
         await this.#finishDay()
-        this.#day = await DayMerge.open(path, this.#ep, this.#tolUs, this.merge)
+        this.#day = await DayMerge.open(path, this.#instantOf, this.#tolUs, this.#stats)
       }
-      for (let j = 0; j < seg.lines.length; j++) {
-        const r = chunk.records[i++]
-        if (await (this.#day as DayMerge).add(r.us, recordKey(r), seg.lines[j])) {
-          this.stats.written++
-          this.stats.files.add(path)
-          this.stats.first ??= r.us
-          this.stats.last = r.us
+      for (const r of seg.records) {
+        if (await (this.#day as DayMerge).add({ us: r.us, key: recordKey(r), line: r.line, out: r.out })) {
+          this.#stats.wroteRecord(r.us, path)
         }
       }
     }
-    if (chunk.rejected.length > 0) {
-      await appendRejected(this.#archive, this.#ep.name, chunk.rejected)
-      this.stats.rejected += chunk.rejected.length
-    }
+    await appendRejected(this.#archive, this.#source, chunk.rejected, this.#stats)
   }
 
   async #finishDay(): Promise<void> {
@@ -264,12 +235,12 @@ export class MergingFileSink extends Writable {
       await d.abort()
       throw err
     }
-    this.#log.debug({ source: this.#ep.name, file: d.path }, 'day file merged')
+    this.#log.debug({ source: this.#source, file: d.path }, 'day file merged')
   }
 
   #wrap(err: unknown): Error {
     if (err instanceof Y360Error) return err
     const path = (err as { path?: string }).path ?? this.#archive.dir
-    return new Y360Error('SINK_WRITE', `${this.#ep.name}: backfill cannot merge into ${path}: ${(err as Error).message}; files not yet merged are unchanged`, { path, source: this.#ep.name }, { cause: err })
+    return new Y360Error('SINK_WRITE', `${this.#source}: backfill cannot merge into ${path}: ${(err as Error).message}; files not yet merged are unchanged`, { path, source: this.#source }, { cause: err })
   }
 }

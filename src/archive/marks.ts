@@ -6,20 +6,17 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import stableStringify from 'fast-json-stable-stringify'
-import type { Filters } from './sources/descriptor.js'
+import type { ArchiveId } from './layout.js'
 
-export interface MarkedArchive {
-  dir: string
-  base: string
-  ext: string
-}
+/** The filters a pull was made with (the tool's own vocabulary; see sources/descriptor.ts). */
+export type MarkFilters = Readonly<Record<string, unknown>>
 
 /** Path of the filter mark of an archive. */
-export function filterMarkPath(a: MarkedArchive): string {
+export function filterMarkPath(a: ArchiveId): string {
   return join(a.dir, `.${a.base}.filters.json`)
 }
 
-function hasDayFiles(a: MarkedArchive): boolean {
+function hasDayFiles(a: ArchiveId): boolean {
   const prefix = `${a.base}_`
   const suffix = `.${a.ext}`
   try {
@@ -34,7 +31,7 @@ function hasDayFiles(a: MarkedArchive): boolean {
  * Checks `filters` (empty = unfiltered) against the archive's mark. Returns a problem to report, or a `write` that
  * marks a new filtered archive (call it once the whole configuration is valid).
  */
-export function checkFilterMark(a: MarkedArchive, source: string, filters: Filters): { problem?: string; write?: () => void } {
+export function checkFilterMark(a: ArchiveId, source: string, filters: MarkFilters): { problem?: string; write?: () => void } {
   const wanted = Object.keys(filters).length === 0 ? undefined : stableStringify(filters)
   let marked: string | undefined
   try {

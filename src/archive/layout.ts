@@ -1,0 +1,75 @@
+/**
+ * The archive's layout on disk: one file per source and day, `<dir>/<base>_<YYYY-MM-DD>.<ext>`, days named in the
+ * archive's zone, beside `<base>.rejected`, `<file>.torn` sidecars and the marks. The only module that knows the names.
+ */
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DateTime } from 'luxon'
+import { Y360Error } from '../errors.js'
+import type { Micros } from '../time.js'
+
+/** Where one source's archive lives. */
+export interface ArchiveId {
+  dir: string
+  base: string
+  ext: string
+}
+
+export interface ArchiveFile {
+  day: string
+  path: string
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** Path of the file for `day`. */
+export function dayFile(a: ArchiveId, day: string): string {
+  return join(a.dir, `${a.base}_${day}.${a.ext}`)
+}
+
+/** Path of the file of records set aside with their reason. */
+export function rejectedFile(a: ArchiveId): string {
+  return join(a.dir, `${a.base}.rejected`)
+}
+
+/** Path of the sidecar a torn tail of `file` is moved to. */
+export function tornFile(file: string): string {
+  return `${file}.torn`
+}
+
+/** The archive's day files, oldest first (other files in the directory are ignored). */
+export async function listArchive(a: ArchiveId): Promise<ArchiveFile[]> {
+  const re = new RegExp(`^${escapeRe(a.base)}_(\\d{4}-\\d{2}-\\d{2})\\.${escapeRe(a.ext)}$`)
+  let names: string[]
+  try {
+    names = await readdir(a.dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw new Y360Error('SINK_WRITE', `cannot list the archive directory ${a.dir}: ${(err as Error).message}`, { path: a.dir }, { cause: err })
+  }
+  const files: ArchiveFile[] = []
+  for (const name of names) {
+    const m = re.exec(name)
+    if (m !== null) files.push({ day: m[1], path: join(a.dir, name) })
+  }
+  return files.sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : 0))
+}
+
+/** Maps an instant to its local day `YYYY-MM-DD` in `zone`, caching the current day's bounds (DST-safe through luxon). */
+export function dayNamer(zone: string): (us: Micros) => string {
+  let start = Infinity
+  let end = -Infinity
+  let name = ''
+  return (us) => {
+    const ms = Math.floor(us / 1000)
+    if (ms < start || ms >= end) {
+      const dt = DateTime.fromMillis(ms, { zone }).startOf('day')
+      start = dt.toMillis()
+      end = dt.plus({ days: 1 }).toMillis()
+      name = dt.toISODate() as string
+    }
+    return name
+  }
+}

@@ -1,0 +1,75 @@
+/** What a run reports: one SourceSummary per source, a snapshot of its SourceStats plus the run's plan and outcome. */
+import type { SourceStats } from '../messages.js'
+import { show, type Micros } from '../time.js'
+import type { OutputMode } from './output.js'
+
+/** What one source did in one run (printed at the end, and written by --summary-json). */
+export interface SourceSummary {
+  source: string
+  ok: boolean
+  error?: string
+  code?: string
+  from?: string
+  to?: string
+  pages: number
+  fetched: number
+  written: number
+  /** Records dropped as repeats: inside their window, or already archived / delivered. */
+  duplicates: number
+  late: number
+  rejected: number
+  retries: number
+  files: string[]
+  first?: string
+  last?: string
+  /** Newest record in the archive (or delivered to stdout) after the run: the lag of the metrics file. */
+  newest?: string
+  mode: OutputMode
+  repaired: number
+  durationMs: number
+}
+
+export interface RunSummary {
+  ok: boolean
+  exitCode: number
+  sources: SourceSummary[]
+}
+
+/** How one source's run went, beside its counters. */
+export interface Outcome {
+  source: string
+  mode: OutputMode
+  ok: boolean
+  /** Set when the source failed, or ended quietly (OUTPUT_CLOSED). */
+  code?: string
+  error?: string
+  /** Exit code of this source's failure (0 when it did not fail). */
+  exit: number
+  /** The planned range, once known. */
+  range?: { from: Micros; to: Micros }
+  /** Newest instant delivered before the run. */
+  resume?: Micros
+  durationMs: number
+}
+
+/** The summary of one source: its stats' snapshot (keys in the order --summary-json has always written them). */
+export function summarize(stats: SourceStats, o: Outcome): SourceSummary {
+  const s: SourceSummary = {
+    source: o.source, ok: o.ok, mode: o.mode, pages: stats.pages, fetched: stats.fetched, written: stats.written,
+    duplicates: stats.repeats + stats.duplicates, late: stats.late, rejected: stats.rejected, retries: stats.retries,
+    files: [...stats.files], repaired: stats.repaired, durationMs: o.durationMs,
+  }
+  if (o.resume !== undefined) s.newest = show(o.resume)
+  if (o.range !== undefined) {
+    s.from = show(o.range.from)
+    s.to = show(o.range.to)
+  }
+  if (stats.first !== undefined) s.first = show(stats.first)
+  if (stats.last !== undefined) {
+    s.last = show(stats.last)
+    if (o.resume === undefined || stats.last > o.resume) s.newest = s.last
+  }
+  if (o.error !== undefined) s.error = o.error
+  if (o.code !== undefined) s.code = o.code
+  return s
+}
