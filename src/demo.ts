@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from './config.js'
 import { startEmulator } from './emulator/index.js'
+import type { Io } from './io.js'
 import { createLogger } from './log.js'
 import { run, type RunSummary } from './pipeline/run.js'
 import { ENDPOINTS } from './sources/index.js'
@@ -22,15 +23,15 @@ function table(title: string, s: RunSummary): string {
 }
 
 /** `y360-audit demo [--dir ./y360-demo]`: returns the exit code. */
-export async function demoMain(argv: string[]): Promise<number> {
+export async function demoMain(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { dir: { type: 'string', default: 'y360-demo' }, help: { type: 'boolean' } }, strict: true })
   if (values.help === true) {
-    process.stdout.write('y360-audit demo [--dir ./y360-demo]: fetch a week of emulated audit logs, then an incremental run, and show the archive\n')
+    io.stdout.write('y360-audit demo [--dir ./y360-demo]: fetch a week of emulated audit logs, then an incremental run, and show the archive\n')
     return 0
   }
-  const dir = resolve(values.dir as string)
+  const dir = resolve(io.cwd, values.dir as string)
   if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(join(dir, MARKER))) {
-    process.stderr.write(`y360-audit demo: ${dir} exists and is not a demo directory; pass --dir with a new or empty directory\n`)
+    io.stderr.write(`y360-audit demo: ${dir} exists and is not a demo directory; pass --dir with a new or empty directory\n`)
     return 1
   }
   rmSync(dir, { recursive: true, force: true })
@@ -38,15 +39,15 @@ export async function demoMain(argv: string[]): Promise<number> {
   writeFileSync(join(dir, MARKER), 'created by y360-audit demo; safe to delete\n')
 
   let readerGone = false // `demo | head`: stop printing, keep going, exit normally
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err
     readerGone = true
   })
   const out = (s: string): void => {
-    if (!readerGone) process.stdout.write(s + '\n')
+    if (!readerGone) io.stdout.write(s + '\n')
   }
   const emu = await startEmulator({ token: 'demo-token', org: 4815162, counts: { mail: 20_000, disk: 5_000, events: 10_000 }, days: 7, seed: 42 })
-  const { log, close } = await createLogger({ level: 'warn', pretty: process.stderr.isTTY === true, secrets: [emu.token] })
+  const { log, close } = await createLogger({ level: 'warn', pretty: io.tty, secrets: [emu.token] })
   try {
     out(`Emulator of the Yandex 360 audit-log API at ${emu.url} (org ${emu.org}): 20,000 mail, 5,000 disk and 10,000 unified-log records over 7 days.`)
     const argvFor = [
@@ -54,16 +55,16 @@ export async function demoMain(argv: string[]): Promise<number> {
       '--mail-dir', join(dir, 'mail'), '--disk-dir', join(dir, 'disk'), '--events-dir', join(dir, 'events'),
       '--lookback', '8d', '--no-log-file',
     ]
-    const cfg = loadConfig({ argv: argvFor, env: {}, cwd: dir, now: Date.now })
+    const cfg = loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now })
     const ac = new AbortController()
-    const first = await run({ cfg, log, now: Date.now, signal: ac.signal })
+    const first = await run({ cfg, log, now: io.now, signal: ac.signal })
     out('\n' + table('Run 1: first run, empty archive (fetches the whole lookback):', first))
 
     const mail = emu.inject('mail', 40).length + emu.inject('mail', 5, { lateSeconds: 60 }).length
     const disk = emu.inject('disk', 15).length
     const events = emu.inject('events', 60).length + emu.inject('events', 5, { lateSeconds: 60 }).length
     out(`\nMeanwhile ${mail} mail, ${disk} disk and ${events} unified-log records arrive (10 of them stamped up to a minute late).`)
-    const second = await run({ cfg: loadConfig({ argv: argvFor, env: {}, cwd: dir, now: Date.now }), log, now: Date.now, signal: ac.signal })
+    const second = await run({ cfg: loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now }), log, now: io.now, signal: ac.signal })
     out('\n' + table('Run 2: incremental (asks again from the newest archived record minus the 2-minute overlap, drops what it has):', second))
 
     out(`\nThe archive in ${dir}:`)

@@ -8,6 +8,7 @@ import { dayNamer, listArchive, type ArchiveFile } from './archive/layout.js'
 import { linesForward, MAX_LINE } from './archive/lines.js'
 import { loadConfig, type Config } from './config.js'
 import { EXIT_CODES, exitCodeOf } from './errors.js'
+import type { Io } from './io.js'
 import { canonicalKey, isObject } from './messages.js'
 import type { EndpointDescriptor } from './sources/descriptor.js'
 import { ENDPOINTS } from './sources/index.js'
@@ -97,12 +98,12 @@ export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[]
 }
 
 /** `y360-audit verify`: the fetch job's configuration (directories, base names, extension, --timezone, --overlap). */
-export async function verifyMain(argv: string[]): Promise<number> {
+export async function verifyMain(argv: string[], io: Io): Promise<number> {
   let cfg: Config
   try {
-    cfg = loadConfig({ argv, env: process.env, cwd: process.cwd(), now: Date.now, mode: 'verify' })
+    cfg = loadConfig({ argv, env: io.env, cwd: io.cwd, now: io.now, mode: 'verify' })
   } catch (err) {
-    process.stderr.write(`y360-audit verify: ${(err as Error).message}\n`)
+    io.stderr.write(`y360-audit verify: ${(err as Error).message}\n`)
     return exitCodeOf(err)
   }
   let bad = 0
@@ -110,8 +111,8 @@ export async function verifyMain(argv: string[]): Promise<number> {
     const files = await listArchive({ dir: src.dir, base: src.base, ext: cfg.ext })
     const r = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
     bad += r.problems.length
-    process.stdout.write(`${src.name}: ${r.files} files, ${r.records} records${r.first ? ` from ${r.first} to ${r.last}` : ''}: ${r.problems.length === 0 ? 'OK' : `${r.problems.length} problem(s)`}\n`)
-    for (const p of r.problems) process.stdout.write(`  ${p.file}:${p.line}: ${p.kind}: ${p.detail}\n`)
+    io.stdout.write(`${src.name}: ${r.files} files, ${r.records} records${r.first ? ` from ${r.first} to ${r.last}` : ''}: ${r.problems.length === 0 ? 'OK' : `${r.problems.length} problem(s)`}\n`)
+    for (const p of r.problems) io.stdout.write(`  ${p.file}:${p.line}: ${p.kind}: ${p.detail}\n`)
   }
   return bad === 0 ? EXIT_CODES.OK : EXIT_CODES.ARCHIVE_DAMAGED
 }

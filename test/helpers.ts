@@ -2,6 +2,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import stableStringify from 'fast-json-stable-stringify'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js'
@@ -56,6 +58,30 @@ export function collect(child: ChildProcessWithoutNullStreams): Promise<CliResul
     child.on('error', reject)
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }))
   })
+}
+
+/**
+ * Runs a command in this process, as the bin would (src/main.ts with the given environment and working directory),
+ * capturing stdout and stderr: for cases where no process matters (signals, exit by signal, EPIPE, SIGKILL, umask and
+ * other users still need `runCli`). `signal` stops it like SIGINT would (exit 130).
+ */
+export async function runMain(args: string[], opts: { env: Record<string, string>; cwd: string; now?: () => number; signal?: AbortSignal }): Promise<CliResult> {
+  const { main } = await import('../src/main.js')
+  const out = new PassThrough()
+  const err = new PassThrough()
+  let stdout = ''
+  let stderr = ''
+  out.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  err.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const signal = opts.signal ?? new AbortController().signal
+  const code = await main(args, {
+    env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, signal,
+    interrupted: () => (signal.aborted ? 130 : undefined),
+  })
+  out.end()
+  err.end()
+  await Promise.all([finished(out), finished(err)])
+  return { code, signal: null, stdout, stderr }
 }
 
 /** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */

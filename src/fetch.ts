@@ -1,0 +1,99 @@
+/** `y360-audit [fetch]`: configuration → logging → one run (or --watch cycles) → summary lines, outputs, exit code. */
+import { loadConfig, type Config } from './config.js'
+import { EXIT_CODES, Y360Error, exitCodeOf } from './errors.js'
+import type { Io } from './io.js'
+import { createLogger, type Logger } from './log.js'
+import { helpText } from './options.js'
+import { run, type RunSummary } from './pipeline/run.js'
+import { Progress } from './progress.js'
+import { summaryDocument, writeMetricsFile, writeSummaryJson } from './summary.js'
+import { showDuration } from './time.js'
+import { runCycles, type Cycle } from './watch.js'
+
+/** Logs one summary line per source. */
+function report(log: Logger, s: RunSummary): void {
+  for (const r of s.sources) {
+    const files = r.files.length === 0 ? 'no file touched' : `${r.files.length} file(s) touched, last ${r.files[r.files.length - 1]}`
+    const state = r.ok ? (r.code === 'OUTPUT_CLOSED' ? 'stopped (stdout closed by the reader)' : 'ok') : `FAILED (${r.code})`
+    const span = r.first === undefined ? '' : `; records ${r.first} .. ${r.last}`
+    const mode = r.mode === 'append' ? '' : ` (${r.mode})`
+    const line = `${r.source}: ${state}${mode}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}${span}`
+    if (r.ok) log.info({ summary: r }, line)
+    else log.error({ summary: r }, line)
+  }
+}
+
+/** Writes --summary-json and --metrics-file after each run (also failed or interrupted ones); returns an exit code. */
+async function writeOutputs(cfg: Config, log: Logger, summary: RunSummary, started: number, finished: number, cycle: number): Promise<number> {
+  let code: number = EXIT_CODES.OK
+  const outputs: [string | undefined, () => Promise<void>][] = [
+    [cfg.summaryJson, () => writeSummaryJson(cfg.summaryJson as string, summaryDocument(summary, started, finished, cycle))],
+    [cfg.metricsFile, () => writeMetricsFile(cfg.metricsFile as string, summary, finished)],
+  ]
+  for (const [path, write] of outputs) {
+    if (path === undefined) continue
+    try {
+      await write()
+    } catch (err) {
+      log.error({ code: (err as Y360Error).code }, (err as Error).message)
+      code = exitCodeOf(err)
+    }
+  }
+  return code
+}
+
+/** One fetch run with its summary lines and output files. */
+async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
+  const started = io.now()
+  const summary = await run({ cfg, log, now: io.now, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p) })
+  progress.done()
+  report(log, summary)
+  const outputCode = await writeOutputs(cfg, log, summary, started, io.now(), n)
+  return {
+    exitCode: summary.exitCode === EXIT_CODES.OK ? outputCode : summary.exitCode,
+    written: summary.sources.reduce((w, r) => w + r.written, 0),
+    closed: summary.sources.some((r) => r.code === 'OUTPUT_CLOSED'),
+  }
+}
+
+/** Runs the fetch job; returns the exit code. */
+export async function fetchCommand(argv: string[], io: Io, version: string): Promise<number> {
+  let cfg: Config
+  try {
+    cfg = loadConfig({ argv, env: io.env, cwd: io.cwd, now: io.now })
+  } catch (err) {
+    io.stderr.write(`y360-audit: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  if (cfg.help || cfg.version) {
+    io.stdout.write((cfg.help ? helpText(version) : version) + '\n')
+    return EXIT_CODES.OK
+  }
+  const progress = new Progress({ out: io.stderr, enabled: io.tty && !cfg.quiet, now: io.now, width: io.columns })
+  let logging: Awaited<ReturnType<typeof createLogger>>
+  try {
+    const file = cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 }
+    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, stderr: progress.logStream, file, secrets: [cfg.token] })
+  } catch (err) {
+    // An unusable debug log file: fail before the run, never crash it later.
+    io.stderr.write(`y360-audit: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  const { log, close } = logging
+  const onStop = (): void => log.warn(`${(io.signal.reason as { signal?: string }).signal ?? 'a signal'}: stopping; finishing the write in progress (send it again to quit at once)`)
+  io.signal.addEventListener('abort', onStop, { once: true })
+  // --stdout: a reader that goes away surfaces as EPIPE on the sink's write callback (a quiet end); this listener keeps
+  // the stream's own 'error' event from crashing the process on the way.
+  const stdoutGone = (err: Error): void => log.debug({ code: (err as NodeJS.ErrnoException).code }, 'stdout closed')
+  if (cfg.stdout) io.stdout.on('error', stdoutGone)
+  try {
+    for (const w of cfg.warnings) log.warn(w)
+    return await runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: (n) => cycle(cfg, log, io, progress, n) })
+  } catch (err) {
+    log.error({ code: (err as Y360Error).code, err: err instanceof Y360Error ? undefined : err }, (err as Error).message)
+    return io.interrupted() ?? exitCodeOf(err)
+  } finally {
+    io.signal.removeEventListener('abort', onStop)
+    await close()
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * The process as the commands see it: arguments, environment, working directory, the two output streams, whether
+ * stderr is a terminal, a clock, and the stop signal. The bin (cli.ts) fills it from `process`; tests fill it with
+ * their own streams and run a command in-process.
+ */
+export interface Io {
+  env: NodeJS.ProcessEnv
+  cwd: string
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  /** stderr is a terminal (progress line, human log lines). */
+  tty: boolean
+  /** Width of the terminal, when known. */
+  columns?: number
+  /** Wall clock, epoch ms. */
+  now: () => number
+  /** Aborted by SIGINT/SIGTERM; its reason is the INTERRUPTED error to report. */
+  signal: AbortSignal
+  /** Exit code of the stop signal received (130 SIGINT, 143 SIGTERM), undefined while none was. */
+  interrupted(): number | undefined
+}
