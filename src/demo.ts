@@ -6,8 +6,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig } from './config.js'
-import { startEmulator } from './emulator/index.js'
+import { loadConfig, type Config } from './config.js'
+import { startEmulator, type Emulator } from './emulator/index.js'
 import type { Io } from './io.js'
 import { createLogger } from './log.js'
 import { run, type RunSummary } from './pipeline/run.js'
@@ -22,6 +22,33 @@ function table(title: string, s: RunSummary): string {
   return [`${title}`, '  source   fetched  written duplicates  late  pages  time', ...rows].join('\n')
 }
 
+/** Makes `dir` an empty demo directory; false (with a message) when it holds something that is not a demo's. */
+function prepareDemoDir(dir: string, io: Io): boolean {
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(join(dir, MARKER))) {
+    io.stderr.write(`y360-audit demo: ${dir} exists and is not a demo directory; pass --dir with a new or empty directory\n`)
+    return false
+  }
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true, mode: 0o750 })
+  writeFileSync(join(dir, MARKER), 'created by y360-audit demo; safe to delete\n')
+  return true
+}
+
+/** Prints each source's archive against the emulator's truth; returns the number of problems found. */
+async function showArchive(cfg: Config, emu: Emulator, out: (s: string) => void): Promise<number> {
+  let problems = 0
+  for (const src of cfg.sources) {
+    const files = await listArchive({ dir: src.dir, base: src.base, ext: cfg.ext })
+    const lines = files.map((f) => readFileSync(f.path, 'utf8').split('\n').length - 1)
+    const report = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
+    const truth = emu.truth(src.name).length
+    problems += report.problems.length + (report.records === truth ? 0 : 1)
+    out(`  ${src.name}/: ${files.length} day files ${files[0]?.day ?? ''}..${files[files.length - 1]?.day ?? ''}, ${lines.reduce((a, b) => a + b, 0)} lines; the API holds ${truth}; verify: ${report.problems.length === 0 ? 'ascending, each record in its UTC day file, no duplicates, no torn line' : `${report.problems.length} problems`}`)
+    if (files.length > 0) out(`      e.g. ${files[files.length - 1].path}`)
+  }
+  return problems
+}
+
 /** `y360-audit demo [--dir ./y360-demo]`: returns the exit code. */
 export async function demoMain(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { dir: { type: 'string', default: 'y360-demo' }, help: { type: 'boolean' } }, strict: true })
@@ -30,14 +57,7 @@ export async function demoMain(argv: string[], io: Io): Promise<number> {
     return 0
   }
   const dir = resolve(io.cwd, values.dir as string)
-  if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(join(dir, MARKER))) {
-    io.stderr.write(`y360-audit demo: ${dir} exists and is not a demo directory; pass --dir with a new or empty directory\n`)
-    return 1
-  }
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true, mode: 0o750 })
-  writeFileSync(join(dir, MARKER), 'created by y360-audit demo; safe to delete\n')
-
+  if (!prepareDemoDir(dir, io)) return 1
   let readerGone = false // `demo | head`: stop printing, keep going, exit normally
   io.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err
@@ -55,29 +75,17 @@ export async function demoMain(argv: string[], io: Io): Promise<number> {
       '--mail-dir', join(dir, 'mail'), '--disk-dir', join(dir, 'disk'), '--events-dir', join(dir, 'events'),
       '--lookback', '8d', '--no-log-file',
     ]
-    const cfg = loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now })
-    const ac = new AbortController()
-    const first = await run({ cfg, log, now: io.now, signal: ac.signal })
+    const runOnce = (): Promise<RunSummary> => run({ cfg: loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now }), log, now: io.now, signal: io.signal })
+    const first = await runOnce()
     out('\n' + table('Run 1: first run, empty archive (fetches the whole lookback):', first))
-
     const mail = emu.inject('mail', 40).length + emu.inject('mail', 5, { lateSeconds: 60 }).length
     const disk = emu.inject('disk', 15).length
     const events = emu.inject('events', 60).length + emu.inject('events', 5, { lateSeconds: 60 }).length
     out(`\nMeanwhile ${mail} mail, ${disk} disk and ${events} unified-log records arrive (10 of them stamped up to a minute late).`)
-    const second = await run({ cfg: loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now }), log, now: io.now, signal: ac.signal })
+    const second = await runOnce()
     out('\n' + table('Run 2: incremental (asks again from the newest archived record minus the 2-minute overlap, drops what it has):', second))
-
     out(`\nThe archive in ${dir}:`)
-    let problems = 0
-    for (const src of cfg.sources) {
-      const files = await listArchive({ dir: src.dir, base: src.base, ext: cfg.ext })
-      const lines = files.map((f) => readFileSync(f.path, 'utf8').split('\n').length - 1)
-      const report = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
-      const truth = emu.truth(src.name).length
-      problems += report.problems.length + (report.records === truth ? 0 : 1)
-      out(`  ${src.name}/: ${files.length} day files ${files[0]?.day ?? ''}..${files[files.length - 1]?.day ?? ''}, ${lines.reduce((a, b) => a + b, 0)} lines; the API holds ${truth}; verify: ${report.problems.length === 0 ? 'ascending, each record in its UTC day file, no duplicates, no torn line' : `${report.problems.length} problems`}`)
-      if (files.length > 0) out(`      e.g. ${files[files.length - 1].path}`)
-    }
+    const problems = await showArchive(loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now }), emu, out)
     out(problems === 0 ? '\nEverything the API holds is in the archive exactly once. Try: y360-audit verify --mail-dir ' + join(dir, 'mail') : '\nThe archive does not match the API: this is a bug, please report it.')
     return problems === 0 && first.ok && second.ok ? 0 : 1
   } finally {

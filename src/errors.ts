@@ -22,7 +22,6 @@ export interface ErrorContext {
   status?: number
   requestId?: string
   path?: string
-  url?: string
   problems?: string[]
 }
 

@@ -26,6 +26,8 @@ export interface SourceSummary {
   newest?: string
   mode: OutputMode
   repaired: number
+  /** Archive lines skipped while reading the tail (not JSON, no timestamp, too long); present when there were any. */
+  corrupt?: number
   durationMs: number
 }
 
@@ -69,6 +71,7 @@ export function summarize(stats: SourceStats, o: Outcome): SourceSummary {
     s.last = show(stats.last)
     if (o.resume === undefined || stats.last > o.resume) s.newest = s.last
   }
+  if (stats.corrupt > 0) s.corrupt = stats.corrupt
   if (o.error !== undefined) s.error = o.error
   if (o.code !== undefined) s.code = o.code
   return s
