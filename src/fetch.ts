@@ -90,7 +90,9 @@ export async function fetchCommand(argv: string[], io: Io, version: string): Pro
     for (const w of cfg.warnings) log.warn(w)
     return await runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: (n) => cycle(cfg, log, io, progress, n) })
   } catch (err) {
-    log.error({ code: (err as Y360Error).code, err: err instanceof Y360Error ? undefined : err }, (err as Error).message)
+    // Problems found when the output opens (directories, marks) read like the configuration's own: plain lines.
+    if (err instanceof Y360Error && err.code === 'CONFIG_INVALID') io.stderr.write(`y360-audit: ${err.message}\n`)
+    log[err instanceof Y360Error && err.code === 'CONFIG_INVALID' ? 'debug' : 'error']({ code: (err as Y360Error).code, err: err instanceof Y360Error ? undefined : err }, (err as Error).message)
     return io.interrupted() ?? exitCodeOf(err)
   } finally {
     io.signal.removeEventListener('abort', onStop)
