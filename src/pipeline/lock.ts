@@ -1,5 +1,13 @@
-/** One run per archive directory: `<dir>/.y360-audit.lock` holds pid, host and start time; a dead owner's lock is taken over. */
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+/**
+ * One writer per directory: `<dir>/.y360-audit.lock` is a lease. It holds the holder's pid, host, start time and a
+ * random id; the holder refreshes its mtime every quarter of the stale time. A lock not refreshed for longer than the
+ * stale time is taken over whatever host wrote it (a pod that was OOM-killed or evicted never comes back to release
+ * it); on this host, the lock of a pid that no longer runs is taken over at once. A holder checks, before each write,
+ * that the lock is still its own: one that was stopped too long and lost it stops writing (LOCKED) instead of
+ * interleaving with the new holder.
+ */
+import { randomBytes } from 'node:crypto'
+import { linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { Y360Error, sysCode } from '../errors.js'
@@ -9,9 +17,21 @@ export interface LockInfo {
   pid: number
   host: string
   started: string
+  /** Random per acquisition: tells this run's lock from a later one of the same pid. */
+  id?: string
 }
 
 export const LOCK_NAME = '.y360-audit.lock'
+/** Default time after which a lock that was not refreshed is taken over. */
+export const LOCK_STALE_MS = 120_000
+
+export interface LockOptions {
+  now?: () => number
+  /** A lock not refreshed for longer than this is stale. */
+  staleMs?: number
+  /** Whether the holder refreshes the lock on a timer (tests drive `refresh()` themselves). */
+  refresh?: boolean
+}
 
 /** Whether a process with this pid exists on this host. */
 function alive(pid: number): boolean {
@@ -23,10 +43,17 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The lock's content: undefined when there is no lock file, `'garbage'` when it does not hold a lock record. */
-function readLock(path: string): LockInfo | 'garbage' | undefined {
+interface Held {
+  info: LockInfo | 'garbage'
+  mtimeMs: number
+}
+
+/** The lock's content and age: undefined when there is no lock file, info `'garbage'` when it is not a lock record. */
+function readLock(path: string): Held | undefined {
   let text: string
+  let mtimeMs: number
   try {
+    mtimeMs = statSync(path).mtimeMs
     text = readFileSync(path, 'utf8')
   } catch (err) {
     if (sysCode(err) === 'ENOENT') return undefined
@@ -34,9 +61,9 @@ function readLock(path: string): LockInfo | 'garbage' | undefined {
   }
   try {
     const info = JSON.parse(text) as LockInfo
-    return typeof info.pid === 'number' && typeof info.host === 'string' ? info : 'garbage'
+    return { info: typeof info.pid === 'number' && typeof info.host === 'string' ? info : 'garbage', mtimeMs }
   } catch (err) {
-    if (err instanceof SyntaxError) return 'garbage'
+    if (err instanceof SyntaxError) return { info: 'garbage', mtimeMs }
     throw err
   }
 }
@@ -45,22 +72,45 @@ function lockError(path: string, what: string, err: unknown): Y360Error {
   return new Y360Error('SINK_WRITE', `cannot ${what} the lock file ${path}: ${(err as Error).message}`, { path }, { cause: err })
 }
 
-/** A held lock; `release()` removes it if it is still ours. */
+function sameLock(a: LockInfo | 'garbage', b: LockInfo | 'garbage'): boolean {
+  if (a === 'garbage' || b === 'garbage') return a === b
+  return a.pid === b.pid && a.host === b.host && a.started === b.started && a.id === b.id
+}
+
+/** Why a held lock may be taken over, or undefined when it belongs to a live holder. */
+function staleReason(held: Held, me: LockInfo, nowMs: number, staleMs: number): string | undefined {
+  const age = nowMs - held.mtimeMs
+  if (held.info === 'garbage') return 'an unreadable lock'
+  const who = `the lock of pid ${held.info.pid} on ${held.info.host} started ${held.info.started}`
+  if (age > staleMs) return `${who} (not refreshed for ${Math.round(age / 1000)}s, more than --lock-stale ${Math.round(staleMs / 1000)}s)`
+  // Our own pid in the lock is a dead run's (pids are reused after reboots and in containers), never a live one.
+  if (held.info.host === me.host && (held.info.pid === me.pid || !alive(held.info.pid))) return `the lock of pid ${held.info.pid} started ${held.info.started} (no longer running)`
+  return undefined
+}
+
+/** A held lock: `check()` before writing, `release()` at the end. */
 export class DirLock {
-  private constructor(readonly path: string, readonly info: LockInfo, private readonly log: Logger) {}
+  readonly #timer: NodeJS.Timeout | undefined
+
+  private constructor(readonly path: string, readonly info: LockInfo, private readonly log: Logger, private readonly now: () => number, refreshEveryMs: number | undefined) {
+    if (refreshEveryMs !== undefined) this.#timer = setInterval(() => this.refresh(), refreshEveryMs).unref()
+  }
 
   /**
    * Takes the lock of `dir` or throws LOCKED naming the holder. The lock file appears atomically with its content
-   * (written to a private file, then hard-linked), so another run never reads a half-written lock and mistakes it
-   * for a stale one. A stale lock is renamed away first and removed only if it is still the one judged stale.
+   * (written to a private file with an unpredictable name, created exclusively, then hard-linked), so another run
+   * never reads a half-written lock and mistakes it for a stale one, and a link planted on the temp name is never
+   * followed. A stale lock is renamed away first and removed only if it is still the one judged stale.
    */
-  static acquire(dir: string, log: Logger, now: () => number = Date.now): DirLock {
+  static acquire(dir: string, log: Logger, o: LockOptions = {}): DirLock {
+    const now = o.now ?? Date.now
+    const staleMs = o.staleMs ?? LOCK_STALE_MS
     const path = join(dir, LOCK_NAME)
-    const info: LockInfo = { pid: process.pid, host: hostname(), started: new Date(now()).toISOString() }
-    const text = JSON.stringify(info) + '\n'
-    const mine = `${path}.${process.pid}.tmp`
+    const info: LockInfo = { pid: process.pid, host: hostname(), started: new Date(now()).toISOString(), id: randomBytes(8).toString('hex') }
+    const mine = `${path}.${randomBytes(8).toString('hex')}.tmp`
     try {
-      writeFileSync(mine, text, { mode: 0o640 })
+      writeFileSync(mine, JSON.stringify(info) + '\n', { mode: 0o640, flag: 'wx' })
+      utimesSync(mine, now() / 1000, now() / 1000)
     } catch (err) {
       throw lockError(path, 'create', err)
     }
@@ -68,20 +118,16 @@ export class DirLock {
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
           linkSync(mine, path)
-          return new DirLock(path, info, log)
+          return new DirLock(path, info, log, now, o.refresh === false ? undefined : Math.max(1000, staleMs / 4))
         } catch (err) {
           if (sysCode(err) !== 'EEXIST') throw lockError(path, 'create', err)
         }
         const held = readLock(path)
         if (held === undefined) continue // released meanwhile: try again
-        // Our own pid in the lock is a dead run's (pids are reused after reboots and in containers), never a live one.
-        if (held !== 'garbage' && (held.host !== info.host || (held.pid !== process.pid && alive(held.pid)))) {
-          const where = held.host === info.host ? '' : ` (another host: its liveness cannot be checked from here)`
-          throw new Y360Error('LOCKED', `another y360-audit run (pid ${held.pid} on ${held.host}, started ${held.started}) is writing ${dir}${where}; this run exits without touching the archive. If no such process exists, remove ${path}`, { path })
-        }
-        const who = held === 'garbage' ? 'an unreadable lock' : `the lock of pid ${held.pid} started ${held.started} (no longer running)`
-        log.warn({ lock: path, holder: held }, `taking over the stale lock ${path}: ${who}`)
-        DirLock.#removeStale(path, held)
+        const why = staleReason(held, info, now(), staleMs)
+        if (why === undefined) throw lockedBy(held.info as LockInfo, dir, path, info.host, staleMs)
+        log.warn({ lock: path, holder: held.info }, `taking over the stale lock ${path}: ${why}`)
+        DirLock.#removeStale(path, held.info)
       }
       throw new Y360Error('LOCKED', `could not take the lock ${path}: other runs keep taking it`, { path })
     } finally {
@@ -95,7 +141,7 @@ export class DirLock {
 
   /** Moves the stale lock aside; if what was moved is no longer the stale lock (another run took over), puts it back. */
   static #removeStale(path: string, stale: LockInfo | 'garbage'): void {
-    const aside = `${path}.${process.pid}.stale`
+    const aside = `${path}.${randomBytes(8).toString('hex')}.stale`
     try {
       renameSync(path, aside)
     } catch (err) {
@@ -103,12 +149,11 @@ export class DirLock {
       throw lockError(path, 'take over', err)
     }
     const moved = readLock(aside)
-    const same = moved === stale || (typeof moved === 'object' && typeof stale === 'object' && moved.pid === stale.pid && moved.started === stale.started && moved.host === stale.host)
-    if (!same) {
+    if (moved === undefined || !sameLock(moved.info, stale)) {
       try {
         linkSync(aside, path) // a fresh lock of another run: restore it (fails if yet another run holds one now)
       } catch (err) {
-        if (sysCode(err) !== 'EEXIST') throw lockError(path, 'restore', err)
+        if (sysCode(err) !== 'EEXIST' && sysCode(err) !== 'ENOENT') throw lockError(path, 'restore', err)
       }
     }
     try {
@@ -118,15 +163,40 @@ export class DirLock {
     }
   }
 
-  /** Removes the lock file if it still holds this run's record; never throws (a lock left behind is taken over as stale). */
-  release(): void {
+  /** Whether the lock file still holds this run's record. */
+  #ours(): boolean {
+    const held = readLock(this.path)
+    return held !== undefined && sameLock(held.info, this.info)
+  }
+
+  /** Throws LOCKED when another run has taken the lock over (this one was stopped longer than the stale time). */
+  check(): void {
+    if (this.#ours()) return
+    throw new Y360Error('LOCKED', `the lock ${this.path} was taken over by another run (this one did not refresh it for too long, e.g. it was stopped); stopping before the next write so that two runs never write the same files`, { path: this.path })
+  }
+
+  /** Marks the lease as alive (its mtime); never throws: a lock that cannot be refreshed is caught by check(). */
+  refresh(): void {
     try {
-      const held = readLock(this.path)
-      if (held === undefined || held === 'garbage' || held.pid !== this.info.pid || held.started !== this.info.started) return
-      unlinkSync(this.path)
+      if (this.#ours()) utimesSync(this.path, this.now() / 1000, this.now() / 1000)
     } catch (err) {
-      if (sysCode(err) === 'ENOENT') return
-      this.log.warn({ lock: this.path, err: (err as Error).message }, `could not remove the lock ${this.path} (${(err as Error).message}); the next run takes it over as stale`)
+      this.log.debug({ lock: this.path, err: (err as Error).message }, 'could not refresh the lock')
     }
   }
+
+  /** Removes the lock file if it still holds this run's record; never throws (a lock left behind goes stale). */
+  release(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    try {
+      if (this.#ours()) unlinkSync(this.path)
+    } catch (err) {
+      if (sysCode(err) === 'ENOENT') return
+      this.log.warn({ lock: this.path, err: (err as Error).message }, `could not remove the lock ${this.path} (${(err as Error).message}); the next run takes it over once it is stale`)
+    }
+  }
+}
+
+function lockedBy(held: LockInfo, dir: string, path: string, host: string, staleMs: number): Y360Error {
+  const where = held.host === host ? '' : ` (another host: taken over once it is not refreshed for --lock-stale ${Math.round(staleMs / 1000)}s)`
+  return new Y360Error('LOCKED', `another y360-audit run (pid ${held.pid} on ${held.host}, started ${held.started}) is writing ${dir}${where}; this run exits without touching the archive. If no such process exists, remove ${path}`, { path })
 }

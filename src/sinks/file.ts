@@ -32,14 +32,17 @@ export class RotatingFileSink extends Writable {
   readonly #stats: SourceStats
   readonly #archive: ArchiveId
   readonly #source: string
+  readonly #guard: () => void
   #fh: FileHandle | undefined
   #path = ''
 
-  constructor(archive: ArchiveId, source: string, stats: SourceStats) {
+  /** `guard` runs before every write and throws when this run may no longer write (its lock was taken over). */
+  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = archive
     this.#source = source
     this.#stats = stats
+    this.#guard = guard
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -56,6 +59,7 @@ export class RotatingFileSink extends Writable {
   }
 
   async #writeChunk(chunk: SinkChunk): Promise<void> {
+    this.#guard()
     for (const seg of chunk.segments) {
       const path = dayFile(this.#archive, seg.day)
       if (path !== this.#path) await this.#switchTo(path)

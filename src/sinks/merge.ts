@@ -174,10 +174,12 @@ export class MergingFileSink extends Writable {
   readonly #tolUs: Micros
   readonly #log: Logger
   readonly #stats: SourceStats
+  readonly #guard: () => void
   #day: DayMerge | undefined
   #inflight: Promise<void> | undefined
 
-  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats }) {
+  /** `guard` runs before every chunk and every rename, and throws when this run may no longer write (lock lost). */
+  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void }) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = o.archive
     this.#source = o.source
@@ -185,6 +187,7 @@ export class MergingFileSink extends Writable {
     this.#tolUs = o.toleranceUs
     this.#log = o.log
     this.#stats = o.stats
+    this.#guard = o.guard ?? (() => undefined)
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -210,6 +213,7 @@ export class MergingFileSink extends Writable {
   }
 
   async #writeChunk(chunk: SinkChunk): Promise<void> {
+    this.#guard()
     for (const seg of chunk.segments) {
       const path = dayFile(this.#archive, seg.day)
       if (this.#day?.path !== path) {
@@ -230,6 +234,7 @@ export class MergingFileSink extends Writable {
     if (d === undefined) return
     this.#day = undefined
     try {
+      this.#guard()
       await d.commit()
     } catch (err) {
       await d.abort()

@@ -23,7 +23,7 @@ export class ArchiveOutput implements Output {
   readonly #cfg: Config
   readonly #log: Logger
   readonly #now: () => number
-  readonly #locks: DirLock[] = []
+  readonly #locks = new Map<string, DirLock>()
 
   constructor(cfg: Config, log: Logger, now: () => number) {
     this.#cfg = cfg
@@ -44,7 +44,7 @@ export class ArchiveOutput implements Output {
       if (r.created) this.#log.info({ dir: src.dir }, `created directory ${src.dir}`)
     }
     if (problems.length > 0) throw configProblems(problems)
-    for (const dir of new Set(this.#cfg.sources.map((s) => s.dir))) this.#locks.push(DirLock.acquire(dir, this.#log, this.#now))
+    for (const dir of new Set(this.#cfg.sources.map((s) => s.dir))) this.#locks.set(dir, DirLock.acquire(dir, this.#log, { now: this.#now }))
     // The archive is the checkpoint: a filtered pull must not share an archive with an unfiltered one (see marks.ts).
     // Checked under the lock, for every source before any of them fetches.
     const writes: (() => void)[] = []
@@ -65,6 +65,8 @@ export class ArchiveOutput implements Output {
     const overlapUs = cfg.overlapMs * 1000
     const cp = await loadCheckpoint({ archive, source: src.name, instantOf: ep.timestamp, overlapUs, log, stats })
     const mode = this.mode
+    const lock = this.#locks.get(src.dir) as DirLock
+    const guard = (): void => lock.check()
     return {
       resume: cp.resume,
       where: 'archive',
@@ -75,9 +77,9 @@ export class ArchiveOutput implements Output {
         }
         // A range wholly after the archive (or into an empty one) appends like any run: nothing to merge with.
         if (mode === 'backfill' && cp.resume !== undefined && from <= cp.resume) {
-          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats }) }
+          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard }) }
         }
-        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats) }
+        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard) }
       },
     }
   }
@@ -91,7 +93,8 @@ export class ArchiveOutput implements Output {
   }
 
   close(): void {
-    for (const l of this.#locks.splice(0)) l.release()
+    for (const l of this.#locks.values()) l.release()
+    this.#locks.clear()
   }
 }
 

@@ -34,7 +34,7 @@ export class StreamOutput implements Output {
   async open(): Promise<void> {
     const path = this.#cfg.stateFile
     if (path === undefined) return
-    this.#lock = DirLock.acquire(dirname(path), this.#log, this.#now)
+    this.#lock = DirLock.acquire(dirname(path), this.#log, { now: this.#now })
     this.#cursor = await loadCursor(path)
   }
 
@@ -70,7 +70,9 @@ export class StreamOutput implements Output {
         changed = true
       }
     }
-    if (changed || !(await fileExists(path))) await saveCursor(path, this.#cursor, this.#now())
+    if (!changed && (await fileExists(path))) return
+    this.#lock?.check()
+    await saveCursor(path, this.#cursor, this.#now())
   }
 
   close(): void {
