@@ -3,12 +3,17 @@
  * past `maxBytes`, `path.N-1` → `path.N` … `path` → `path.1` (keeping `keep` old files) and a fresh `path` is opened.
  * Synchronous appends: a crash loses no log line, and the volume of a debug log makes that cheap.
  */
-import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 
 export interface RotatingLogFileOptions {
   path: string
   maxBytes: number
   keep: number
+}
+
+/** Opens the log file for appending (0640 when created), never through a symbolic link. */
+function openNoFollow(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640)
 }
 
 /** A pino destination (`write(line)`) that rotates by size; `end()` closes it. */
@@ -19,7 +24,7 @@ export class RotatingLogFile {
 
   constructor(o: RotatingLogFileOptions) {
     this.#o = o
-    this.#fd = openSync(o.path, 'a', 0o640)
+    this.#fd = openNoFollow(o.path)
     this.#size = fstatSync(this.#fd).size
   }
 
@@ -41,7 +46,7 @@ export class RotatingLogFile {
     } else {
       rmSync(path, { force: true })
     }
-    this.#fd = openSync(path, 'a', 0o640)
+    this.#fd = openNoFollow(path)
     this.#size = 0
   }
 

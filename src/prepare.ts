@@ -4,6 +4,7 @@
  * A rejected configuration leaves no trace on disk.
  */
 import { accessSync, chmodSync, constants, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 
 /** Why a missing `dir` could not be created, judged without creating it: the nearest existing ancestor. */
@@ -65,8 +66,9 @@ export function prepareDir(dir: string, what: string): { problem?: string; creat
     }
   }
   try {
-    const probe = resolve(dir, `.y360-audit-probe-${process.pid}`)
-    writeFileSync(probe, '')
+    // An unpredictable name, created exclusively: a link planted on a probe name is never followed.
+    const probe = resolve(dir, `.y360-audit-probe-${randomBytes(6).toString('hex')}`)
+    writeFileSync(probe, '', { flag: 'wx' })
     unlinkSync(probe)
   } catch (err) {
     return { problem: `${what} ${dir} is not writable: ${(err as Error).message}`, created }

@@ -3,9 +3,9 @@
  * files (late arrivals may step back at most --overlap), each record is in the file of its day, no record appears
  * twice, no file ends in a torn line. Streams each file (works on GBs); exits 7 on any problem.
  */
-import { open } from 'node:fs/promises'
 import { dayNamer, listArchive, type ArchiveFile } from './archive/layout.js'
 import { linesForward, MAX_LINE } from './archive/lines.js'
+import { openRead } from './atomic.js'
 import { loadConfig, type Config } from './config.js'
 import { EXIT_CODES, exitCodeOf } from './errors.js'
 import type { Io } from './io.js'
@@ -33,7 +33,7 @@ export interface VerifyReport {
 const MAX_REPORTED = 1000
 
 async function endsWithNewline(path: string): Promise<boolean> {
-  const fh = await open(path, 'r')
+  const fh = await openRead(path)
   try {
     const { size } = await fh.stat()
     if (size === 0) return true

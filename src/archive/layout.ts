@@ -2,6 +2,7 @@
  * The archive's layout on disk: one file per source and day, `<dir>/<base>_<YYYY-MM-DD>.<ext>`, days named in the
  * archive's zone, beside `<base>.rejected`, `<file>.torn` sidecars and the marks. The only module that knows the names.
  */
+import type { Dirent } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DateTime } from 'luxon'
@@ -42,17 +43,21 @@ export function tornFile(file: string): string {
 /** The archive's day files, oldest first (other files in the directory are ignored). */
 export async function listArchive(a: ArchiveId): Promise<ArchiveFile[]> {
   const re = new RegExp(`^${escapeRe(a.base)}_(\\d{4}-\\d{2}-\\d{2})\\.${escapeRe(a.ext)}$`)
-  let names: string[]
+  let entries: Dirent[]
   try {
-    names = await readdir(a.dir)
+    entries = await readdir(a.dir, { withFileTypes: true })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw new Y360Error('SINK_WRITE', `cannot list the archive directory ${a.dir}: ${(err as Error).message}`, { path: a.dir }, { cause: err })
   }
   const files: ArchiveFile[] = []
-  for (const name of names) {
-    const m = re.exec(name)
-    if (m !== null) files.push({ day: m[1], path: join(a.dir, name) })
+  for (const e of entries) {
+    const m = re.exec(e.name)
+    if (m === null) continue
+    const path = join(a.dir, e.name)
+    // The tool appends to and repairs its day files: it never follows a link there, nor waits on a FIFO.
+    if (!e.isFile()) throw new Y360Error('SINK_WRITE', `${path} is ${e.isSymbolicLink() ? 'a symbolic link' : e.isDirectory() ? 'a directory' : 'not a regular file'}; day files must be regular files (y360-audit never writes through links): move it away`, { path })
+    files.push({ day: m[1], path })
   }
   return files.sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : 0))
 }

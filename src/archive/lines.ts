@@ -20,9 +20,12 @@ export interface ForwardLine {
   n: number
 }
 
-/** Lines of a file from its start (the last one may lack its newline); a line over `maxLine` ends the reading. */
-export async function* linesForward(path: string, maxLine = MAX_LINE): AsyncGenerator<ForwardLine> {
-  const input = createReadStream(path)
+/**
+ * Lines of a file (a path, or an open handle the caller closes) from its start; the last one may lack its newline.
+ * A line over `maxLine` ends the reading.
+ */
+export async function* linesForward(source: string | FileHandle, maxLine = MAX_LINE): AsyncGenerator<ForwardLine> {
+  const input = typeof source === 'string' ? createReadStream(source) : source.createReadStream({ start: 0, autoClose: false })
   const lines = split2('\n', { maxLength: maxLine })
   input.on('error', (err) => lines.destroy(err))
   input.pipe(lines)

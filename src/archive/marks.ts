@@ -50,5 +50,5 @@ export function checkFilterMark(a: ArchiveId, source: string, filters: MarkFilte
   if (hasDayFiles(a)) {
     return { problem: `${where} is an unfiltered ${source} archive; a filtered run must write to its own directory or base name (the archive is the checkpoint: the next unfiltered run would skip what this one filtered out)` }
   }
-  return { write: () => writeFileSync(filterMarkPath(a), `${wanted}\n`, { mode: 0o640 }) }
+  return { write: () => writeFileSync(filterMarkPath(a), `${wanted}\n`, { mode: 0o640, flag: 'wx' }) }
 }

@@ -1,24 +1,8 @@
-/** Writing into the archive safely: appends that create files 0640, and the repair of a torn last line. */
-import { open, type FileHandle } from 'node:fs/promises'
+/** Writing into the archive: whole writes, and the repair of a torn last line. */
+import type { FileHandle } from 'node:fs/promises'
+import { openAppend, openUpdate } from '../atomic.js'
 import { tornFile } from './layout.js'
 import { linesBackward, MAX_LINE } from './lines.js'
-
-/** Opens `path` for appending; a file it creates gets exactly 0640 whatever the umask (the SIEM group reads it). */
-export async function openAppend(path: string): Promise<FileHandle> {
-  try {
-    const fh = await open(path, 'ax', 0o640)
-    try {
-      await fh.chmod(0o640)
-    } catch (err) {
-      await fh.close()
-      throw err
-    }
-    return fh
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-  }
-  return open(path, 'a')
-}
 
 /** Writes all of `buf` at the end of the file: a short write (a disk filling up) continues, so no half line is left by us. */
 export async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
@@ -53,7 +37,7 @@ async function copyRange(src: FileHandle, dst: FileHandle, from: number, to: num
  * nothing). At most three lines are cut: a crash tears one line; more damage is left for verify to report.
  */
 export async function repairTail(path: string, valid: (line: string) => boolean, maxLine = MAX_LINE): Promise<TornTail | undefined> {
-  const fh = await open(path, 'r+')
+  const fh = await openUpdate(path)
   try {
     const size = (await fh.stat()).size
     if (size === 0) return undefined

@@ -3,10 +3,10 @@
  * the dedupe seed = keys of archived records from the run's start on, read backwards from the end (into earlier day
  * files when the overlap crosses midnight). Torn tails are repaired first. Never reads whole files.
  */
-import { open } from 'node:fs/promises'
 import { listArchive, type ArchiveFile, type ArchiveId } from '../archive/layout.js'
 import { lineInstant, linesBackward } from '../archive/lines.js'
 import { repairTail } from '../archive/tail.js'
+import { openRead } from '../atomic.js'
 import type { Logger } from '../log.js'
 import { canonicalKey, type InstantOf, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
@@ -69,7 +69,7 @@ function tailRepairer(o: CheckpointOptions): (path: string) => Promise<void> {
 
 /** Instant of the last valid line of a file (empty files are skipped, as the Python script did). */
 async function lastInstant(f: ArchiveFile, instantOf: InstantOf): Promise<Micros | undefined> {
-  const fh = await open(f.path, 'r')
+  const fh = await openRead(f.path)
   try {
     const size = (await fh.stat()).size
     for await (const line of linesBackward(fh, size)) {
@@ -84,7 +84,7 @@ async function lastInstant(f: ArchiveFile, instantOf: InstantOf): Promise<Micros
 
 /** Adds the keys of `f`'s records at or after `from` to `keys`, backwards; false once a record older than `stop` was met. */
 async function seedFrom(f: ArchiveFile, o: CheckpointOptions, from: Micros, stop: Micros, keys: Map<string, Micros>): Promise<boolean> {
-  const fh = await open(f.path, 'r')
+  const fh = await openRead(f.path)
   try {
     const size = (await fh.stat()).size
     for await (const line of linesBackward(fh, size)) {

@@ -6,13 +6,13 @@
  * with the same canonical content is in the file within the overlap of it (late arrivals stand at most that far back).
  * Existing lines are kept byte for byte, also lines that do not parse (they are counted and left for `verify`).
  */
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { rename, unlink, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
 import { dayFile, type ArchiveId } from '../archive/layout.js'
 import { lineInstant, linesForward, MAX_LINE, type ForwardLine } from '../archive/lines.js'
 import { writeAll } from '../archive/tail.js'
-import { syncDir } from '../atomic.js'
+import { createTemp, openRead, syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { canonicalKey, recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
@@ -38,10 +38,11 @@ const FLUSH_BYTES = 256 * 1024
 /** One day file being merged: existing lines (read ahead up to the overlap) + incoming records → temp file. */
 class DayMerge {
   readonly path: string
-  readonly tmp: string
+  tmp = ''
   readonly #instantOf: InstantOf
   readonly #tolUs: Micros
   readonly #stats: SourceStats
+  #in: FileHandle | undefined
   #lines: AsyncGenerator<ForwardLine> | undefined
   #out!: FileHandle
   #ahead: Line[] = [] // existing lines read but not yet written, in file order
@@ -54,7 +55,6 @@ class DayMerge {
 
   private constructor(path: string, instantOf: InstantOf, tolUs: Micros, stats: SourceStats) {
     this.path = path
-    this.tmp = join(dirname(path), `.${basename(path)}.merge-${process.pid}.tmp`)
     this.#instantOf = instantOf
     this.#tolUs = tolUs
     this.#stats = stats
@@ -63,13 +63,25 @@ class DayMerge {
   static async open(path: string, instantOf: InstantOf, tolUs: Micros, stats: SourceStats): Promise<DayMerge> {
     const m = new DayMerge(path, instantOf, tolUs, stats)
     try {
-      await stat(path)
-      m.#lines = linesForward(path)
+      m.#in = await openRead(path)
+      m.#lines = linesForward(m.#in)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       m.#eof = true
     }
-    m.#out = await open(m.tmp, 'w', 0o640)
+    // The merged file replaces the day file: it keeps its mode and owner (a SIEM reader must not lose access).
+    const st = await m.#in?.stat()
+    try {
+      const t = await createTemp(path, 'merge', st === undefined ? 0o640 : st.mode & 0o7777)
+      m.#out = t.fh
+      m.tmp = t.tmp
+      if (st !== undefined && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) await m.#out.chown(st.uid, st.gid).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err // not root: the merged file is ours, as any file we write
+      })
+    } catch (err) {
+      await m.#in?.close()
+      throw err
+    }
     return m
   }
 
@@ -154,6 +166,7 @@ class DayMerge {
     await this.#out.sync()
     await this.#out.close()
     await this.#lines?.return(undefined)
+    await this.#in?.close()
     await rename(this.tmp, this.path)
     await syncDir(dirname(this.path))
   }
@@ -162,6 +175,7 @@ class DayMerge {
   async abort(): Promise<void> {
     await this.#out.close().catch(() => undefined) // closing after a failed write: the first error is the one reported
     await this.#lines?.return(undefined).catch(() => undefined)
+    await this.#in?.close().catch(() => undefined)
     await unlink(this.tmp).catch(() => undefined)
   }
 }

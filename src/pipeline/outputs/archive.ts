@@ -3,6 +3,9 @@
  * (and writes) the filter marks under the lock. Each source resumes from its archive's tail (Checkpoint) and writes
  * through a RotatingFileSink, or, for a --since range that reaches into the archive, a MergingFileSink.
  */
+import { readdir, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { TEMP_NAME } from '../../atomic.js'
 import type { Config, SourceConfig } from '../../config.js'
 import { checkFilterMark } from '../../archive/marks.js'
 import type { ArchiveId } from '../../archive/layout.js'
@@ -17,6 +20,9 @@ import { show } from '../../time.js'
 import { loadCheckpoint } from '../checkpoint.js'
 import { DirLock } from '../lock.js'
 import type { Output, OutputMode, SourceTarget } from '../output.js'
+
+/** Merge temp files of versions before unpredictable temp names. */
+const OLD_MERGE_TEMP = /^\..+\.merge-\d+\.tmp$/
 
 export class ArchiveOutput implements Output {
   readonly mode: OutputMode
@@ -55,6 +61,17 @@ export class ArchiveOutput implements Output {
     }
     if (problems.length > 0) throw configProblems(problems)
     for (const write of writes) write()
+    for (const src of this.#cfg.sources) await this.#removeStaleTemps(src)
+  }
+
+  /** Temp files of merges that died (SIGKILL, power loss): under the lock no other run is merging, so they are junk. */
+  async #removeStaleTemps(src: SourceConfig): Promise<void> {
+    const prefix = `.${src.base}_`
+    for (const name of await readdir(src.dir)) {
+      if (!name.startsWith(prefix) || !(TEMP_NAME.test(name) || OLD_MERGE_TEMP.test(name))) continue
+      await unlink(join(src.dir, name))
+      this.#log.info({ source: src.name, file: name }, `${src.name}: removed ${join(src.dir, name)}, left by a run that died while merging (its day file is as it was)`)
+    }
   }
 
   async source(src: SourceConfig, stats: SourceStats): Promise<SourceTarget> {
