@@ -4,14 +4,13 @@
  */
 import { OPTION, OPTIONS } from './config/options.js'
 import { parseTimePoint } from './config/parse.js'
-import { configError, scrub } from './config/problem.js'
+import { configError, scrub, type Problem } from './config/problem.js'
 import { layer } from './config/layer.js'
 import { filtersOf, RULES, selectSources, unknownTypeWarnings } from './config/rules.js'
 import type { Config, ConfigInput, SourceConfig } from './config/types.js'
 import { parseAll, quietValue, type Values } from './config/values.js'
 
-export type { Config, ConfigInput, SourceConfig }
-export type { Problem } from './config/problem.js'
+export type { Config, ConfigInput, SourceConfig, Problem }
 export { parseTimePoint }
 
 /** The Config the parsed values describe (before the cross-field rules judge it). */
@@ -24,8 +23,8 @@ function freeze(cfg: Config): Config {
   return Object.freeze({ ...cfg, sources: Object.freeze(cfg.sources.map((s) => Object.freeze(s))), filters: Object.freeze(cfg.filters), warnings: Object.freeze(cfg.warnings) })
 }
 
-/** Builds the frozen Config or throws CONFIG_INVALID listing every problem (never the token); --help and --version always load. */
-export function loadConfig(input: ConfigInput): Config {
+/** Every stage without throwing: the configuration the options describe and every problem with it (token scrubbed). */
+export function readConfig(input: ConfigInput): { config: Config; problems: Problem[] } {
   const mode = input.mode ?? 'fetch'
   const layered = layer(OPTIONS, input.argv, input.env, input.cwd)
   const base = { cwd: input.cwd, now: input.now(), zone: 'UTC' }
@@ -36,6 +35,12 @@ export function loadConfig(input: ConfigInput): Config {
   const draft = assemble(parsed.values, picked.sources, layered.warnings)
   const cfg: Config = { ...draft, warnings: [...draft.warnings, ...unknownTypeWarnings(draft)] }
   const problems = [...layered.problems, ...parsed.problems, ...picked.problems, ...RULES.flatMap((rule) => rule(cfg, mode))]
-  if (problems.length > 0 && !cfg.help && !cfg.version) throw configError(scrub(problems, cfg.token))
-  return freeze(cfg)
+  return { config: freeze(cfg), problems: scrub(problems, cfg.token) }
+}
+
+/** Builds the frozen Config or throws CONFIG_INVALID listing every problem (never the token); --help and --version always load. */
+export function loadConfig(input: ConfigInput): Config {
+  const { config, problems } = readConfig(input)
+  if (problems.length > 0 && !config.help && !config.version) throw configError(problems)
+  return config
 }

@@ -132,3 +132,9 @@ t.test('a .env others can read gives a warning (it holds the token)', async (t) 
   writeFileSync(join(dir, '.env'), `OAUTH_TOKEN_ARG=${TOKEN}\nORGANIZATION_ID_ARG=5\nMAIL_LOG_CATALOG_LOCATION=m\n`, { mode: 0o644 })
   t.same(load(dir, []).warnings, [`${join(dir, '.env')} is readable by other users and holds the token; run: chmod 600 ${join(dir, '.env')}`])
 })
+
+t.test('--help and --version load whatever else is wrong (the CLI prints them, exit 0)', async (t) => {
+  const dir = t.testdir()
+  t.equal(load(dir, ['--help', '--bogus', '--concurrency', '0']).help, true)
+  t.equal(load(dir, ['--version', '--since', 'soon']).version, true)
+})
