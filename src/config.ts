@@ -19,6 +19,7 @@ function assemble(v: Values, sources: SourceConfig[], warnings: readonly string[
   return { ...plain, token: token ?? '', org: org ?? 0, sources, filters: filtersOf(v), logFile: noLogFile ? undefined : logFile, warnings }
 }
 
+/** Deeply frozen: no stage can change what another stage reads. */
 function freeze(cfg: Config): Config {
   return Object.freeze({ ...cfg, sources: Object.freeze(cfg.sources.map((s) => Object.freeze(s))), filters: Object.freeze(cfg.filters), warnings: Object.freeze(cfg.warnings) })
 }

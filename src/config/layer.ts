@@ -8,6 +8,7 @@ import { problem, type Problem } from './problem.js'
 /** Each option's text by flag name (`true` for a switch that is present), before parsing. */
 export type Raw = ReadonlyMap<string, string | boolean | undefined>
 
+/** The layered text of every option, with the problems and warnings found on the way. */
 export interface Layered {
   readonly raw: Raw
   readonly problems: readonly Problem[]

@@ -6,6 +6,7 @@ import { EVENT_SERVICES } from '../sources/catalog.js'
 import { SOURCE_NAMES, type FilterName, type SourceName } from '../sources/descriptor.js'
 import { directory, duration, fileNamePart, int, oneOf, optional, path, positiveInt, single, subsetOf, list, text, timePoint, url, zone, type Parser } from './parse.js'
 
+/** Whether an option takes a value or is a switch. */
 export type OptionKind = 'string' | 'boolean'
 
 interface Row {
@@ -31,10 +32,12 @@ export interface BooleanOption extends Row {
   readonly kind: 'boolean'
 }
 
+/** Any option row. */
 export type OptionSpec = StringOption<unknown> | BooleanOption
 
 /** The value an option's row yields. */
 export type ValueOf<O> = O extends StringOption<infer T> ? T : O extends BooleanOption ? boolean : never
+/** The values of a keyed table of rows, under the same keys. */
 export type ValuesOf<R extends Record<string, OptionSpec>> = { -readonly [K in keyof R]: ValueOf<R[K]> }
 
 const opt = <T>(row: Omit<StringOption<T>, 'kind'>): StringOption<T> => ({ kind: 'string', ...row })
@@ -71,6 +74,7 @@ function sourceOptions(name: SourceName, first: boolean): SourceOptions {
   }
 }
 
+/** Each source's two rows, generated from SOURCE_ROWS. */
 export const SOURCE_OPTIONS: Readonly<Record<SourceName, SourceOptions>> = Object.fromEntries(SOURCE_NAMES.map((n, i) => [n, sourceOptions(n, i === 0)])) as Record<SourceName, SourceOptions>
 
 /** The options shared by all sources, keyed by the Config field they fill (filters by their Filters name). */

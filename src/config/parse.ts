@@ -109,6 +109,7 @@ export function zone(): Parser<string> {
   return (t, { flag }) => (IANAZone.isValidZone(t) ? ok(t) : fail(`--${flag} must be an IANA zone like Europe/Moscow, got "${t}"`))
 }
 
+/** Hosts plain http: may reach (the emulator, a local proxy): nothing else sees the token in clear. */
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
 
 /** An API base URL: https (plain http only for loopback), no credentials; returned without trailing slashes. */

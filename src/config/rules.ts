@@ -37,6 +37,7 @@ export function filtersOf(v: Values): Config['filters'] {
 
 const dirRows = SOURCE_NAMES.map((n) => SOURCE_OPTIONS[n].dir)
 
+/** A run needs at least one source: a directory, or --sources with --stdout. */
 export const someSource: Rule = (cfg) => {
   if (cfg.sources.length > 0) return []
   if (cfg.stdout) return [problem(OPTION.sourceNames.flag, undefined, `no source to run: pass --sources ${SOURCE_NAMES.join(',')}`)]
@@ -57,19 +58,24 @@ export const includeOrExcludeForEvents: Rule = (cfg) =>
     ? [problem(OPTION.excludeUids.flag, undefined, '--include-uids and --exclude-uids cannot be combined for the events source')]
     : []
 
+/** The range is half-open, [since, until): an empty or reversed range is a typo, not "nothing new". */
 export const sinceBeforeUntil: Rule = (cfg) =>
   cfg.since !== undefined && cfg.until !== undefined && cfg.since >= cfg.until ? [problem(OPTION.since.flag, undefined, '--since must be before --until')] : []
 
+/** A fixed range would be fetched again every cycle. */
 export const watchWithoutRange: Rule = (cfg) =>
   cfg.watch && (cfg.since !== undefined || cfg.until !== undefined)
     ? [problem(OPTION.watch.flag, undefined, '--watch cannot be combined with --since/--until: every cycle would fetch the same range again; run the backfill once, then watch')]
     : []
 
+/** A file run's checkpoint is its archive; a cursor file beside it could disagree with the data. */
 export const stateFileNeedsStdout: Rule = (cfg) =>
   cfg.stateFile !== undefined && !cfg.stdout ? [problem(OPTION.stateFile.flag, cfg.stateFile, '--state-file needs --stdout (the archive is the checkpoint of a file run)')] : []
 
+/** Archive lines stay as the API (or the Python script) wrote them. */
 export const tagSourceNeedsStdout: Rule = (cfg) => (cfg.tagSource && !cfg.stdout ? [problem(OPTION.tagSource.flag, undefined, '--tag-source needs --stdout')] : [])
 
+/** Below 100ms every request would time out. */
 export const timeoutAtLeast100ms: Rule = (cfg) => (cfg.timeoutMs < 100 ? [problem(OPTION.timeoutMs.flag, undefined, '--timeout must be at least 100ms')] : [])
 
 /**

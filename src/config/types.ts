@@ -3,6 +3,7 @@ import type { Filters, SourceName } from '../sources/descriptor.js'
 import type { Micros } from '../time.js'
 import type { Mode } from './values.js'
 
+/** One source to run: where its archive is and how its files are named. */
 export interface SourceConfig {
   readonly name: SourceName
   /** Archive directory (absolute); '' in --stdout mode without one. */
@@ -10,6 +11,7 @@ export interface SourceConfig {
   readonly base: string
 }
 
+/** The validated, frozen configuration of one command; each stage reads its slice. */
 export interface Config {
   readonly token: string
   readonly org: number
@@ -47,6 +49,7 @@ export interface Config {
   readonly warnings: readonly string[]
 }
 
+/** What loadConfig reads: argv, the environment, the working directory (for .env and relative paths) and the clock. */
 export interface ConfigInput {
   argv: string[]
   env: NodeJS.ProcessEnv
