@@ -1,0 +1,63 @@
+/** The layers of option text: flags > environment > ./.env > defaults. Reads `.env`; judges nothing but the command line's shape. */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs, parseEnv } from 'node:util'
+import type { OptionSpec } from './options.js'
+import { problem, type Problem } from './problem.js'
+
+/** Each option's text by flag name (`true` for a switch that is present), before parsing. */
+export type Raw = ReadonlyMap<string, string | boolean | undefined>
+
+/** The layered text of every option, with the problems and warnings found on the way. */
+export interface Layered {
+  readonly raw: Raw
+  readonly problems: readonly Problem[]
+  readonly warnings: readonly string[]
+}
+
+/** `.env` of the working directory (if any); warns when others can read it (it holds the token). */
+function readDotEnv(cwd: string): { vars: Record<string, string>; problem?: Problem; warning?: string } {
+  const file = resolve(cwd, '.env')
+  if (!existsSync(file)) return { vars: {} }
+  try {
+    const st = statSync(file)
+    const warning = (st.mode & 0o044) !== 0 ? `${file} is readable by other users and holds the token; run: chmod 600 ${file}` : undefined
+    return { vars: parseEnv(readFileSync(file, 'utf8')) as Record<string, string>, warning }
+  } catch (err) {
+    return { vars: {}, problem: problem(undefined, file, `cannot read ${file}: ${(err as Error).message}`) }
+  }
+}
+
+/** Unknown flags, missing or unexpected values and stray arguments, in the order given. */
+function shapeProblems(tokens: ReturnType<typeof parseArgs>['tokens'], byFlag: ReadonlyMap<string, OptionSpec>): Problem[] {
+  const out: Problem[] = []
+  for (const tok of tokens ?? []) {
+    if (tok.kind === 'positional') out.push(problem(undefined, tok.value, `unexpected argument "${tok.value}"; see --help`))
+    if (tok.kind !== 'option') continue
+    const spec = byFlag.get(tok.name)
+    if (spec === undefined) out.push(problem(undefined, tok.rawName, `unknown option ${tok.rawName}; see --help`))
+    else if (spec.kind === 'string' && tok.value === undefined) out.push(problem(spec.flag, undefined, `${tok.rawName} needs a value`))
+    else if (spec.kind === 'boolean' && tok.inlineValue === true) out.push(problem(spec.flag, tok.value, `${tok.rawName} takes no value`))
+  }
+  return out
+}
+
+/** Merges the layers for every option: a flag wins (even when blank); a blank variable counts as unset. */
+export function layer(options: readonly OptionSpec[], argv: string[], env: NodeJS.ProcessEnv, cwd: string): Layered {
+  const dotenv = readDotEnv(cwd)
+  const byFlag = new Map(options.map((o) => [o.flag, o]))
+  const parsed = parseArgs({ args: argv, options: Object.fromEntries(options.map((o) => [o.flag, { type: o.kind }])), strict: false, allowPositionals: true, tokens: true })
+  const raw = new Map<string, string | boolean | undefined>()
+  for (const o of options) {
+    const given = parsed.values[o.flag]
+    const envValue = o.env === undefined ? undefined : (env[o.env] ?? dotenv.vars[o.env])
+    // A flag of the wrong shape (`--org` without a value) was reported above; the lower layers stand in for it.
+    if (given !== undefined && typeof given === (o.kind === 'boolean' ? 'boolean' : 'string')) raw.set(o.flag, given)
+    else raw.set(o.flag, envValue !== undefined && envValue !== '' ? envValue : o.default)
+  }
+  return {
+    raw,
+    problems: [...(dotenv.problem ? [dotenv.problem] : []), ...shapeProblems(parsed.tokens, byFlag)],
+    warnings: dotenv.warning ? [dotenv.warning] : [],
+  }
+}

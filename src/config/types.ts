@@ -1,0 +1,60 @@
+/** The shape of a loaded configuration (re-exported by src/config.ts). */
+import type { Filters, SourceName } from '../sources/descriptor.js'
+import type { Micros } from '../time.js'
+import type { Mode } from './values.js'
+
+/** One source to run: where its archive is and how its files are named. */
+export interface SourceConfig {
+  readonly name: SourceName
+  /** Archive directory (absolute); '' in --stdout mode without one. */
+  readonly dir: string
+  readonly base: string
+}
+
+/** The validated, frozen configuration of one command; each stage reads its slice. */
+export interface Config {
+  readonly token: string
+  readonly org: number
+  readonly apiUrl: string
+  readonly cloudApiUrl: string
+  readonly sources: readonly SourceConfig[]
+  readonly ext: string
+  readonly filters: Readonly<Filters>
+  readonly overlapMs: number
+  readonly lookbackMs: number
+  readonly since: Micros | undefined
+  readonly until: Micros | undefined
+  readonly concurrency: number
+  readonly maxRps: number
+  readonly maxWaitMs: number
+  readonly retries: number
+  readonly retryDelayMs: number
+  readonly timeoutMs: number
+  readonly maxPages: number
+  readonly stdout: boolean
+  readonly tagSource: boolean
+  readonly stateFile: string | undefined
+  readonly lineFormat: 'compact' | 'seed'
+  readonly timezone: string
+  readonly watch: boolean
+  readonly intervalMs: number
+  readonly summaryJson: string | undefined
+  readonly metricsFile: string | undefined
+  readonly logFile: string | undefined
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+  readonly quiet: boolean
+  readonly help: boolean
+  readonly version: boolean
+  /** Non-fatal remarks found while validating (unknown event types, a world-readable .env). */
+  readonly warnings: readonly string[]
+}
+
+/** What loadConfig reads: argv, the environment, the working directory (for .env and relative paths) and the clock. */
+export interface ConfigInput {
+  argv: string[]
+  env: NodeJS.ProcessEnv
+  cwd: string
+  now: () => number
+  /** verify reads archives only: directories must exist, no token or organisation needed. */
+  mode?: Mode
+}
