@@ -2,7 +2,8 @@
 // message that names the source, the cause and the X-Request-Id, never the token.
 import t from 'tap'
 import pino from 'pino'
-import { ApiClient, parseRetryAfter } from '../../src/sources/client.js'
+import { ApiClient } from '../../src/sources/client.js'
+import { parseRetryAfter } from '../../src/sources/retry.js'
 import { Y360Error } from '../../src/errors.js'
 import { mail } from '../../src/sources/mail.js'
 import { events } from '../../src/sources/events.js'

@@ -7,7 +7,8 @@ import { ApiClient } from '../../src/sources/client.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { HostLimiter } from '../../src/sources/limiter.js'
 import { recordKey, SourceStats, type AuditRecord, type WindowBatch } from '../../src/messages.js'
-import { ordered, windowedSource } from '../../src/sources/windowed.js'
+import { ordered } from '../../src/sources/collect.js'
+import { windowedSource } from '../../src/sources/windowed.js'
 import { emulator } from '../helpers.js'
 
 const log = pino({ level: 'silent' })
