@@ -1,4 +1,4 @@
-/** HTTP client for the audit-log APIs: undici keep-alive, OAuth header, timeouts, p-retry, 429 handling, error mapping. */
+/** HTTP client for the audit-log APIs: undici keep-alive, OAuth header, timeouts, error mapping; p-retry runs the attempts, retry.ts decides. */
 import { setTimeout as sleep } from 'node:timers/promises'
 import pRetry, { AbortError } from 'p-retry'
 import type { Dispatcher } from 'undici'

@@ -1,8 +1,7 @@
 /**
- * The window collector: the records of one window [lo, hi) gathered from its pages, without I/O or clock. In: the
- * items of each page as the API sent them (the request was widened by one unit on each side). Out: the records inside
- * [lo, hi), each once, ascending by (instant, canonical key), and the rejected items with their reason. Drops records
- * of neighbouring windows (not counted: they belong to those) and repeats (counted).
+ * Window collector, pure. In: the items of each page of [lo, hi) (asked one unit wider). Out: the records of [lo, hi)
+ * once each, ascending by (instant, canonical key), and the rejects with their reason. Drops records of neighbouring
+ * windows (uncounted: they are theirs) and repeats (counted). No I/O, no clock.
  */
 import { isObject, recordKey, type AuditRecord, type InstantOf, type Rejected } from '../messages.js'
 import type { Micros } from '../time.js'

@@ -1,8 +1,8 @@
 /**
- * The page loop of one query: follows next tokens newest first, yielding each page as it arrives, and returns why it
- * stopped as a typed reason. It detects what it can see from tokens and page sizes alone (a repeated token, a run of
- * empty pages that still carry a token, paging without end) and turns the API's depth cap (a 400 on a deep token)
- * into a reason; what to do about any of them is the caller's choice. It fetches nothing it is not pulled for.
+ * Page loop. In: a fetch per token. Out: the pages of one query, newest first, one per pull; returns why it stopped.
+ * Throws only what the fetch throws (except a 400 on a deep token: the API's depth cap, API.md §4, is a reason).
+ * It sees tokens and page sizes only: a repeated token, a run of empty pages that still carry a token and paging
+ * without end are reasons too; what to do about each is the caller's choice.
  */
 import { Y360Error } from '../errors.js'
 import type { Page } from './descriptor.js'

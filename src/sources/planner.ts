@@ -1,6 +1,6 @@
 /**
- * The window planner, pure: how wide the next window is, where it ends, and what to do with a window whose pass the
- * page budget cut short (split it at the oldest instant seen, or re-plan it in pieces). Widths and bounds in µs.
+ * Window planner, pure. In: what the last window or pass saw. Out: the next width, where a window ends, and for a pass
+ * the page budget cut short: split at its oldest instant, or re-plan in pieces. Widths and bounds in µs.
  */
 import type { Micros } from '../time.js'
 

@@ -1,7 +1,8 @@
 /**
- * Retry policy as data and one pure decision: (failure, attempt so far, time rate limited so far, now) → give up with
- * an error, or wait and try again (pausing the whole host after a 429). No clock, no timer, no randomness of its own:
- * the client passes `now` and the jitter, and does the waiting.
+ * Retry decision, pure. In: the failure, where the request stands (attempts, retries spent, time rate limited so far)
+ * and now. Out: give up with the error the user sees, or wait `waitMs` (the whole host, after a 429) and try again.
+ * Status and network error codes are data. No clock, timer or randomness of its own: the client passes `now` and the
+ * jitter, and does the waiting.
  */
 import { Y360Error } from '../errors.js'
 
