@@ -1,4 +1,5 @@
-/** HTTP client for the audit-log APIs: undici keep-alive, OAuth header, timeouts, p-retry, 429 handling, error mapping. */
+/** HTTP client for the audit-log APIs: undici keep-alive, OAuth header, timeouts, error mapping; p-retry runs the attempts, retry.ts decides. */
+import { setTimeout as sleep } from 'node:timers/promises'
 import pRetry, { AbortError } from 'p-retry'
 import type { Dispatcher } from 'undici'
 import { Y360Error, sysCode } from '../errors.js'
@@ -6,6 +7,7 @@ import type { Logger } from '../log.js'
 import type { EndpointDescriptor, Page } from './descriptor.js'
 import { http } from './http.js'
 import type { HostLimiter } from './limiter.js'
+import { NETWORK_ERROR_CODES, TransientError, decideRetry, statusAction, type RetryPolicy } from './retry.js'
 
 export interface ClientOptions {
   token: string
@@ -18,30 +20,15 @@ export interface ClientOptions {
   dispatcher?: Dispatcher
   log: Logger
   onRetry?: (source: string) => void
+  /** The clock the retry decision reads (Retry-After dates, time spent rate limited); tests inject a fake one. */
+  now?: () => number
+  /** Waits a backoff delay; tests inject a fake clock's advance. A 429's wait goes through the host's limiter instead. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Jitter source in [0, 1) for the backoff. */
+  random?: () => number
 }
 
-/** A failure worth another attempt; carries a suggested wait (Retry-After) for 429. */
-class TransientError extends Error {
-  constructor(message: string, readonly requestId: string | undefined, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
-    super(message, options)
-  }
-}
-
-const TRANSIENT_NET = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_RESPONSE_STATUS_CODE', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-])
-
-/** Parses `Retry-After` (delta seconds or HTTP-date) to milliseconds from `now`. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value
-  if (v === undefined || v.trim() === '') return undefined
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000)
-  if (!/[a-z]/i.test(v)) return undefined // an HTTP-date names its day and month; Date.parse would read '-3' as a year
-  const at = Date.parse(v)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
-}
+const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, { signal })
 
 /** The message of an error body, leniently: api360 `{code,message}`, cloud-api `{message|description|error}`. */
 function errorMessage(text: string): string {
@@ -85,9 +72,17 @@ export class ApiClient {
   readonly #opts: ClientOptions
   readonly #dispatcher: Dispatcher
   readonly #ownsDispatcher: boolean
+  readonly #policy: RetryPolicy
+  readonly #now: () => number
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  readonly #random: () => number
 
   constructor(opts: ClientOptions) {
     this.#opts = opts
+    this.#policy = { retries: opts.retries, baseMs: opts.retryBaseMs, maxMs: opts.retryMaxMs, maxWaitMs: opts.maxWaitMs }
+    this.#now = opts.now ?? Date.now
+    this.#sleep = opts.sleep ?? realSleep
+    this.#random = opts.random ?? Math.random
     this.#ownsDispatcher = opts.dispatcher === undefined
     this.#dispatcher =
       opts.dispatcher ??
@@ -100,46 +95,44 @@ export class ApiClient {
       })
   }
 
-  /** GET one page; `url` must not contain the token. */
+  /** GET one page; `url` must not contain the token. p-retry runs the attempts; `decideRetry` says whether and how long to wait. */
   async getPage(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
     const o = this.#opts
-    let first429: number | undefined // when this request was first rate limited
-    let count429 = 0
+    let firstLimitedAt: number | undefined // when this request was first rate limited
+    let limited = 0
     return pRetry(() => this.#attempt(ep, url, limiter, signal), {
       retries: o.retries,
-      factor: 2,
-      minTimeout: o.retryBaseMs,
-      maxTimeout: o.retryMaxMs,
-      randomize: true,
+      minTimeout: 0, // p-retry never waits itself: the decision's wait goes through the injected sleep or the limiter
+      randomize: false,
       signal,
-      shouldConsumeRetry: ({ error }) => !(error instanceof TransientError && error.retryAfterMs !== undefined),
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+      shouldConsumeRetry: ({ error }) => !(error instanceof TransientError && error.rateLimited),
+      onFailedAttempt: async ({ error, attemptNumber, retriesConsumed }) => {
         if (signal?.aborted) throw signal.reason
-        if (!(error instanceof TransientError)) throw error
-        o.onRetry?.(ep.name)
-        let wait = error.retryAfterMs
-        if (wait !== undefined) {
-          const now = Date.now()
-          first429 ??= now
-          count429++
-          // A Retry-After of 0 (or a date in the past) repeated forever must not become a busy loop: back off at least
-          // exponentially, and give up when the time spent rate limited would pass --max-wait.
-          wait = Math.max(wait, Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** (count429 - 1)))
-          const rid = error.requestId ? ` (X-Request-Id ${error.requestId})` : ''
-          if (wait > o.maxWaitMs) {
-            throw new Y360Error('RATE_LIMITED', `${ep.name}: rate limited (429); the API asks to wait ${Math.ceil(wait / 1000)}s, more than --max-wait ${Math.ceil(o.maxWaitMs / 1000)}s allows; try again later${rid}`, { source: ep.name, status: 429, requestId: error.requestId })
-          }
-          if (now - first429 + wait > o.maxWaitMs) {
-            throw new Y360Error('RATE_LIMITED', `${ep.name}: rate limited (429) ${count429} times over ${Math.ceil((now - first429) / 1000)}s; waiting longer would pass --max-wait ${Math.ceil(o.maxWaitMs / 1000)}s; try again later${rid}`, { source: ep.name, status: 429, requestId: error.requestId })
-          }
-          limiter.pause(wait)
+        if (error instanceof TransientError) o.onRetry?.(ep.name)
+        const now = this.#now()
+        const state = { source: ep.name, attempt: attemptNumber, retriesUsed: retriesConsumed, limited, limitedMs: firstLimitedAt === undefined ? 0 : now - firstLimitedAt, jitter: this.#random() }
+        const d = decideRetry(error, state, now, this.#policy)
+        if (!d.retry) throw d.error
+        const requestId = (error as TransientError).requestId
+        if (d.pauseHost === true) {
+          firstLimitedAt ??= now
+          limited++
+          limiter.pause(d.waitMs) // every request to this host waits, not only this one
+          o.log.warn({ source: ep.name, attempt: attemptNumber, requestId, waitMs: d.waitMs }, `${ep.name}: ${error.message}; retrying`)
+          return
         }
-        o.log.warn({ source: ep.name, attempt: attemptNumber, retriesLeft, requestId: error.requestId, waitMs: wait }, `${ep.name}: ${error.message}; retrying`)
-        if (retriesLeft === 0) {
-          throw new Y360Error('API_UNAVAILABLE', `${ep.name}: the API kept failing after ${attemptNumber} attempts; last error: ${error.message}${error.requestId ? ` (X-Request-Id ${error.requestId})` : ''}`, { source: ep.name, requestId: error.requestId }, { cause: error })
-        }
+        o.log.warn({ source: ep.name, attempt: attemptNumber, retriesLeft: o.retries - retriesConsumed, requestId, backoffMs: d.waitMs }, `${ep.name}: ${error.message}; retrying`)
+        await this.#backoff(d.waitMs, signal)
       },
     })
+  }
+
+  async #backoff(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.#sleep(ms, signal)
+    } catch (err) {
+      throw signal?.aborted === true ? signal.reason : err
+    }
   }
 
   async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
@@ -164,17 +157,15 @@ export class ApiClient {
       throw this.#networkError(err, requestId)
     }
     const status = res.statusCode
-    if (status === 429) {
-      const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now()) ?? this.#opts.retryBaseMs
-      throw new TransientError(`rate limited (429)`, requestId, retryAfterMs)
-    }
-    if (status >= 500) throw new TransientError(`server error ${status}: ${errorMessage(text)}`, requestId)
-    if (status < 200 || status >= 300) throw new AbortError(fatalHttpError(ep, status, errorMessage(text), requestId))
+    const action = statusAction(status)
+    if (action === 'rate-limited') throw new TransientError(`rate limited (429)`, requestId, true, res.headers['retry-after'])
+    if (action === 'transient') throw new TransientError(`server error ${status}: ${errorMessage(text)}`, requestId)
+    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, errorMessage(text), requestId))
     let body: unknown
     try {
       body = JSON.parse(text)
     } catch (err) {
-      throw new TransientError(`invalid JSON in a ${text.length}-byte response`, requestId, undefined, { cause: err })
+      throw new TransientError(`invalid JSON in a ${text.length}-byte response`, requestId, false, undefined, { cause: err })
     }
     const page = ep.page(body)
     if (page === undefined) throw new TransientError(`a response that is not a page of ${ep.name}`, requestId)
@@ -184,9 +175,9 @@ export class ApiClient {
   #networkError(err: unknown, requestId: string | undefined): Error {
     if (err instanceof Error && err.name === 'AbortError') return new AbortError(err)
     const code = sysCode(err)
-    if (code !== undefined && TRANSIENT_NET.has(code)) return new TransientError(`network error ${code}: ${(err as Error).message}`, requestId, undefined, { cause: err })
-    if (err instanceof TypeError || code === undefined) return new TransientError(`network error: ${(err as Error).message}`, requestId, undefined, { cause: err })
-    return new TransientError(`network error ${code}`, requestId, undefined, { cause: err })
+    if (code !== undefined && NETWORK_ERROR_CODES.has(code)) return new TransientError(`network error ${code}: ${(err as Error).message}`, requestId, false, undefined, { cause: err })
+    if (err instanceof TypeError || code === undefined) return new TransientError(`network error: ${(err as Error).message}`, requestId, false, undefined, { cause: err })
+    return new TransientError(`network error ${code}`, requestId, false, undefined, { cause: err })
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,10 @@
 /**
  * WindowedSource: newest-first API pages of one time window → in-window dedupe → ascending records.
+ * Composes the page loop (pages.ts), the window collector (collect.ts) and the planner (planner.ts).
  * Windows are half-open [lo, hi) in µs, planned from `from` to `to`, sized adaptively, and split when one needs more
- * than `maxPages` pages (at the oldest instant seen, which is fetched again whole: never the "oldest − 1 ms" restart,
- * which loses the records sharing that ms), or re-planned in smaller pieces when it is much larger than planned.
+ * than `maxPages` pages (at the oldest instant seen, which is fetched again whole), or re-planned in smaller pieces
+ * when it is much larger than planned. A pass whose paging went wrong (a repeated token, endless empty pages) is
+ * fetched again a few times before the source fails.
  * Up to `concurrency` windows are in flight, each holding at most a few batches; batches are yielded strictly in time
  * order, and only when pulled. The first window is fetched alone: its density sizes the windows fetched at once after
  * it (planned blind, they would all be too wide and all be split). Passes over pages, including those of windows
@@ -12,12 +14,14 @@ import pLimit, { type LimitFunction } from 'p-limit'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { show, type Micros } from '../time.js'
-import { isObject, recordKey, type AuditRecord, type Rejected, type SourceStats, type WindowBatch } from '../messages.js'
+import type { SourceStats, WindowBatch } from '../messages.js'
 import type { ApiClient } from './client.js'
+import { WindowCollector, requestBounds } from './collect.js'
 import type { EndpointDescriptor, Filters } from './descriptor.js'
 import type { HostLimiter } from './limiter.js'
+import { eachPage, pageLoop, type PageEnd, type PageLoopEnd } from './pages.js'
+import { INITIAL_WIDTH_US, nextWidth, planCut, windowEnd } from './planner.js'
 import { inOrder } from './prefetch.js'
-
 export interface WindowedSourceOptions {
   ep: EndpointDescriptor
   client: ApiClient
@@ -43,7 +47,6 @@ interface Ctx extends WindowedSourceOptions {
   slots: LimitFunction
 }
 
-const MAX_WIDTH_US = 7 * 86_400_000_000
 /** Pages a window that cannot be split (one instant) may take before we call the paging endless. */
 const HARD_PAGE_LIMIT = 100_000
 /** A paging loop (repeated token) restarts the window this many times before failing. */
@@ -55,199 +58,123 @@ const AHEAD = 1
 /** Pieces of a re-planned window in flight at once. */
 const PIECES_AHEAD = 2
 
-function compareKeys(a: AuditRecord, b: AuditRecord): number {
-  const ka = recordKey(a)
-  const kb = recordKey(b)
-  return ka < kb ? -1 : ka > kb ? 1 : 0
-}
-
-/**
- * Orders a window's records by (instant, canonical key) and drops repeats of the same canonical content. Only records
- * sharing an instant can be the same record (the instant is part of the content), so canonical keys are computed for
- * those alone; a record alone at its instant is kept as it is. Sorts `list` in place; returns the kept records.
- */
-export function ordered(list: AuditRecord[]): { records: AuditRecord[]; repeats: number } {
-  list.sort((a, b) => a.us - b.us)
-  const records: AuditRecord[] = []
-  let repeats = 0
-  for (let i = 0; i < list.length; ) {
-    let j = i + 1
-    while (j < list.length && list[j].us === list[i].us) j++
-    if (j - i === 1) records.push(list[i])
-    else {
-      const group = list.slice(i, j).sort(compareKeys)
-      records.push(group[0])
-      for (let k = 1; k < group.length; k++) {
-        if (recordKey(group[k]) === recordKey(group[k - 1])) repeats++
-        else records.push(group[k])
-      }
-    }
-    i = j
-  }
-  return { records, repeats }
-}
-
-/** One pass over a window's pages: complete, or cut short by the page budget (then `oldest` is the oldest instant seen). */
+/** One pass over a window's pages that can be used: complete, or cut short (`budget`, `depth-cap`) with its oldest instant. */
 interface Pass {
   batch: WindowBatch
-  complete: boolean
+  end: PageEnd
   oldest: Micros | undefined
   /** Records received by this pass, repeats and out-of-window ones included. */
   received: number
 }
 
+/** A pass the page loop gave up on (a repeated token, an endless run of empty pages): its error, and what it received. */
+interface FailedPass {
+  failed: Y360Error
+  received: number
+}
+
+/** The BAD_PAGE error of a page loop that ended in an anomaly; undefined when its records can be used. */
+function anomaly(o: Ctx, lo: Micros, hi: Micros, end: PageLoopEnd): Y360Error | undefined {
+  const name = o.ep.name
+  const ctx = { source: name }
+  switch (end.reason) {
+    case 'empty-run':
+      return new Y360Error('BAD_PAGE', `${name}: the API sent ${end.emptyRun} empty pages in a row that still carry a next token in ${show(lo)}..${show(hi)} (a token that never ends)`, ctx)
+    case 'endless':
+      return new Y360Error('BAD_PAGE', `${name}: paging did not end after ${end.pages} pages in ${show(lo)}`, ctx)
+    case 'repeated-token':
+      return new Y360Error('BAD_PAGE', `${name}: the API repeated a page token in ${show(lo)}..${show(hi)}`, ctx)
+    default:
+      return undefined
+  }
+}
+
 /** Pages through [lo, hi) newest first until the end, or until the page budget (or the API's depth cap) stops it. */
-async function fetchPass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass> {
-  const { ep, client } = o
-  const unit = ep.unitUs
-  const splittable = hi - lo > unit
-  // Widen the request by one unit on each side and filter here: correct whatever the API's bound inclusiveness.
-  const after = Math.floor(lo / unit) * unit - unit
-  const before = Math.ceil(hi / unit) * unit
-  // Repeats from offset shifts are the same text again: caught here by the line; `ordered` then compares canonically.
-  const byLine = new Map<string, AuditRecord>()
-  const rejected: Rejected[] = []
-  const seenTokens = new Set<string>()
-  let token: string | undefined
-  let pages = 0
-  let received = 0
-  let repeats = 0
-  let oldest: Micros | undefined
-  let complete = true
-  let emptyRun = 0 // empty pages in a row that still carried a next token
-  for (;;) {
-    // An API that keeps sending empty pages with fresh tokens never ends; splitting cannot help (API.md §3).
-    if (emptyRun >= EMPTY_RUN_LIMIT || (splittable && pages >= o.maxPages && received === 0)) {
-      throw new Y360Error('BAD_PAGE', `${ep.name}: the API sent ${emptyRun} empty pages in a row that still carry a next token in ${show(lo)}..${show(hi)} (a token that never ends)`, { source: ep.name })
-    }
-    if (splittable && pages >= o.maxPages) {
-      complete = false
-      break
-    }
-    if (pages >= HARD_PAGE_LIMIT) throw new Y360Error('BAD_PAGE', `${ep.name}: paging did not end after ${pages} pages in ${show(lo)}`, { source: ep.name })
-    const url = `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize: o.pageSize, filters: o.filters })}`
-    let page
-    try {
-      page = await client.getPage(ep, url, o.limiter, o.signal)
-    } catch (err) {
-      // A 400 on a deep token is the API's page-depth cap (API.md §4): split instead of failing.
-      if (token !== undefined && err instanceof Y360Error && err.code === 'BAD_REQUEST') {
-        if (splittable) {
-          complete = false
-          break
-        }
-        o.log.warn({ source: ep.name, at: show(lo), pages }, `${ep.name}: the API refused page ${pages + 1} of a one-instant window; ${byLine.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
-        break
-      }
-      throw err
-    }
-    pages++
-    received += page.records.length
+async function fetchPass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass | FailedPass> {
+  const { ep } = o
+  const splittable = hi - lo > ep.unitUs
+  const { after, before } = requestBounds(lo, hi, ep.unitUs)
+  const fetch = (token: string | undefined) =>
+    o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize: o.pageSize, filters: o.filters })}`, o.limiter, o.signal)
+  const collector = new WindowCollector(lo, hi, ep.timestamp)
+  const loop = pageLoop({ fetch, budget: splittable ? o.maxPages : Infinity, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT })
+  const end = await eachPage(loop, (page) => {
     o.stats.pages++
     o.stats.fetched += page.records.length
-    emptyRun = page.records.length === 0 && page.next !== null ? emptyRun + 1 : 0
-    for (const item of page.records) {
-      if (!isObject(item)) {
-        rejected.push({ reason: 'not a JSON object', record: item })
-        continue
-      }
-      const us = ep.timestamp(item)
-      if (us === undefined) {
-        rejected.push({ reason: 'no valid timestamp', record: item })
-        continue
-      }
-      if (us < lo || us >= hi) continue // belongs to a neighbouring window
-      if (oldest === undefined || us < oldest) oldest = us
-      const line = JSON.stringify(item)
-      if (byLine.has(line)) repeats++
-      else byLine.set(line, { us, line })
-    }
-    if (page.next === null) break
-    if (seenTokens.has(page.next) || page.next === token) {
-      throw new Y360Error('BAD_PAGE', `${ep.name}: the API repeated a page token in ${show(lo)}..${show(hi)}`, { source: ep.name })
-    }
-    seenTokens.add(page.next)
-    token = page.next
+    collector.add(page.records)
+  })
+  const failed = anomaly(o, lo, hi, end)
+  if (failed !== undefined) return { failed, received: end.received }
+  if (end.reason === 'depth-cap' && !splittable) {
+    o.log.warn({ source: ep.name, at: show(lo), pages: end.pages }, `${ep.name}: the API refused page ${end.pages + 1} of a one-instant window; ${collector.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
   }
-  const sorted = ordered([...byLine.values()])
-  const records = sorted.records
-  repeats += sorted.repeats
+  const { records, rejected, repeats } = collector.finish()
   o.stats.repeats += repeats
-  o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages, received, kept: records.length, repeats, complete }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${pages} pages, ${records.length} records`)
-  return { batch: { lo, hi, records, rejected }, complete, oldest, received }
+  o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages: end.pages, received: end.received, kept: records.length, repeats, end: end.reason }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${end.pages} pages, ${records.length} records`)
+  return { batch: { lo, hi, records, rejected }, end: end.reason, oldest: collector.oldest, received: end.received }
+}
+
+/** A usable pass over [lo, hi): a pass that hit an anomaly is fetched again, up to LOOP_RESTARTS times, then fails. */
+async function usablePass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass> {
+  for (let attempt = 0; ; attempt++) {
+    const pass = await o.slots(() => fetchPass(o, lo, hi))
+    if (!('failed' in pass)) return pass
+    if (attempt >= LOOP_RESTARTS) throw pass.failed
+    o.stats.refetched += pass.received // its pages are thrown away and fetched again
+    o.log.warn({ source: o.ep.name }, `${pass.failed.message}; fetching the window again`)
+  }
 }
 
 /**
- * Fetches [lo, hi) completely, yielding its batches oldest first as they are done. When the page budget cuts a pass
- * short, the records strictly newer than the oldest instant seen are complete (pages run newest first and offset
- * shifts only repeat). If the rest of the window looks small (at most one more budget, judged by the density just
- * seen), those records are kept as the window's newest batch and [lo, oldest instant + 1 unit) is fetched on its own:
- * the oldest instant is fetched again whole, so no record sharing it is lost. A window that looks much larger (after
- * empty stretches the planned width can be days) is re-planned in pieces of about the target size, fetched and
- * yielded oldest first, so no window ever holds more than about two budgets of records.
+ * Fetches [lo, hi) completely, yielding its batches oldest first as they are done. A pass the page budget (or the
+ * API's depth cap) cut short is split at its oldest instant, or the window is re-planned in pieces (see `planCut`),
+ * so no window ever holds more than about two budgets of records.
  */
 async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
-  const unit = o.ep.unitUs
-  let pass: Pass
-  for (let attempt = 0; ; attempt++) {
-    try {
-      pass = await o.slots(() => fetchPass(o, lo, hi))
-      break
-    } catch (err) {
-      if (err instanceof Y360Error && err.code === 'BAD_PAGE' && attempt < LOOP_RESTARTS) {
-        o.log.warn({ source: o.ep.name }, `${err.message}; fetching the window again`)
-        continue
-      }
-      throw err
-    }
-  }
-  if (pass.complete) {
+  const pass = await usablePass(o, lo, hi)
+  const cutShort = pass.end === 'budget' || (pass.end === 'depth-cap' && hi - lo > o.ep.unitUs)
+  if (!cutShort) {
     yield pass.batch
     return
   }
-  const budget = o.maxPages * o.pageSize
-  const cut = pass.oldest === undefined ? undefined : pass.oldest + unit
-  const seen = pass.batch.records.length
-  const estimate = cut === undefined || cut >= hi ? Infinity : (seen * (hi - lo)) / (hi - cut)
-  if (cut !== undefined && cut > lo && cut < hi && estimate <= 2 * budget) {
+  const plan = planCut({ lo, hi, unit: o.ep.unitUs, oldest: pass.oldest, seen: pass.batch.records.length, budget: o.maxPages * o.pageSize, target: o.targetRecords })
+  if (plan.kind === 'split') {
+    const { cut } = plan
     o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut) }, 'page budget reached: keeping the newer part, fetching the older part separately')
     yield* windowBatches(o, lo, cut)
     yield { ...pass.batch, lo: cut, records: pass.batch.records.filter((r) => r.us >= cut) }
     return
   }
-  const pieces = Number.isFinite(estimate) ? Math.min(64, Math.max(2, Math.ceil(estimate / o.targetRecords))) : 2
-  const width = Math.max(unit, Math.ceil((hi - lo) / pieces / unit) * unit)
-  o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), pieces }, 'page budget reached: re-planning the window in smaller pieces')
+  o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), pieces: plan.ranges.length }, 'page budget reached: re-planning the window in smaller pieces')
   // The abandoned pass's records are all fetched again by the pieces (its rejects come again too).
   o.stats.refetched += pass.received
-  const ranges = function* (): Generator<AsyncIterable<WindowBatch>> {
-    for (let a = lo; a < hi; a += width) yield windowBatches(o, a, Math.min(hi, a + width))
+  const pieces = function* (): Generator<AsyncIterable<WindowBatch>> {
+    for (const [a, b] of plan.ranges) yield windowBatches(o, a, b)
   }
   // Two pieces at a time: the next one is fetched while one waits to be written. Up to `concurrency` windows may be
   // re-planned at once (after an empty stretch they are all planned too wide), so more would multiply what is held.
-  yield* inOrder(ranges(), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal)
+  yield* inOrder(pieces(), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal)
 }
 
 /** Yields the batches of [from, to) in time order; fetches ahead at most `concurrency` windows, each a few batches deep. */
 export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
   const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)) }
+  const unit = o.ep.unitUs
   let cursor = o.from
-  let width = 3_600_000_000
-  const minWidth = o.ep.unitUs
+  // Read when the next window is planned: windows planned while others are in flight use the latest density known.
+  let width = INITIAL_WIDTH_US
   const planned = async function* (lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
     let n = 0
     for await (const b of windowBatches(o, lo, hi)) {
       n += b.records.length
       yield b
     }
-    // Next width from the density just seen, growing at most 4× at a time.
-    const ideal = n === 0 ? (hi - lo) * 4 : ((hi - lo) * o.targetRecords) / n
-    width = Math.min(MAX_WIDTH_US, Math.max(minWidth, Math.min(ideal, (hi - lo) * 4)))
+    width = nextWidth(lo, hi, n, o.targetRecords, unit)
   }
   const plan = function* (): Generator<AsyncIterable<WindowBatch>> {
     while (cursor < o.to) {
       const lo = cursor
-      const hi = Math.min(o.to, lo + Math.max(minWidth, Math.round(width / minWidth) * minWidth))
+      const hi = windowEnd(lo, width, unit, o.to)
       cursor = hi
       yield planned(lo, hi)
     }

@@ -1,8 +1,11 @@
 // ApiClient against the real emulator over HTTP: transient failures are retried, fatal ones fail at once with a
 // message that names the source, the cause and the X-Request-Id, never the token.
 import t from 'tap'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import pino from 'pino'
-import { ApiClient, parseRetryAfter } from '../../src/sources/client.js'
+import { ApiClient } from '../../src/sources/client.js'
+import { parseRetryAfter } from '../../src/sources/retry.js'
 import { Y360Error } from '../../src/errors.js'
 import { mail } from '../../src/sources/mail.js'
 import { events } from '../../src/sources/events.js'
@@ -114,4 +117,101 @@ t.test('429 with a Retry-After beyond --max-wait stops at once with RATE_LIMITED
   t.equal(err.code, 'RATE_LIMITED')
   t.match(err.message, /asks to wait 600s, more than --max-wait 10s/)
   t.same(emu.stats().byStatus, { 200: 1, 429: 1 })
+})
+
+/** One fake clock for the client, the limiter and the emulator: waiting advances it, nothing sleeps for real. */
+function fakeClock(start: number): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } {
+  let at = start
+  const slept: number[] = []
+  return { now: () => at, sleep: async (ms: number) => void (slept.push(ms), (at += ms)), slept }
+}
+
+for (const form of ['seconds', 'http-date'] as const) {
+  // Guards: a 429's Retry-After (both forms) is waited as told, by the host's limiter (the whole host pauses), and the
+  // request then succeeds; the client's own backoff sleeps nothing for it. (Replaces a real 2 s wait per 429.)
+  t.test(`429 Retry-After in ${form} form is waited as told, on an injected clock`, async (t) => {
+    const limiterClock = fakeClock(NOW)
+    const backoff = fakeClock(0)
+    const emu = await emulator(t, { counts: { mail: 5 }, days: 1, end: NOW, clock: limiterClock.now, faults: { rateLimitRps: 1, retryAfter: form, retryAfterSeconds: 2 } })
+    const limiter = new Limiters({ maxRps: 0, now: limiterClock.now, sleep: limiterClock.sleep }).for(emu.url)
+    const c = new ApiClient({ token: TOKEN, retries: 6, retryBaseMs: 1, retryMaxMs: 5, maxWaitMs: 60_000, timeoutMs: 5000, connectTimeoutMs: 2000, log, now: limiterClock.now, sleep: backoff.sleep })
+    t.teardown(() => c.close())
+    const url = `${emu.url}${mail.path(emu.org)}?${mail.query({ after: (NOW - 86_400_000) * 1000, before: NOW * 1000, token: undefined, pageSize: 100, filters: {} })}`
+    t.equal((await c.getPage(mail, url, limiter)).records.length, 5)
+    t.equal((await c.getPage(mail, url, limiter)).records.length, 5, 'the second request succeeds after its 429')
+    t.same(limiterClock.slept, [2000], 'the host paused exactly as long as Retry-After said')
+    t.same(backoff.slept, [], 'no backoff sleep on top')
+    t.same(emu.stats().byStatus, { 200: 2, 429: 1 })
+  })
+}
+
+t.test('429 with Retry-After: 0 forever: exponential floor, then RATE_LIMITED at --max-wait (no busy loop)', async (t) => {
+  let requests = 0
+  const server = createServer((_req, res) => {
+    requests++
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' })
+    res.end('{"code":8,"message":"too many requests"}')
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  const clock = fakeClock(NOW)
+  const limiter = new Limiters({ maxRps: 0, now: clock.now, sleep: clock.sleep }).for('http://127.0.0.1')
+  const c = new ApiClient({ token: TOKEN, retries: 6, retryBaseMs: 20, retryMaxMs: 10_000, maxWaitMs: 1000, timeoutMs: 5000, connectTimeoutMs: 2000, log, now: clock.now, sleep: clock.sleep })
+  t.teardown(() => c.close())
+  const err = await failure(c.getPage(mail, `http://127.0.0.1:${(server.address() as AddressInfo).port}/security/v1/org/1/audit_log/mail`, limiter))
+  t.equal(err.code, 'RATE_LIMITED')
+  t.match(err.message, /^mail: rate limited \(429\) 6 times over 1s; waiting longer would pass --max-wait 1s; try again later/)
+  t.same(clock.slept, [20, 40, 80, 160, 320], 'waits double from --retry-delay; the sixth would pass 1 s in all')
+  t.equal(requests, 6)
+})
+
+t.test('transient failures back off on the injected sleep: base × 2^retry × (1 + jitter), capped; then API_UNAVAILABLE', async (t) => {
+  let requests = 0
+  let failFirst = 3
+  const server = createServer((_req, res) => {
+    requests++
+    res.setHeader('content-type', 'application/json')
+    if (requests <= failFirst) {
+      res.statusCode = 503
+      res.end('{"message":"busy"}')
+    } else res.end('{"events":[{"date":"2025-09-10T11:00:00.000Z","uniqId":"1"}],"nextPageToken":""}')
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/security/v1/org/1/audit_log/mail`
+  const limiter = new Limiters({ maxRps: 0 }).for(url)
+  const make = (retries: number, clock: ReturnType<typeof fakeClock>): ApiClient =>
+    new ApiClient({ token: TOKEN, retries, retryBaseMs: 100, retryMaxMs: 300, maxWaitMs: 1000, timeoutMs: 5000, connectTimeoutMs: 2000, log, now: clock.now, sleep: clock.sleep, random: () => 0.5 })
+
+  const ok = fakeClock(NOW)
+  const c1 = make(5, ok)
+  t.teardown(() => c1.close())
+  t.equal((await c1.getPage(mail, url, limiter)).records.length, 1)
+  t.same(ok.slept, [150, 300, 300], '150, then capped at 300')
+  t.equal(requests, 4)
+
+  requests = 0
+  failFirst = 10
+  const gaveUp = fakeClock(NOW)
+  const c2 = make(2, gaveUp)
+  t.teardown(() => c2.close())
+  const err = await failure(c2.getPage(mail, url, limiter))
+  t.equal(err.code, 'API_UNAVAILABLE')
+  t.match(err.message, /^mail: the API kept failing after 3 attempts; last error: server error 503: busy/)
+  t.same(gaveUp.slept, [150, 300], 'no wait after the last attempt')
+  t.equal(requests, 3)
+})
+
+t.test('an abort during a backoff ends the request with the signal\'s reason', async (t) => {
+  const emu = await emulator(t, { counts: { mail: 5 }, days: 1, faults: { error5xx: 1 } })
+  const ac = new AbortController()
+  const reason = new Error('stopped by the run')
+  const sleep = async (_ms: number, signal?: AbortSignal): Promise<void> => {
+    ac.abort(reason)
+    throw signal?.reason
+  }
+  const c = new ApiClient({ token: TOKEN, retries: 6, retryBaseMs: 1, retryMaxMs: 5, maxWaitMs: 1000, timeoutMs: 5000, connectTimeoutMs: 2000, log, sleep })
+  t.teardown(() => c.close())
+  await t.rejects(c.getPage(mail, pageUrl(emu, mail), new Limiters({ maxRps: 0 }).for(emu.url), ac.signal), reason)
+  t.equal(emu.stats().requests, 1, 'no request after the abort')
 })

@@ -6,8 +6,8 @@ import stableStringify from 'fast-json-stable-stringify'
 import { ApiClient } from '../../src/sources/client.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { HostLimiter } from '../../src/sources/limiter.js'
-import { recordKey, SourceStats, type AuditRecord, type WindowBatch } from '../../src/messages.js'
-import { ordered, windowedSource } from '../../src/sources/windowed.js'
+import { SourceStats, type WindowBatch } from '../../src/messages.js'
+import { windowedSource } from '../../src/sources/windowed.js'
 import { emulator } from '../helpers.js'
 
 const log = pino({ level: 'silent' })
@@ -41,23 +41,6 @@ for (const [name, switches, maxPages] of [['page budget 2', {}, 2], ['depth cap 
     if ('pageDepthCap' in switches) t.ok((emu.stats().byStatus['400'] ?? 0) > 0, 'the cap was hit and handled')
   })
 }
-
-t.test('ordered: by instant, then canonical key; the same content twice at an instant is one record, in any key order', async (t) => {
-  const line = (o: object): string => JSON.stringify(o)
-  const list: AuditRecord[] = [
-    { us: 30, line: line({ date: '30', uniqId: 'c' }) },
-    { us: 10, line: line({ date: '10', uniqId: 'b' }) },
-    { us: 10, line: line({ uniqId: 'a', date: '10' }) },
-    { us: 10, line: line({ date: '10', uniqId: 'a' }) }, // the same record as the one before, keys in another order
-    { us: 20, line: line({ date: '20', uniqId: 'd' }) },
-  ]
-  const { records, repeats } = ordered(list)
-  t.equal(repeats, 1)
-  t.same(records.map((r) => [r.us, (JSON.parse(r.line) as { uniqId: string }).uniqId]), [[10, 'a'], [10, 'b'], [20, 'd'], [30, 'c']])
-  const tied = records.filter((r) => r.us === 10)
-  t.ok(recordKey(tied[0]) < recordKey(tied[1]), 'ties ordered by canonical key')
-  t.same(records.filter((r) => r.us !== 10).map((r) => r.key), [undefined, undefined], 'a record alone at its instant is never keyed')
-})
 
 t.test('windows planned too wide after an empty stretch are re-planned, and all passes stay within --concurrency', async (t) => {
   const end = Date.UTC(2026, 10, 20)

@@ -1,0 +1,76 @@
+// The window collector, pure: pages in (as the API sent them, widened one unit each side), the records of [lo, hi)
+// out, each once, ascending by (instant, canonical key); non-objects and records without a timestamp rejected with
+// their reason; records of neighbouring windows dropped uncounted; repeats (by line, then canonically) counted.
+import t from 'tap'
+import { recordKey, type AuditRecord } from '../../src/messages.js'
+import { WindowCollector, ordered, requestBounds } from '../../src/sources/collect.js'
+
+const instantOf = (r: Record<string, unknown>): number | undefined => (typeof r.t === 'number' ? r.t : undefined)
+const id = (r: AuditRecord): [number, string] => [r.us, (JSON.parse(r.line) as { id: string }).id]
+
+t.test('requestBounds: one unit wider on each side, in whole units', async (t) => {
+  t.same(requestBounds(1500, 2500, 1000), { after: 0, before: 3000 }, 'ms units, bounds inside a unit')
+  t.same(requestBounds(2000, 3000, 1000), { after: 1000, before: 3000 }, 'ms units, bounds on units')
+  t.same(requestBounds(10, 20, 1), { after: 9, before: 20 }, 'µs units')
+})
+
+t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', async (t) => {
+  const c = new WindowCollector(100, 200, instantOf)
+  t.equal(c.oldest, undefined, 'nothing seen yet')
+  c.add([
+    { t: 150, id: 'b' },
+    { t: 200, id: 'newer window' }, // hi is exclusive
+    null,
+    { id: 'no time' },
+    { t: 120, id: 'c' },
+  ])
+  c.add([
+    { t: 150, id: 'b' }, // the same text again (an offset shift)
+    [1, 2],
+    { id: 'a', t: 150 }, // another record at 150
+    { t: 150, id: 'a' }, // the same one, keys in another order
+    'text',
+    { t: 99, id: 'older window' },
+    { t: 100, id: 'd' }, // lo is inclusive
+  ])
+  t.equal(c.oldest, 100)
+  t.equal(c.size, 5, 'distinct lines inside the window')
+  const { records, rejected, repeats } = c.finish()
+  // At one instant the order is by canonical key (a hash): computed here rather than assumed.
+  const at150 = records.slice(2).map(id)
+  t.same(records.slice(0, 2).map(id), [[100, 'd'], [120, 'c']])
+  t.same(at150.map(([, i]) => i).sort(), ['a', 'b'])
+  t.ok(recordKey(records[2]) < recordKey(records[3]), 'ties by canonical key')
+  t.equal(repeats, 2, 'one by line, one canonically')
+  t.same(rejected, [
+    { reason: 'not a JSON object', record: null },
+    { reason: 'no valid timestamp', record: { id: 'no time' } },
+    { reason: 'not a JSON object', record: [1, 2] },
+    { reason: 'not a JSON object', record: 'text' },
+  ])
+  t.equal(records.find((r) => id(r)[1] === 'a')?.line, '{"id":"a","t":150}', 'the first text seen of a record is kept')
+})
+
+t.test('collector: an empty window, and a window of out-of-bounds records only', async (t) => {
+  t.same(new WindowCollector(0, 10, instantOf).finish(), { records: [], rejected: [], repeats: 0 })
+  const c = new WindowCollector(0, 10, instantOf)
+  c.add([{ t: -1 }, { t: 10 }, { t: 11 }])
+  t.same([c.finish(), c.oldest], [{ records: [], rejected: [], repeats: 0 }, undefined])
+})
+
+t.test('ordered: by instant, then canonical key; the same content twice at an instant is one record, in any key order', async (t) => {
+  const line = (o: object): string => JSON.stringify(o)
+  const list: AuditRecord[] = [
+    { us: 30, line: line({ date: '30', uniqId: 'c' }) },
+    { us: 10, line: line({ date: '10', uniqId: 'b' }) },
+    { us: 10, line: line({ uniqId: 'a', date: '10' }) },
+    { us: 10, line: line({ date: '10', uniqId: 'a' }) }, // the same record as the one before, keys in another order
+    { us: 20, line: line({ date: '20', uniqId: 'd' }) },
+  ]
+  const { records, repeats } = ordered(list)
+  t.equal(repeats, 1)
+  t.same(records.map((r) => [r.us, (JSON.parse(r.line) as { uniqId: string }).uniqId]), [[10, 'a'], [10, 'b'], [20, 'd'], [30, 'c']])
+  const tied = records.filter((r) => r.us === 10)
+  t.ok(recordKey(tied[0]) < recordKey(tied[1]), 'ties ordered by canonical key')
+  t.same(records.filter((r) => r.us !== 10).map((r) => r.key), [undefined, undefined], 'a record alone at its instant is never keyed')
+})
