@@ -1,4 +1,10 @@
-/** Per-host request pacing shared by every source and window: a minimum spacing (--max-rps) and a pause after 429. */
+/**
+ * Per-host request pacing shared by every source and window of a run: a hard cap (--max-rps), a pause after a 429
+ * (Retry-After holds every caller of the host), and an adaptive rate. A 429 means the host's limit was passed: the
+ * rate is cut to a little below what was actually sent in the last second (once per second, however many 429s the
+ * requests in flight bring back), then raised again, quickly while well below the rate that drew the 429 and slowly
+ * near it, so the limit is probed rarely. Without any 429 the rate stays unlimited (or at --max-rps).
+ */
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface LimiterOptions {
@@ -10,36 +16,88 @@ export interface LimiterOptions {
 
 const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, { signal })
 
-/** Callers `await acquire()` before each request; `pause(ms)` holds every caller of this host (a 429 slows all workers). */
+/** After a 429 the rate becomes this share of what was sent in the last second. */
+const CUT = 0.9
+/** Growth per second while below NEAR × the rate that drew the last 429, and while near or above it. */
+const FAST_GROWTH = 0.08
+const SLOW_GROWTH = 0.001
+const NEAR = 0.97
+/** The adaptive rate never goes below this (requests per second). */
+const MIN_RPS = 0.5
+
 export class HostLimiter {
-  readonly #spacingMs: number
+  readonly #capRps: number
   readonly #now: () => number
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   #nextSlot = 0
   #pausedUntil = 0
+  /** Adaptive rate (requests/s); Infinity until the first 429. */
+  #rate = Infinity
+  /** The rate that drew the last 429 (what the host's limit seems to be). */
+  #ceiling = Infinity
+  #lastCut = -Infinity
+  #lastGrowth = 0
+  /** Send times within the last second, oldest first. */
+  readonly #sent: number[] = []
 
   constructor(opts: LimiterOptions) {
-    this.#spacingMs = opts.maxRps > 0 ? 1000 / opts.maxRps : 0
+    this.#capRps = opts.maxRps > 0 ? opts.maxRps : Infinity
     this.#now = opts.now ?? Date.now
     this.#sleep = opts.sleep ?? realSleep
+  }
+
+  /** Requests per second currently allowed (the smaller of --max-rps and the adaptive rate). */
+  get rate(): number {
+    return Math.min(this.#capRps, this.#rate)
   }
 
   /** Resolves when this caller may send its request. */
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
       const now = this.#now()
+      this.#grow(now)
       const start = Math.max(now, this.#pausedUntil, this.#nextSlot)
       if (start <= now) {
-        this.#nextSlot = now + this.#spacingMs
+        const rate = this.rate
+        this.#nextSlot = now + (Number.isFinite(rate) ? 1000 / rate : 0)
+        this.#record(now)
         return
       }
       await this.#sleep(start - now, signal)
     }
   }
 
-  /** Holds all callers for `ms` from now (never shortens an existing pause). */
+  /** A 429: holds all callers for `ms` from now (never shortens an existing pause), and lowers the rate. */
   pause(ms: number): void {
-    this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + ms)
+    const now = this.#now()
+    this.#pausedUntil = Math.max(this.#pausedUntil, now + ms)
+    this.#prune(now)
+    // The other requests of the same burst: one cut per second. Nothing sent in the last second: nothing to go by.
+    if (now - this.#lastCut < 1000 || this.#sent.length === 0) return
+    this.#lastCut = now
+    this.#lastGrowth = now
+    // What was sent in the last second is about what the host's window let through (plus the few it refused).
+    this.#ceiling = Math.min(this.#rate, Math.max(MIN_RPS, this.#sent.length))
+    this.#rate = Math.max(MIN_RPS, this.#ceiling * CUT)
+  }
+
+  #grow(now: number): void {
+    if (!Number.isFinite(this.#rate)) return
+    const dt = (now - this.#lastGrowth) / 1000
+    if (dt <= 0) return
+    this.#lastGrowth = now
+    this.#rate *= 1 + dt * (this.#rate < NEAR * this.#ceiling ? FAST_GROWTH : SLOW_GROWTH)
+  }
+
+  #record(now: number): void {
+    this.#sent.push(now)
+    this.#prune(now)
+  }
+
+  #prune(now: number): void {
+    let drop = 0
+    while (drop < this.#sent.length && this.#sent[drop] <= now - 1000) drop++
+    if (drop > 0) this.#sent.splice(0, drop)
   }
 }
 
