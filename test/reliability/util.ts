@@ -1,10 +1,10 @@
 /** Helpers for the reliability tests: a CLI child that can be signalled mid-run, stderr line waits, archive prefix checks. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import stableStringify from 'fast-json-stable-stringify'
-import type { SourceName } from '../../src/sources/descriptor.js'
-import { ENDPOINTS } from '../../src/sources/index.js'
-import { CLI, type ArchiveContent, type CliResult } from '../helpers.js'
+import { CLI, type CliResult } from '../helpers.js'
+
+// The archive oracle and the PRNG live in test/helpers.ts (one of each for every test); re-exported for these files.
+export { prefixProblems, prng } from '../helpers.js'
 
 export interface LiveCli {
   child: ChildProcess
@@ -50,32 +50,6 @@ export function startCli(args: string[], opts: { env: Record<string, string>; cw
   }
 }
 
-/**
- * Checks that an archive is a valid prefix of the truth: every archived record is in the truth once, and every truth
- * record older than the newest archived instant minus `toleranceUs` is archived. Returns the problems (empty = valid).
- */
-export function prefixProblems(source: SourceName, archive: ArchiveContent, truth: object[], toleranceUs = 0): string[] {
-  const ep = ENDPOINTS[source]
-  const want = new Set(truth.map((r) => stableStringify(r)))
-  const seen = new Set<string>()
-  const problems: string[] = []
-  let newest = -Infinity
-  for (const recs of archive.days.values()) {
-    for (const r of recs) {
-      const k = stableStringify(r)
-      if (!want.has(k)) problems.push(`not in the truth: ${k.slice(0, 120)}`)
-      if (seen.has(k)) problems.push(`twice: ${k.slice(0, 120)}`)
-      seen.add(k)
-      newest = Math.max(newest, ep.timestamp(r as Record<string, unknown>) as number)
-    }
-  }
-  for (const r of truth) {
-    const us = ep.timestamp(r as Record<string, unknown>) as number
-    if (us < newest - toleranceUs && !seen.has(stableStringify(r))) problems.push(`missing before the newest archived record: ${stableStringify(r).slice(0, 120)}`)
-  }
-  return problems.slice(0, 20)
-}
-
 /** Every byte of every file named, concatenated (for grepping outputs for the token). */
 export function slurp(paths: string[]): string {
   return paths.map((p) => readFileSync(p, 'utf8')).join('\n')
@@ -84,17 +58,4 @@ export function slurp(paths: string[]): string {
 /** A test message that carries the child's stderr only when the exit code is not the expected one. */
 export function exits(r: { code: number | null; stderr: string }, want: number, what: string): string {
   return r.code === want ? what : `${what}; stderr:\n${r.stderr.slice(-4000)}`
-}
-
-/** A small seeded PRNG (mulberry32): the same seed replays the same kill schedule. */
-export function prng(seed: number): { next: () => number; int: (n: number) => number } {
-  let a = seed >>> 0
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-  return { next, int: (n) => Math.floor(next() * n) }
 }
