@@ -3,7 +3,7 @@
  * what needs a process); one archive oracle (`readArchive`, `checkArchive`, `prefixProblems`); one PRNG (`prng`, the
  * emulator's mulberry32) and one fake clock (`fakeClock`).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -85,6 +85,8 @@ export interface MainOptions {
   signal?: AbortSignal
   /** Adds `--summary-json <cwd>/.summary.json` and returns the parsed document as `summary`. */
   summary?: boolean
+  /** Called with all of stderr so far after each write (to stop the run at a given log line). */
+  onStderr?: (stderr: string) => void
 }
 
 /**
@@ -103,7 +105,10 @@ export async function runMain(argv: string[], opts: MainOptions): Promise<MainRe
   let stdout = ''
   let stderr = ''
   out.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  err.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  err.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d
+    opts.onStderr?.(stderr)
+  })
   const signal = opts.signal ?? new AbortController().signal
   const code = await main(args, {
     env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, signal,
@@ -157,6 +162,50 @@ export function fakeClock(startMs: number, step = 0): FakeClock {
 /** The tests' one seeded PRNG: the emulator's mulberry32 (`Rng`), so a seed replays the same sequence everywhere. */
 export function prng(seed: number): Rng {
   return new Rng(seed)
+}
+
+export interface LiveCli {
+  child: ChildProcess
+  done: Promise<CliResult>
+  /** Resolves with the first stderr line matching `re` (rejects if the child ends first). */
+  waitLine(re: RegExp): Promise<string>
+}
+
+/** Starts the real CLI without waiting for it. */
+export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string; uid?: number; gid?: number }): LiveCli {
+  // As another user, drop NODE_OPTIONS: the test runner's process-info hook would try to write into .tap/ as that user.
+  const [cmd, argv] = opts.uid === undefined ? [process.execPath, [CLI, ...args]] : ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]]
+  const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid })
+  let stdout = ''
+  let stderr = ''
+  let partial = ''
+  const waiters: { re: RegExp; resolve: (l: string) => void; reject: (e: Error) => void }[] = []
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d
+    const lines = (partial + d).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) {
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].re.test(line)) {
+          waiters[i].resolve(line)
+          waiters.splice(i, 1)
+        }
+      }
+    }
+  })
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      for (const w of waiters.splice(0)) w.reject(new Error(`the CLI ended (code ${code}, signal ${signal}) before a line matching ${w.re}; stderr:\n${stderr}`))
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+  return {
+    child,
+    done,
+    waitLine: (re) => new Promise((resolve, reject) => waiters.push({ re, resolve, reject })),
+  }
 }
 
 /** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */
