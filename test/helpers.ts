@@ -1,18 +1,29 @@
-/** Test helpers: the real emulator over HTTP, the real CLI as a child process, and an archive checker. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+/**
+ * Test helpers: the real emulator over HTTP; one CLI runner pair (`runMain` in this process, `runCli` as a child for
+ * what needs a process); one archive oracle (`readArchive`, `checkArchive`, `prefixProblems`); one PRNG (`prng`, the
+ * emulator's mulberry32) and one fake clock (`fakeClock`).
+ */
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import stableStringify from 'fast-json-stable-stringify'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js'
+import { Rng } from '../src/emulator/prng.js'
+import type { SourceSummary } from '../src/pipeline/outcome.js'
+import type { SummaryDocument } from '../src/summary.js'
 import type { SourceName } from '../src/sources/descriptor.js'
 import { ENDPOINTS } from '../src/sources/index.js'
 import { utcDay } from '../src/time.js'
 
-export const ROOT = resolve(fileURLToPath(import.meta.url), '../..')
+const HERE = dirname(fileURLToPath(import.meta.url))
+/** The repository root, whether this file runs as test/helpers.ts or compiled as dist/test/helpers.js. */
+export const ROOT = existsSync(join(HERE, '../package.json')) ? resolve(HERE, '..') : resolve(HERE, '../..')
 export const CLI = join(ROOT, 'dist/src/cli.js')
+/** The compiled commands `runMain` runs in-process (`npm test` builds first; run `npm run build` before one file). */
+export const MAIN = join(ROOT, 'dist/src/main.js')
 export const TOKEN = 'y0_test-token-0123456789abcdef'
 
 interface TapLike {
@@ -60,19 +71,44 @@ export function collect(child: ChildProcessWithoutNullStreams): Promise<CliResul
   })
 }
 
+/** What `runMain` returns: the child's view, plus the --summary-json document when `summary` was asked for. */
+export interface MainResult extends CliResult {
+  summary?: SummaryDocument
+}
+
+export interface MainOptions {
+  env: Record<string, string>
+  cwd: string
+  /** The run's wall clock (epoch ms); default Date.now. Give the emulator the same clock for an exact "now". */
+  now?: () => number
+  /** Aborting it stops the run like SIGINT would (exit 130). */
+  signal?: AbortSignal
+  /** Adds `--summary-json <cwd>/.summary.json` and returns the parsed document as `summary`. */
+  summary?: boolean
+  /** Called with all of stderr so far after each write (to stop the run at a given log line). */
+  onStderr?: (stderr: string) => void
+}
+
 /**
  * Runs a command in this process, as the bin would (src/main.ts with the given environment and working directory),
  * capturing stdout and stderr: for cases where no process matters (signals, exit by signal, EPIPE, SIGKILL, umask and
- * other users still need `runCli`). `signal` stops it like SIGINT would (exit 130).
+ * other users still need `runCli`). `signal` stops it like SIGINT would (exit 130). Like `runCli`, it runs the build in
+ * dist/ (src/main.ts reads package.json relative to dist/src/).
  */
-export async function runMain(args: string[], opts: { env: Record<string, string>; cwd: string; now?: () => number; signal?: AbortSignal }): Promise<CliResult> {
-  const { main } = await import('../src/main.js')
+export async function runMain(argv: string[], opts: MainOptions): Promise<MainResult> {
+  const summaryPath = join(opts.cwd, '.summary.json')
+  const args = opts.summary === true ? [...argv, '--summary-json', summaryPath] : argv
+  // The compiled build, like runCli's child: one build for both runners, and no per-file TypeScript transpile of src/.
+  const { main } = (await import(pathToFileURL(MAIN).href)) as typeof import('../src/main.js')
   const out = new PassThrough()
   const err = new PassThrough()
   let stdout = ''
   let stderr = ''
   out.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  err.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  err.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d
+    opts.onStderr?.(stderr)
+  })
   const signal = opts.signal ?? new AbortController().signal
   const code = await main(args, {
     env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, signal,
@@ -81,7 +117,95 @@ export async function runMain(args: string[], opts: { env: Record<string, string
   out.end()
   err.end()
   await Promise.all([finished(out), finished(err)])
-  return { code, signal: null, stdout, stderr }
+  const res: MainResult = { code, signal: null, stdout, stderr }
+  if (opts.summary === true) res.summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as SummaryDocument
+  return res
+}
+
+/** The --summary-json entry of `source` in a `runMain(..., { summary: true })` result (throws when absent). */
+export function summaryOf(r: MainResult, source: string): SourceSummary {
+  const s = r.summary?.sources.find((x) => x.source === source)
+  if (s === undefined) throw new Error(`no summary for ${source}: ${r.stderr.slice(-2000)}`)
+  return s
+}
+
+/** The messages logged on stderr, one per line: `msg` of each JSON log line, other lines as they are. */
+export function logMessages(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l !== '').map((l) => {
+    if (!l.startsWith('{')) return l
+    const o = JSON.parse(l) as { msg?: unknown }
+    return typeof o.msg === 'string' ? o.msg : l
+  })
+}
+
+/** A clock for tests: `now()` returns the current instant (epoch ms), then moves it on by `step`; `advance` moves it. */
+export interface FakeClock {
+  now: () => number
+  advance(ms: number): void
+  set(ms: number): void
+}
+
+/** A fake clock starting at `startMs` (ms); `step` ms are added after each reading (a clock that moves while read). */
+export function fakeClock(startMs: number, step = 0): FakeClock {
+  let at = startMs
+  return {
+    now: () => {
+      const v = at
+      at += step
+      return v
+    },
+    advance: (ms) => void (at += ms),
+    set: (ms) => void (at = ms),
+  }
+}
+
+/** The tests' one seeded PRNG: the emulator's mulberry32 (`Rng`), so a seed replays the same sequence everywhere. */
+export function prng(seed: number): Rng {
+  return new Rng(seed)
+}
+
+export interface LiveCli {
+  child: ChildProcess
+  done: Promise<CliResult>
+  /** Resolves with the first stderr line matching `re` (rejects if the child ends first). */
+  waitLine(re: RegExp): Promise<string>
+}
+
+/** Starts the real CLI without waiting for it. */
+export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string; uid?: number; gid?: number }): LiveCli {
+  // As another user, drop NODE_OPTIONS: the test runner's process-info hook would try to write into .tap/ as that user.
+  const [cmd, argv] = opts.uid === undefined ? [process.execPath, [CLI, ...args]] : ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]]
+  const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid })
+  let stdout = ''
+  let stderr = ''
+  let partial = ''
+  const waiters: { re: RegExp; resolve: (l: string) => void; reject: (e: Error) => void }[] = []
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d
+    const lines = (partial + d).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) {
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].re.test(line)) {
+          waiters[i].resolve(line)
+          waiters.splice(i, 1)
+        }
+      }
+    }
+  })
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      for (const w of waiters.splice(0)) w.reject(new Error(`the CLI ended (code ${code}, signal ${signal}) before a line matching ${w.re}; stderr:\n${stderr}`))
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+  return {
+    child,
+    done,
+    waitLine: (re) => new Promise((resolve, reject) => waiters.push({ re, resolve, reject })),
+  }
 }
 
 /** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */
@@ -155,3 +279,34 @@ export function checkArchive(source: SourceName, archive: ArchiveContent, truth:
 }
 
 export const EXACT: CheckResult = { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 0 }
+
+/** The CheckResult of an exact archive of `total` records. */
+export function exact(total: number): CheckResult {
+  return { ...EXACT, total }
+}
+
+/**
+ * Checks that an archive is a valid prefix of the truth: every archived record is in the truth once, and every truth
+ * record older than the newest archived instant minus `toleranceUs` is archived. Returns the problems (empty = valid).
+ */
+export function prefixProblems(source: SourceName, archive: ArchiveContent, truth: object[], toleranceUs = 0): string[] {
+  const ep = ENDPOINTS[source]
+  const want = new Set(truth.map((r) => stableStringify(r)))
+  const seen = new Set<string>()
+  const problems: string[] = []
+  let newest = -Infinity
+  for (const recs of archive.days.values()) {
+    for (const r of recs) {
+      const k = stableStringify(r)
+      if (!want.has(k)) problems.push(`not in the truth: ${k.slice(0, 120)}`)
+      if (seen.has(k)) problems.push(`twice: ${k.slice(0, 120)}`)
+      seen.add(k)
+      newest = Math.max(newest, ep.timestamp(r as Record<string, unknown>) as number)
+    }
+  }
+  for (const r of truth) {
+    const us = ep.timestamp(r as Record<string, unknown>) as number
+    if (us < newest - toleranceUs && !seen.has(stableStringify(r))) problems.push(`missing before the newest archived record: ${stableStringify(r).slice(0, 120)}`)
+  }
+  return problems.slice(0, 20)
+}

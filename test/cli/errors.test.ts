@@ -1,8 +1,9 @@
 // API refusals end the run at once (no retries), exit 3, and say which source, what to do and the X-Request-Id.
+// In-process (runMain): exit codes and outputs are the bin's; no process behaviour is involved.
 import t from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cliEnv, emulator, runCli } from '../helpers.js'
+import { cliEnv, emulator, runMain, summaryOf } from '../helpers.js'
 
 const cases = [
   { name: '401 wrong token', env: { OAUTH_TOKEN_ARG: 'y0_revoked-token-abcdef0123' }, switches: {}, code: 'AUTH_FAILED', msg: /mail: the API rejected the token \(401: unauthenticated: missing or invalid OAuth token\); check OAUTH_TOKEN_ARG \/ --token: it may be wrong or expired \(X-Request-Id [0-9a-f-]{36}\)/ },
@@ -17,12 +18,14 @@ for (const k of cases) {
     const dir = t.testdir()
     const logFile = join(dir, 'debug.log')
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), Y360_LOG_FILE: logFile, ...k.env })
-    const r = await runCli(['--concurrency', '1', '--lookback', '3d'], { env, cwd: dir })
+    const r = await runMain(['--concurrency', '1', '--lookback', '3d'], { env, cwd: dir, summary: true })
     t.equal(r.code, 3)
     t.equal(r.stdout, '')
     t.match(r.stderr, k.msg)
     t.match(r.stderr, new RegExp(`"code":"${k.code}"`))
-    t.match(r.stderr, new RegExp(`mail: FAILED \\(${k.code}\\)`), 'the summary names the failure')
+    t.match(r.stderr, new RegExp(`mail: FAILED \\(${k.code}\\)`), 'the summary line names the failure')
+    t.match(summaryOf(r, 'mail'), { ok: false, code: k.code, written: 0 }, '--summary-json names the failure')
+    t.match(r.summary, { ok: false, exitCode: 3 })
     const s = emu.stats()
     t.equal(s.requests, 1, 'one request: no retry, no further window')
     t.same(readdirSync(join(dir, 'mail')).filter((n) => n.endsWith('.json')), [], 'nothing written')
@@ -37,7 +40,7 @@ for (const k of cases) {
 t.test('with concurrency 4 a fatal error still stops after the requests already in flight', async (t) => {
   const emu = await emulator(t, { counts: { mail: 3000 }, days: 7, switches: { scopeMissing: ['mail'] } })
   const dir = t.testdir()
-  const r = await runCli(['--lookback', '8d', '--concurrency', '4'], { env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }), cwd: dir })
+  const r = await runMain(['--lookback', '8d', '--concurrency', '4'], { env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }), cwd: dir })
   t.equal(r.code, 3)
   t.ok(emu.stats().requests <= 4, `at most the first wave of windows (${emu.stats().requests})`)
 })

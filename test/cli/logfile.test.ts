@@ -1,18 +1,18 @@
 // Debug log file: get_audit_logs.log in the working directory by default, --log-file PATH, --no-log-file;
-// rotated like the Python script (1 MB, 5 backups: .1 … .5); the token never reaches it.
+// rotated like the Python script (1 MB, 5 backups: .1 … .5); the token never reaches it. In-process (runMain).
 import t from 'tap'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogger } from '../../src/log.js'
 import { RotatingLogFile } from '../../src/logfile.js'
-import { cliEnv, emulator, runCli } from '../helpers.js'
+import { cliEnv, emulator, runMain } from '../helpers.js'
 
 t.test('default get_audit_logs.log in the cwd, debug lines, token redacted; --log-file; --no-log-file', async (t) => {
   const emu = await emulator(t, { counts: { mail: 200 }, days: 2 })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
   delete (env as Record<string, string | undefined>).Y360_LOG_FILE
-  const r = await runCli(['--lookback', '3d'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '3d'], { env, cwd: dir })
   t.equal(r.code, 0)
   t.same(readdirSync(dir).filter((n) => n.includes('log')).sort(), ['get_audit_logs.log'], 'exactly the Python script\'s file name')
   const text = readFileSync(join(dir, 'get_audit_logs.log'), 'utf8')
@@ -21,12 +21,12 @@ t.test('default get_audit_logs.log in the cwd, debug lines, token redacted; --lo
   t.equal(statSync(join(dir, 'get_audit_logs.log')).mode & 0o777, 0o640)
   t.notOk(text.includes(emu.token))
 
-  const r2 = await runCli(['--log-file', 'logs/debug.log'], { env, cwd: dir })
+  const r2 = await runMain(['--log-file', 'logs/debug.log'], { env, cwd: dir })
   t.equal(r2.code, 0)
   t.match(readFileSync(join(dir, 'logs', 'debug.log'), 'utf8'), /mail: ok/)
 
   const dir3 = t.testdir()
-  const r3 = await runCli(['--no-log-file', '--mail-dir', join(dir3, 'mail'), '--lookback', '1d'], { env, cwd: dir3 })
+  const r3 = await runMain(['--no-log-file', '--mail-dir', join(dir3, 'mail'), '--lookback', '1d'], { env, cwd: dir3 })
   t.equal(r3.code, 0)
   t.same(readdirSync(dir3), ['mail'], 'no log file at all')
 })

@@ -1,9 +1,9 @@
 // --timezone partitions by local day (luxon, DST-safe): Europe/Moscow around local midnight, Europe/Berlin on the day
-// of its latest DST change (23 or 25 hours long); the checkpoint still resumes from zone-named files.
+// of its latest DST change (23 or 25 hours long); the checkpoint still resumes from zone-named files. In-process.
 import t from 'tap'
 import { join } from 'node:path'
 import { DateTime } from 'luxon'
-import { cliEnv, emulator, readArchive, runCli } from '../helpers.js'
+import { cliEnv, emulator, readArchive, runMain, summaryOf } from '../helpers.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -21,17 +21,17 @@ t.test('Europe/Moscow: 20:59:59.999Z and 21:00:00.000Z land in different local-d
   const dayD = d.toISODate() as string
   const dayD1 = d.plus({ days: 1 }).toISODate() as string
 
-  const r = await runCli(['--lookback', '5d'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '5d'], { env, cwd: dir })
   t.equal(r.code, 0)
   const arch = readArchive(mailDir, 'mail_audit')
   t.same([...arch.days.entries()], [[dayD, [a, b]], [dayD1, [c, e]]], 'files named by the Moscow day')
 
   // Incremental run: the resume point comes from the newest zone-named file; nothing is duplicated.
   const fresh = emu.inject('mail', 2)
-  const r2 = await runCli([], { env, cwd: dir })
+  const r2 = await runMain([], { env, cwd: dir, summary: true })
   t.equal(r2.code, 0)
   t.match(r2.stderr, new RegExp(`resuming after ${iso(at(22, 0, 0, 0)).replace('.', '\\.')}`))
-  t.match(r2.stderr, /mail: ok, fetched \d+ in \d+ pages, wrote 2,/)
+  t.match(summaryOf(r2, 'mail'), { ok: true, written: 2 })
   const todayMsk = DateTime.now().setZone('Europe/Moscow').toISODate() as string
   const arch2 = readArchive(mailDir, 'mail_audit')
   // The two share one instant: within an instant records are ordered by canonical key, not by arrival.
@@ -39,9 +39,9 @@ t.test('Europe/Moscow: 20:59:59.999Z and 21:00:00.000Z land in different local-d
   t.same(byId(arch2.days.get(todayMsk)?.slice(-2) ?? []), byId(fresh), `new records in the Moscow-day file ${todayMsk}`)
   t.equal(arch2.lines.length, 6)
 
-  const ok = await runCli(['verify', '--timezone', 'Europe/Moscow'], { env: { ...env, Y360_TIMEZONE: '' }, cwd: dir })
+  const ok = await runMain(['verify', '--timezone', 'Europe/Moscow'], { env: { ...env, Y360_TIMEZONE: '' }, cwd: dir })
   t.equal(ok.code, 0, 'verify with the same zone passes')
-  const utc = await runCli(['verify', '--timezone', 'UTC'], { env, cwd: dir })
+  const utc = await runMain(['verify', '--timezone', 'UTC'], { env, cwd: dir })
   t.equal(utc.code, 7, 'verify in UTC flags the records placed by Moscow day')
   t.match(utc.stdout, new RegExp(`mail_audit_${dayD1}\\.json:2: wrong-day: .* belongs to ${dayD}`))
 })
@@ -70,11 +70,11 @@ t.test('Europe/Berlin: the DST-change day (23 or 25 hours) gets exactly its own 
   const before = rec(s - 1)
   const inside = [rec(s), rec(x - 1), rec(x), rec(e - 1)]
   const after = rec(e)
-  const r = await runCli(['--timezone', zone, '--since', iso(s - 3_600_000), '--until', iso(e + 3_600_000)], { env, cwd: dir })
+  const r = await runMain(['--timezone', zone, '--since', iso(s - 3_600_000), '--until', iso(e + 3_600_000)], { env, cwd: dir })
   t.equal(r.code, 0)
   const prev = local.minus({ days: 1 }).toISODate() as string
   const next = local.plus({ days: 1 }).toISODate() as string
   t.same([...readArchive(mailDir, 'mail_audit').days.entries()], [[prev, [before]], [local.toISODate(), inside], [next, [after]]])
-  const v = await runCli(['verify', '--timezone', zone], { env, cwd: dir })
+  const v = await runMain(['verify', '--timezone', zone], { env, cwd: dir })
   t.equal(v.code, 0, 'verify in the same zone passes')
 })

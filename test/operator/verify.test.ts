@@ -1,23 +1,24 @@
 // y360-audit verify: passes on a good archive; on each kind of damage exits 7 naming file, line and kind;
-// --sources narrows it; it streams (a 40 MB file checks under a 24 MB heap cap).
+// --sources narrows it; it streams (a 40 MB file checks under a 24 MB heap cap: a real process with that cap).
+// The rest runs in-process (runMain).
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, cliEnv, emulator, runCli } from '../helpers.js'
+import { CLI, cliEnv, emulator, runMain } from '../helpers.js'
 
 const ts = (line: string): number => Date.parse((JSON.parse(line) as { date: string }).date)
 
 t.test('verify: OK on a good archive, exit 7 naming file:line for each kind of damage', async (t) => {
-  const emu = await emulator(t, { counts: { mail: 2000, disk: 500 }, days: 3, seed: 51 })
+  const emu = await emulator(t, { counts: { mail: 600, disk: 200 }, days: 3, seed: 51 })
   const root = t.testdir()
   const good = join(root, 'good')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(good, 'mail'), DISK_LOG_CATALOG_LOCATION: join(good, 'disk') })
-  t.equal((await runCli(['--lookback', '4d'], { env, cwd: root })).code, 0)
-  const ok = await runCli(['verify'], { env, cwd: root })
+  t.equal((await runMain(['--lookback', '4d'], { env, cwd: root })).code, 0)
+  const ok = await runMain(['verify'], { env, cwd: root })
   t.equal(ok.code, 0, 'a good archive passes')
   const mailFiles = readdirSync(join(good, 'mail')).filter((n) => n.startsWith('mail_audit_')).sort()
-  t.match(ok.stdout, new RegExp(`^mail: ${mailFiles.length} files, 2000 records from \\S+ to \\S+: OK\\ndisk: \\d+ files, 500 records from \\S+ to \\S+: OK\\n$`))
+  t.match(ok.stdout, new RegExp(`^mail: ${mailFiles.length} files, 600 records from \\S+ to \\S+: OK\\ndisk: \\d+ files, 200 records from \\S+ to \\S+: OK\\n$`))
 
   /** Copies the good archive, lets `damage` edit the lines of one mail day file, runs verify on the copy. */
   const damaged = async (name: string, fileIndex: number, damage: (lines: string[]) => string): Promise<{ code: number | null; stdout: string; file: string }> => {
@@ -25,7 +26,7 @@ t.test('verify: OK on a good archive, exit 7 naming file:line for each kind of d
     cpSync(good, dir, { recursive: true })
     const file = join(dir, 'mail', mailFiles[fileIndex])
     writeFileSync(file, damage(readFileSync(file, 'utf8').split('\n').slice(0, -1)))
-    const r = await runCli(['verify'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), DISK_LOG_CATALOG_LOCATION: join(dir, 'disk') }, cwd: root })
+    const r = await runMain(['verify'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), DISK_LOG_CATALOG_LOCATION: join(dir, 'disk') }, cwd: root })
     return { code: r.code, stdout: r.stdout, file }
   }
   const body = (lines: string[]): string => lines.map((l) => l + '\n').join('')
@@ -76,11 +77,11 @@ t.test('verify: OK on a good archive, exit 7 naming file:line for each kind of d
   t.match(junk.stdout, `${junk.file}:3: unparseable: a line longer than 1048576 bytes; the rest of this file was not checked`)
   t.match(junk.stdout, /^mail: .*: 1 problem\(s\)$/m, 'the other mail files are clean')
 
-  const narrowed = await runCli(['verify', '--sources', 'disk'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(root, 'torn', 'mail'), DISK_LOG_CATALOG_LOCATION: join(root, 'torn', 'disk') }, cwd: root })
+  const narrowed = await runMain(['verify', '--sources', 'disk'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(root, 'torn', 'mail'), DISK_LOG_CATALOG_LOCATION: join(root, 'torn', 'disk') }, cwd: root })
   t.equal(narrowed.code, 0, '--sources disk skips the damaged mail archive')
-  t.match(narrowed.stdout, /^disk: \d+ files, 500 records .*: OK\n$/)
+  t.match(narrowed.stdout, /^disk: \d+ files, 200 records .*: OK\n$/)
 
-  const missing = await runCli(['verify'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(root, 'nope') }, cwd: root })
+  const missing = await runMain(['verify'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(root, 'nope') }, cwd: root })
   t.equal(missing.code, 1, 'a missing archive directory is a configuration error, not an empty OK')
   t.match(missing.stderr, /does not exist/)
 })

@@ -1,80 +1,9 @@
 /** Helpers for the reliability tests: a CLI child that can be signalled mid-run, stderr line waits, archive prefix checks. */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import stableStringify from 'fast-json-stable-stringify'
-import type { SourceName } from '../../src/sources/descriptor.js'
-import { ENDPOINTS } from '../../src/sources/index.js'
-import { CLI, type ArchiveContent, type CliResult } from '../helpers.js'
 
-export interface LiveCli {
-  child: ChildProcess
-  done: Promise<CliResult>
-  /** Resolves with the first stderr line matching `re` (rejects if the child ends first). */
-  waitLine(re: RegExp): Promise<string>
-}
-
-/** Starts the real CLI without waiting for it. */
-export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string; uid?: number; gid?: number }): LiveCli {
-  // As another user, drop NODE_OPTIONS: the test runner's process-info hook would try to write into .tap/ as that user.
-  const [cmd, argv] = opts.uid === undefined ? [process.execPath, [CLI, ...args]] : ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]]
-  const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid })
-  let stdout = ''
-  let stderr = ''
-  let partial = ''
-  const waiters: { re: RegExp; resolve: (l: string) => void; reject: (e: Error) => void }[] = []
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d
-    const lines = (partial + d).split('\n')
-    partial = lines.pop() ?? ''
-    for (const line of lines) {
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (waiters[i].re.test(line)) {
-          waiters[i].resolve(line)
-          waiters.splice(i, 1)
-        }
-      }
-    }
-  })
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      for (const w of waiters.splice(0)) w.reject(new Error(`the CLI ended (code ${code}, signal ${signal}) before a line matching ${w.re}; stderr:\n${stderr}`))
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-  return {
-    child,
-    done,
-    waitLine: (re) => new Promise((resolve, reject) => waiters.push({ re, resolve, reject })),
-  }
-}
-
-/**
- * Checks that an archive is a valid prefix of the truth: every archived record is in the truth once, and every truth
- * record older than the newest archived instant minus `toleranceUs` is archived. Returns the problems (empty = valid).
- */
-export function prefixProblems(source: SourceName, archive: ArchiveContent, truth: object[], toleranceUs = 0): string[] {
-  const ep = ENDPOINTS[source]
-  const want = new Set(truth.map((r) => stableStringify(r)))
-  const seen = new Set<string>()
-  const problems: string[] = []
-  let newest = -Infinity
-  for (const recs of archive.days.values()) {
-    for (const r of recs) {
-      const k = stableStringify(r)
-      if (!want.has(k)) problems.push(`not in the truth: ${k.slice(0, 120)}`)
-      if (seen.has(k)) problems.push(`twice: ${k.slice(0, 120)}`)
-      seen.add(k)
-      newest = Math.max(newest, ep.timestamp(r as Record<string, unknown>) as number)
-    }
-  }
-  for (const r of truth) {
-    const us = ep.timestamp(r as Record<string, unknown>) as number
-    if (us < newest - toleranceUs && !seen.has(stableStringify(r))) problems.push(`missing before the newest archived record: ${stableStringify(r).slice(0, 120)}`)
-  }
-  return problems.slice(0, 20)
-}
+// The CLI runners, the archive oracle and the PRNG live in test/helpers.ts (one of each for every test); re-exported
+// for these files.
+export { prefixProblems, prng, startCli, type LiveCli } from '../helpers.js'
 
 /** Every byte of every file named, concatenated (for grepping outputs for the token). */
 export function slurp(paths: string[]): string {
@@ -84,17 +13,4 @@ export function slurp(paths: string[]): string {
 /** A test message that carries the child's stderr only when the exit code is not the expected one. */
 export function exits(r: { code: number | null; stderr: string }, want: number, what: string): string {
   return r.code === want ? what : `${what}; stderr:\n${r.stderr.slice(-4000)}`
-}
-
-/** A small seeded PRNG (mulberry32): the same seed replays the same kill schedule. */
-export function prng(seed: number): { next: () => number; int: (n: number) => number } {
-  let a = seed >>> 0
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-  return { next, int: (n) => Math.floor(next() * n) }
 }
