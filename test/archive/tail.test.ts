@@ -3,7 +3,8 @@
 import t from 'tap'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openAppend, repairTail, writeAll } from '../../src/archive/tail.js'
+import { repairTail, writeAll } from '../../src/archive/tail.js'
+import { openAppend } from '../../src/atomic.js'
 
 const isRecord = (line: string): boolean => {
   try {

@@ -24,8 +24,9 @@ const lockOf = (dir: string): unknown => JSON.parse(readFileSync(join(dir, LOCK_
 t.test('acquire writes pid, host and start time; release removes it; nothing else is left', async (t) => {
   const dir = t.testdir()
   const { log, lines } = capture()
-  const lock = DirLock.acquire(dir, log, clock.now)
-  t.same(lockOf(dir), { pid: process.pid, host: hostname(), started })
+  const lock = DirLock.acquire(dir, log, { now: clock.now, refresh: false })
+  t.same(lockOf(dir), { pid: process.pid, host: hostname(), started, id: lock.info.id })
+  t.match(lock.info.id, /^[0-9a-f]{16}$/, 'a random id per acquisition')
   t.equal(readFileSync(join(dir, LOCK_NAME), 'utf8').endsWith('}\n'), true)
   t.same(readdirSync(dir), [LOCK_NAME], 'no temp file beside it')
   lock.release()
@@ -37,7 +38,7 @@ t.test('a live holder on this host: LOCKED naming it, the lock untouched', async
   const dir = t.testdir()
   const held = { pid: process.ppid, host: hostname(), started: '2026-10-20T07:00:00.000Z' }
   writeFileSync(join(dir, LOCK_NAME), JSON.stringify(held) + '\n')
-  t.throws(() => DirLock.acquire(dir, capture().log, clock.now), {
+  t.throws(() => DirLock.acquire(dir, capture().log, { now: clock.now, refresh: false }), {
     code: 'LOCKED',
     message: `another y360-audit run (pid ${held.pid} on ${held.host}, started ${held.started}) is writing ${dir}; this run exits without touching the archive. If no such process exists, remove ${join(dir, LOCK_NAME)}`,
   })
@@ -45,11 +46,11 @@ t.test('a live holder on this host: LOCKED naming it, the lock untouched', async
   t.same(readdirSync(dir), [LOCK_NAME])
 })
 
-t.test('a holder on another host is never taken over (its liveness cannot be checked)', async (t) => {
+t.test('a fresh lock of another host is respected (its liveness cannot be checked; it is taken over only once stale: lease.test.ts)', async (t) => {
   const dir = t.testdir()
   const held = { pid: DEAD_PID, host: 'elsewhere.example', started: '2026-10-20T07:00:00.000Z' }
   writeFileSync(join(dir, LOCK_NAME), JSON.stringify(held))
-  t.throws(() => DirLock.acquire(dir, capture().log, clock.now), { code: 'LOCKED', message: /pid 1073741824 on elsewhere\.example.*\(another host: its liveness cannot be checked from here\)/ })
+  t.throws(() => DirLock.acquire(dir, capture().log, { now: clock.now, refresh: false }), { code: 'LOCKED', message: /pid 1073741824 on elsewhere\.example.*\(another host: taken over once it is not refreshed for --lock-stale 120s\)/ })
   t.same(lockOf(dir), held)
 })
 
@@ -63,8 +64,9 @@ for (const [name, content, holder] of [
     const dir = t.testdir()
     writeFileSync(join(dir, LOCK_NAME), content)
     const { log, lines } = capture()
-    const lock = DirLock.acquire(dir, log, clock.now)
-    t.same(lockOf(dir), { pid: process.pid, host: hostname(), started })
+    const lock = DirLock.acquire(dir, log, { now: clock.now, refresh: false })
+    t.same(lockOf(dir), { pid: process.pid, host: hostname(), started, id: lock.info.id })
+  t.match(lock.info.id, /^[0-9a-f]{16}$/, 'a random id per acquisition')
     t.same(lines.map((l) => [l.level, l.msg]), [[40, `taking over the stale lock ${join(dir, LOCK_NAME)}: ${holder}`]])
     t.same(readdirSync(dir), [LOCK_NAME], 'the stale lock and the temp files are gone')
     lock.release()
@@ -74,7 +76,7 @@ for (const [name, content, holder] of [
 
 t.test('release leaves a lock that is no longer ours (another run took it over meanwhile)', async (t) => {
   const dir = t.testdir()
-  const lock = DirLock.acquire(dir, capture().log, clock.now)
+  const lock = DirLock.acquire(dir, capture().log, { now: clock.now, refresh: false })
   const other = { pid: process.pid, host: hostname(), started: '2026-10-20T09:00:00.000Z' }
   writeFileSync(join(dir, LOCK_NAME), JSON.stringify(other))
   lock.release()
@@ -86,6 +88,6 @@ t.test('release leaves a lock that is no longer ours (another run took it over m
 
 t.test('a directory that does not exist: SINK_WRITE naming the lock file', async (t) => {
   const dir = join(t.testdir(), 'missing')
-  t.throws(() => DirLock.acquire(dir, capture().log, clock.now), { code: 'SINK_WRITE', message: new RegExp(`^cannot create the lock file ${join(dir, LOCK_NAME).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`) })
+  t.throws(() => DirLock.acquire(dir, capture().log, { now: clock.now, refresh: false }), { code: 'SINK_WRITE', message: new RegExp(`^cannot create the lock file ${join(dir, LOCK_NAME).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`) })
   t.notOk(existsSync(dir))
 })
