@@ -50,7 +50,7 @@ export class ArchiveOutput implements Output {
       if (r.created) this.#log.info({ dir: src.dir }, `created directory ${src.dir}`)
     }
     if (problems.length > 0) throw configProblems(problems)
-    for (const dir of new Set(this.#cfg.sources.map((s) => s.dir))) this.#locks.set(dir, DirLock.acquire(dir, this.#log, { now: this.#now }))
+    for (const dir of new Set(this.#cfg.sources.map((s) => s.dir))) this.#locks.set(dir, DirLock.acquire(dir, this.#log, { now: this.#now, staleMs: this.#cfg.lockStaleMs }))
     // The archive is the checkpoint: a filtered pull must not share an archive with an unfiltered one (see marks.ts).
     // Checked under the lock, for every source before any of them fetches.
     const writes: (() => void)[] = []

@@ -34,7 +34,7 @@ export class StreamOutput implements Output {
   async open(): Promise<void> {
     const path = this.#cfg.stateFile
     if (path === undefined) return
-    this.#lock = DirLock.acquire(dirname(path), this.#log, { now: this.#now })
+    this.#lock = DirLock.acquire(dirname(path), this.#log, { now: this.#now, staleMs: this.#cfg.lockStaleMs })
     this.#cursor = await loadCursor(path)
   }
 
