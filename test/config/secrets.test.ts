@@ -4,7 +4,7 @@
 // `.rejected`, also for a token with `\` and `"`; a token that cannot be an HTTP header value is CONFIG_INVALID with
 // no request made; the token is read from --token-file or systemd's $CREDENTIALS_DIRECTORY/y360-token (one trailing
 // newline trimmed, a warning when others can read it).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -51,7 +51,7 @@ function files(dir: string): Map<string, string> {
 }
 
 /** A server that puts the Authorization header it receives into everything it answers. */
-async function echoServer(t: Tap.Test, mode: 'mixed' | '401'): Promise<{ url: string; requests: () => number }> {
+async function echoServer(t: Test, mode: 'mixed' | '401'): Promise<{ url: string; requests: () => number }> {
   let n = 0
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     n++
@@ -85,7 +85,7 @@ function baseEnv(url: string, dir: string, token: string): Record<string, string
   }
 }
 
-function noLeak(t: Tap.Test, r: CliResult, dir: string, token: string, what: string): void {
+function noLeak(t: Test, r: CliResult, dir: string, token: string, what: string): void {
   const found = [...files(dir)].flatMap(([p, text]) => leaks(text, token).map((f) => `${p}: ${JSON.stringify(f)}`))
   found.push(...leaks(r.stderr, token).map((f) => `stderr: ${JSON.stringify(f)}`), ...leaks(r.stdout, token).map((f) => `stdout: ${JSON.stringify(f)}`))
   t.same(found, [], `${what}: the token is in no file the run left, nor in stderr or stdout`)
