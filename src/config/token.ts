@@ -46,7 +46,7 @@ function readTokenFile(path: string, what: string): { token?: string; problem?: 
     }
     const token = buf.subarray(0, n).toString('utf8').replace(/\r?\n$/, '')
     if (token.trim() === '') return { problem: `${what} ${path} is empty` }
-    const warning = (st.mode & 0o044) !== 0 ? `${path} is readable by other users and holds the token; run: chmod 600 ${path} (or 0400)` : undefined
+    const warning = (st.mode & 0o004) !== 0 ? `${path} is readable by every user and holds the token; run: chmod o-r ${path} (0400, or 0440 for a group such as a Kubernetes fsGroup)` : undefined
     return { token, warning }
   } catch (err) {
     return { problem: `cannot read ${what} ${path}: ${(err as Error).message}` }
