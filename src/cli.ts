@@ -5,9 +5,12 @@
  * The shebang caps V8's heap growth: the live heap stays under 30 MB whatever the volume, but without a cap V8 lets
  * garbage grow the heap to several hundred MB on long backfills (see bench/RESULTS.md).
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { EXIT_CODES, Y360Error } from './errors.js'
 import type { Io } from './io.js'
 import { main } from './main.js'
+import { TOKEN_CREDENTIAL, scrubSecrets } from './secrets.js'
 
 /** Stops the run on the first SIGINT/SIGTERM (flush + fsync + exit 130/143); a second one exits at once. */
 function trapSignals(): { signal: AbortSignal; code: () => number | undefined } {
@@ -26,20 +29,33 @@ function trapSignals(): { signal: AbortSignal; code: () => number | undefined } 
   return { signal: ac.signal, code: () => code }
 }
 
-/** `text` without any token this process was given (environment or --token), for crash traces that bypass the logger. */
-function scrubSecrets(text: string, argv: string[], env: NodeJS.ProcessEnv): string {
-  const secrets = [env.OAUTH_TOKEN_ARG ?? '']
+/** The file a token may come from (--token-file, Y360_TOKEN_FILE, the systemd credential), read leniently. */
+function tokenFileSecret(argv: string[], env: NodeJS.ProcessEnv): string | undefined {
+  let file = env.Y360_TOKEN_FILE
   argv.forEach((a, i) => {
-    if (a === '--token') secrets.push(argv[i + 1] ?? '')
+    if (a === '--token-file') file = argv[i + 1]
+    else if (a.startsWith('--token-file=')) file = a.slice('--token-file='.length)
+  })
+  if ((file === undefined || file === '') && env.CREDENTIALS_DIRECTORY) file = join(env.CREDENTIALS_DIRECTORY, TOKEN_CREDENTIAL)
+  try {
+    return file ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : undefined
+  } catch {
+    return undefined // a crash trace is written anyway; the configuration reports an unreadable token file itself
+  }
+}
+
+/** `text` without any token this process was given (environment, --token, a token file), for crash traces that bypass the logger. */
+function scrubCrash(text: string, argv: string[], env: NodeJS.ProcessEnv): string {
+  const secrets = [env.OAUTH_TOKEN_ARG, tokenFileSecret(argv, env)]
+  argv.forEach((a, i) => {
+    if (a === '--token') secrets.push(argv[i + 1])
     else if (a.startsWith('--token=')) secrets.push(a.slice('--token='.length))
   })
-  let out = text
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[REDACTED]')
-  return out
+  return scrubSecrets(text, secrets)
 }
 
 const crash = (err: unknown): void => {
-  process.stderr.write(scrubSecrets(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, process.argv, process.env))
+  process.stderr.write(scrubCrash(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, process.argv, process.env))
   process.exit(EXIT_CODES.INTERNAL)
 }
 process.on('uncaughtException', crash)

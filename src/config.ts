@@ -7,6 +7,7 @@ import { parseTimePoint } from './config/parse.js'
 import { configError, scrub, type Problem } from './config/problem.js'
 import { layer } from './config/layer.js'
 import { filtersOf, RULES, selectSources, unknownTypeWarnings } from './config/rules.js'
+import { resolveToken } from './config/token.js'
 import type { Config, ConfigInput, SourceConfig } from './config/types.js'
 import { parseAll, quietValue, type Values } from './config/values.js'
 
@@ -14,9 +15,9 @@ export type { Config, ConfigInput, SourceConfig, Problem }
 export { parseTimePoint }
 
 /** The Config the parsed values describe (before the cross-field rules judge it). */
-function assemble(v: Values, sources: SourceConfig[], warnings: readonly string[]): Config {
-  const { token, org, sourceNames: _narrowing, types: _t, includeUids: _i, excludeUids: _e, ip: _ip, service: _s, logFile, noLogFile, ...plain } = v.all(OPTION)
-  return { ...plain, token: token ?? '', org: org ?? 0, sources, filters: filtersOf(v), logFile: noLogFile ? undefined : logFile, warnings }
+function assemble(v: Values, token: string | undefined, sources: SourceConfig[], warnings: readonly string[]): Config {
+  const { token: _given, tokenFile: _file, org, sourceNames: _narrowing, types: _t, includeUids: _i, excludeUids: _e, ip: _ip, service: _s, logFile, noLogFile, requestDeadlineMs, ...plain } = v.all(OPTION)
+  return { ...plain, token: token ?? '', org: org ?? 0, sources, filters: filtersOf(v), logFile: noLogFile ? undefined : logFile, requestDeadlineMs: requestDeadlineMs ?? 3 * plain.timeoutMs, warnings }
 }
 
 /** Deeply frozen: no stage can change what another stage reads. */
@@ -33,9 +34,11 @@ export function readConfig(input: ConfigInput): { config: Config; problems: Prob
   const ctx = { ...base, zone: quietValue(OPTION.timezone, layered.raw, base, mode) }
   const parsed = parseAll(OPTIONS, layered.raw, ctx, mode)
   const picked = selectSources(parsed.values)
-  const draft = assemble(parsed.values, picked.sources, layered.warnings)
+  const token = resolveToken(parsed.values.get(OPTION.token), parsed.values.get(OPTION.tokenFile), input.env, mode === 'fetch')
+  const draft = assemble(parsed.values, token.token, picked.sources, [...layered.warnings, ...token.warnings])
   const cfg: Config = { ...draft, warnings: [...draft.warnings, ...unknownTypeWarnings(draft)] }
-  const problems = [...layered.problems, ...parsed.problems, ...picked.problems, ...RULES.flatMap((rule) => rule(cfg, mode))]
+  // The token's problems stand where its row's would (it is the first option).
+  const problems = [...layered.problems, ...token.problems, ...parsed.problems, ...picked.problems, ...RULES.flatMap((rule) => rule(cfg, mode))]
   return { config: freeze(cfg), problems: scrub(problems, cfg.token) }
 }
 

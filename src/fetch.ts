@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './log.js'
 import { helpText } from './options.js'
 import { run, type RunSummary } from './pipeline/run.js'
 import { Progress } from './progress.js'
+import { scrubber } from './secrets.js'
 import { summaryDocument, writeMetricsFile, writeSummaryJson } from './summary.js'
 import { showDuration } from './time.js'
 import { runCycles, type Cycle } from './watch.js'
@@ -26,9 +27,10 @@ function report(log: Logger, s: RunSummary): void {
 /** Writes --summary-json and --metrics-file after each run (also failed or interrupted ones); returns an exit code. */
 async function writeOutputs(cfg: Config, log: Logger, summary: RunSummary, started: number, finished: number, cycle: number): Promise<number> {
   let code: number = EXIT_CODES.OK
+  const scrub = scrubber([cfg.token])
   const outputs: [string | undefined, () => Promise<void>][] = [
-    [cfg.summaryJson, () => writeSummaryJson(cfg.summaryJson as string, summaryDocument(summary, started, finished, cycle))],
-    [cfg.metricsFile, () => writeMetricsFile(cfg.metricsFile as string, summary, finished)],
+    [cfg.summaryJson, () => writeSummaryJson(cfg.summaryJson as string, summaryDocument(summary, started, finished, cycle), scrub)],
+    [cfg.metricsFile, () => writeMetricsFile(cfg.metricsFile as string, summary, finished, scrub)],
   ]
   for (const [path, write] of outputs) {
     if (path === undefined) continue

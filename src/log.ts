@@ -4,6 +4,7 @@ import { dirname } from 'node:path'
 import pino from 'pino'
 import { Y360Error } from './errors.js'
 import { RotatingLogFile } from './logfile.js'
+import { scrubber, secretForms } from './secrets.js'
 
 export type Logger = pino.Logger
 
@@ -29,15 +30,9 @@ type Line = { write(s: string): unknown }
 
 /** Wraps a destination so that no secret reaches it, whatever path the text took. */
 function scrubbing(dest: Line, secrets: string[]): Line {
-  const live = secrets.filter((s) => s.length >= 4)
-  if (live.length === 0) return dest
-  return {
-    write(s: string) {
-      let out = s
-      for (const secret of live) if (out.includes(secret)) out = out.split(secret).join('[REDACTED]')
-      return dest.write(out)
-    },
-  }
+  if (secrets.every((s) => secretForms(s).length === 0)) return dest
+  const scrub = scrubber(secrets)
+  return { write: (s: string) => dest.write(scrub(s)) }
 }
 
 /** Builds the logger; the file destination rotates at maxBytes keeping `keep` old files. */

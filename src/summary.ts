@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from './atomic.js'
 import { Y360Error } from './errors.js'
 import type { RunSummary } from './pipeline/run.js'
+import type { Scrub } from './secrets.js'
 import { parseInstant } from './time.js'
 
 /** Everything --summary-json holds. */
@@ -25,9 +26,9 @@ export function summaryDocument(s: RunSummary, startedMs: number, finishedMs: nu
 }
 
 /** Writes --summary-json atomically. */
-export async function writeSummaryJson(path: string, doc: SummaryDocument): Promise<void> {
+export async function writeSummaryJson(path: string, doc: SummaryDocument, scrub: Scrub = (s) => s): Promise<void> {
   try {
-    await writeFileAtomic(path, JSON.stringify(doc, null, 2) + '\n')
+    await writeFileAtomic(path, scrub(JSON.stringify(doc, null, 2)) + '\n')
   } catch (err) {
     throw new Y360Error('SINK_WRITE', `cannot write the summary file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
@@ -86,7 +87,7 @@ export function metricsText(s: RunSummary, finishedMs: number, previous: string)
 }
 
 /** Writes the textfile atomically, carrying the last success time of sources that failed this time. */
-export async function writeMetricsFile(path: string, s: RunSummary, finishedMs: number): Promise<void> {
+export async function writeMetricsFile(path: string, s: RunSummary, finishedMs: number, scrub: Scrub = (t) => t): Promise<void> {
   let previous = ''
   try {
     previous = await readFile(path, 'utf8')
@@ -94,7 +95,7 @@ export async function writeMetricsFile(path: string, s: RunSummary, finishedMs: 
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Y360Error('SINK_WRITE', `cannot read the metrics file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
   try {
-    await writeFileAtomic(path, metricsText(s, finishedMs, previous), 0o644)
+    await writeFileAtomic(path, scrub(metricsText(s, finishedMs, previous)), 0o644)
   } catch (err) {
     throw new Y360Error('SINK_WRITE', `cannot write the metrics file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }

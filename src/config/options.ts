@@ -4,7 +4,7 @@
  */
 import { EVENT_SERVICES } from '../sources/catalog.js'
 import { SOURCE_NAMES, type FilterName, type SourceName } from '../sources/descriptor.js'
-import { directory, duration, fileNamePart, int, oneOf, optional, path, positiveInt, single, subsetOf, list, text, timePoint, url, zone, type Parser } from './parse.js'
+import { byteSize, directory, duration, fileNamePart, int, oneOf, optional, path, positiveInt, single, subsetOf, list, text, timePoint, url, zone, type Parser } from './parse.js'
 
 /** Whether an option takes a value or is a switch. */
 export type OptionKind = 'string' | 'boolean'
@@ -79,7 +79,9 @@ export const SOURCE_OPTIONS: Readonly<Record<SourceName, SourceOptions>> = Objec
 
 /** The options shared by all sources, keyed by the Config field they fill (filters by their Filters name). */
 export const OPTION = {
-  token: opt({ flag: 'token', env: 'OAUTH_TOKEN_ARG', parse: optional(text()), required: 'no OAuth token: set OAUTH_TOKEN_ARG (environment or .env) or pass --token', help: 'OAuth token with the audit-log scopes (required)' }),
+  // Required for fetch, from here or a file: src/config/token.ts judges the pair.
+  token: opt({ flag: 'token', env: 'OAUTH_TOKEN_ARG', parse: optional(text()), help: 'OAuth token with the audit-log scopes (this or --token-file is required); on the command line it is visible to every user (/proc/<pid>/cmdline): prefer --token-file' }),
+  tokenFile: opt({ flag: 'token-file', env: 'Y360_TOKEN_FILE', parse: optional(path()), fetchOnly: true, help: 'file holding the OAuth token (one trailing newline trimmed; warns when others can read it); without a token or this, systemd\'s $CREDENTIALS_DIRECTORY/y360-token (LoadCredential=y360-token:FILE) is read' }),
   org: opt({ flag: 'org', env: 'ORGANIZATION_ID_ARG', parse: optional(positiveInt('the organisation id', 'ORGANIZATION_ID_ARG / --org')), fetchOnly: true, required: 'no organisation id: set ORGANIZATION_ID_ARG (environment or .env) or pass --org', help: 'organisation id, an integer (required)' }),
   ext: opt({ flag: 'ext', env: 'LOG_FILE_EXTENSION', default: 'json', parse: fileNamePart('the file extension (LOG_FILE_EXTENSION / --ext)'), help: 'extension of the archive files' }),
   sourceNames: opt({ flag: 'sources', env: 'Y360_SOURCES', parse: subsetOf(SOURCE_NAMES, 'source'), help: 'comma list narrowing the sources to run (mail,disk,events); default: every source whose directory is set' }),
@@ -100,8 +102,11 @@ export const OPTION = {
   retries: opt({ flag: 'retries', env: 'Y360_RETRIES', default: '6', parse: int(0, 100), help: 'retries of a failing request (5xx, resets, timeouts, invalid JSON)' }),
   retryDelayMs: opt({ flag: 'retry-delay', env: 'Y360_RETRY_DELAY', default: '1s', parse: duration(), help: 'first retry delay; doubles each retry (with jitter), at most 30s' }),
   timeoutMs: opt({ flag: 'timeout', env: 'Y360_TIMEOUT', default: '60s', parse: duration(), help: 'timeout for response headers and for body inactivity' }),
+  requestDeadlineMs: opt({ flag: 'request-deadline', env: 'Y360_REQUEST_DEADLINE', parse: optional(duration()), help: 'longest time one request may take, headers and body, whatever the server sends meanwhile (102 Processing, a dripping body); default 3 × --timeout' }),
+  maxBodyBytes: opt({ flag: 'max-body', env: 'Y360_MAX_BODY', default: '32MiB', parse: byteSize(), help: 'largest response body read per page (a page of 100 records is well under 1 MiB); a larger one stops the run (exit 4)' }),
   maxPages: opt({ flag: 'max-pages', env: 'Y360_MAX_PAGES', default: '10', parse: int(1, 10_000), help: 'pages per time window before the window is split in two' }),
   stateFile: opt({ flag: 'state-file', env: 'Y360_STATE_FILE', parse: optional(path()), help: 'with --stdout: JSON cursor (resume instant + overlap keys per source) making runs incremental; saved atomically (0600) at the end of a run and covering only what stdout accepted; left as it was when the reader goes away or on a signal (those records come again)' }),
+  lockStaleMs: opt({ flag: 'lock-stale', env: 'Y360_LOCK_STALE', default: '2m', parse: duration(), help: 'a run refreshes its lock every quarter of this; a lock not refreshed for longer is taken over, whatever host wrote it (a killed pod, a lost container)' }),
   stdout: flag({ flag: 'stdout', help: 'write NDJSON records to stdout instead of the archive (stdout carries records only; logs stay on stderr); a reader that leaves (| head) ends the run with exit 0' }),
   tagSource: flag({ flag: 'tag-source', help: 'with --stdout: add "_source":"<name>" to each record' }),
   lineFormat: opt({ flag: 'line-format', env: 'Y360_LINE_FORMAT', default: 'compact', parse: oneOf(['compact', 'seed'] as const), help: 'compact (JSON as the API sent it) or seed (the Python script\'s json.dumps spacing)' }),
@@ -123,9 +128,9 @@ export const FILTER_OPTIONS = { types: OPTION.types, includeUids: OPTION.include
 
 /** Every option in --help order: the per-source directory rows after the identity, their base names after --ext. */
 export const OPTIONS: readonly OptionSpec[] = (() => {
-  const { token, org, ext, ...rest } = OPTION
+  const { token, tokenFile, org, ext, ...rest } = OPTION
   const per = SOURCE_NAMES.map((n) => SOURCE_OPTIONS[n])
-  return Object.freeze([token, org, ...per.map((s) => s.dir), ext, ...per.map((s) => s.base), ...Object.values(rest)] as OptionSpec[])
+  return Object.freeze([token, tokenFile, org, ...per.map((s) => s.dir), ext, ...per.map((s) => s.base), ...Object.values(rest)] as OptionSpec[])
 })()
 
 /** `--help` text: one line per option with its variable and default. */

@@ -52,6 +52,18 @@ export function duration(): Parser<number> {
   }
 }
 
+const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3 }
+
+/** A size in bytes: 32MiB, 512KiB, 1GB, 65536; at least 1 KiB (below it no page fits) and at most 4 GiB. */
+export function byteSize(): Parser<number> {
+  return (t, { flag }) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(t)
+    const unit = m === null ? undefined : UNITS[m[2].toLowerCase()]
+    const n = m === null || unit === undefined ? NaN : Math.round(Number(m[1]) * unit)
+    return Number.isFinite(n) && n >= 1024 && n <= 4 * 1024 ** 3 ? ok(n) : fail(`--${flag} must be a size from 1KiB to 4GiB like 32MiB, 512KiB or 65536 (bytes), got "${t}"`)
+  }
+}
+
 /** "a, b or c" */
 function orList(values: readonly string[]): string {
   return values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`

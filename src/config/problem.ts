@@ -1,5 +1,6 @@
 /** Configuration problems as values: collected from every stage, scrubbed of the token, then thrown once. */
 import { Y360Error } from '../errors.js'
+import { scrubber } from '../secrets.js'
 
 /** One thing wrong with the configuration: which option (flag name, when there is one), the text given, and what to do. */
 export interface Problem {
@@ -16,8 +17,7 @@ export function problem(option: string | undefined, value: string | undefined, m
 
 /** The problems with `token` replaced by [REDACTED] wherever it appears: a value may be the token pasted into the wrong variable. */
 export function scrub(problems: readonly Problem[], token: string): Problem[] {
-  if (token.length < 4) return [...problems]
-  const clean = (s: string): string => s.split(token).join('[REDACTED]')
+  const clean = scrubber([token])
   return problems.map((p) => ({ option: p.option, value: p.value === undefined ? undefined : clean(p.value), message: clean(p.message) }))
 }
 

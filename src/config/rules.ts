@@ -1,4 +1,6 @@
 /** Cross-field rules: which sources run, and each rule between options as a small named function returning its problems. */
+import { accessSync, constants, lstatSync, realpathSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { checkDir } from '../prepare.js'
 import type { FilterName } from '../sources/descriptor.js'
 import { SOURCE_NAMES } from '../sources/descriptor.js'
@@ -78,6 +80,57 @@ export const tagSourceNeedsStdout: Rule = (cfg) => (cfg.tagSource && !cfg.stdout
 /** Below 100ms every request would time out. */
 export const timeoutAtLeast100ms: Rule = (cfg) => (cfg.timeoutMs < 100 ? [problem(OPTION.timeoutMs.flag, undefined, '--timeout must be at least 100ms')] : [])
 
+/** The request deadline bounds every request; below 100ms none could finish. */
+export const deadlineAtLeast100ms: Rule = (cfg) =>
+  cfg.requestDeadlineMs < 100 ? [problem(OPTION.requestDeadlineMs.flag, undefined, '--request-deadline must be at least 100ms')] : []
+
+/**
+ * Two sources writing the same files (same directory, after resolving links, and the same base name) would interleave
+ * their records, and one's torn-tail repair would move the other's lines to `.torn`.
+ */
+export const distinctFiles: Rule = (cfg) => {
+  if (cfg.stdout) return []
+  const seen = new Map<string, string>()
+  const out: Problem[] = []
+  for (const s of cfg.sources) {
+    const key = `${realDir(s.dir)}\0${s.base}`
+    const other = seen.get(key)
+    if (other === undefined) seen.set(key, s.name)
+    else out.push(problem(SOURCE_OPTIONS[s.name].base.flag, s.base, `the ${other} and ${s.name} sources would write the same files (${s.dir}/${s.base}_<day>.${cfg.ext}): give them different directories (--${other}-dir, --${s.name}-dir) or base names (--${other}-base, --${s.name}-base)`))
+  }
+  return out
+}
+
+/** A directory with its links resolved, as far as it exists (nothing is created to find out). */
+function realDir(dir: string): string {
+  try {
+    return realpathSync(dir)
+  } catch {
+    return dir // not there yet: two spellings of a missing directory are compared as given (already absolute)
+  }
+}
+
+/** The debug log file: an existing one must be a regular file we can write; a missing one, creatable. Judged without touching the disk. */
+export const logFileUsable: Rule = (cfg, mode) => {
+  const path = cfg.logFile
+  if (path === undefined || mode !== 'fetch') return [] // verify writes no debug log
+  const fix = 'fix --log-file / Y360_LOG_FILE or pass --no-log-file'
+  let st
+  try {
+    st = lstatSync(path)
+  } catch {
+    const why = checkDir(dirname(path), 'the debug log directory')
+    return why === undefined ? [] : [problem(OPTION.logFile.flag, path, `cannot create the debug log file ${path}: ${why}; ${fix}`)]
+  }
+  if (!st.isFile()) return [problem(OPTION.logFile.flag, path, `the debug log file ${path} is ${st.isSymbolicLink() ? 'a symbolic link (never followed)' : 'not a regular file'}; ${fix}`)]
+  try {
+    accessSync(path, constants.W_OK)
+  } catch (err) {
+    return [problem(OPTION.logFile.flag, path, `the debug log file ${path} is not writable: ${(err as Error).message}; ${fix}`)]
+  }
+  return []
+}
+
 /**
  * The archive directories, judged without touching the disk (the archive output creates them under its lock):
  * writable or creatable for fetch, existing for verify. Judged last, so they follow the problems they may stem from.
@@ -92,7 +145,7 @@ export const directoriesUsable: Rule = (cfg, mode) => {
 }
 
 /** Every rule, in the order their problems are listed. */
-export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, tagSourceNeedsStdout, timeoutAtLeast100ms, directoriesUsable]
+export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, distinctFiles, directoriesUsable, logFileUsable]
 
 /** Event types the endpoints do not know yet are sent anyway (the vendor adds types), with a warning. */
 export function unknownTypeWarnings(cfg: Config): string[] {

@@ -30,6 +30,12 @@ export interface Config {
   readonly retries: number
   readonly retryDelayMs: number
   readonly timeoutMs: number
+  /** Longest time one request may take in all (--request-deadline; 3 × timeoutMs when not given). */
+  readonly requestDeadlineMs: number
+  /** Largest response body read per page (--max-body). */
+  readonly maxBodyBytes: number
+  /** A lock not refreshed for longer is taken over (--lock-stale). */
+  readonly lockStaleMs: number
   readonly maxPages: number
   readonly stdout: boolean
   readonly tagSource: boolean

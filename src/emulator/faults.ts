@@ -27,20 +27,28 @@ export interface Faults {
   emptyPageWithToken: number
   /** Probability per record of serving it without its timestamp field. */
   missingTimestamp: number
+  /** Probability of a 200 whose chunked body never ends (bytes counted in stats.hostileBytesSent). */
+  endlessBody: number
+  /** Probability of a good page sent one byte every `dripMs` (Content-Length set, so it looks healthy). */
+  dripBody: number
+  /** Probability of `102 Processing` every `dripMs`, never followed by a final response. */
+  processing: number
+  /** Interval (ms) of dripBody bytes and processing responses. */
+  dripMs: number
   /** Seed of the fault PRNG; setting it restarts the sequence. */
   seed: number
 }
 
 /** Names of counted fault injections. */
-export type FaultKind = 'latency' | 'rateLimited' | 'error5xx' | 'html502' | 'reset' | 'truncated' | 'stall' | 'emptyPageWithToken' | 'missingTimestamp'
+export type FaultKind = 'latency' | 'rateLimited' | 'error5xx' | 'html502' | 'reset' | 'truncated' | 'stall' | 'emptyPageWithToken' | 'missingTimestamp' | 'endlessBody' | 'dripBody' | 'processing'
 
 /** All counted fault kinds. */
-export const FAULT_KINDS: readonly FaultKind[] = ['latency', 'rateLimited', 'error5xx', 'html502', 'reset', 'truncated', 'stall', 'emptyPageWithToken', 'missingTimestamp']
+export const FAULT_KINDS: readonly FaultKind[] = ['latency', 'rateLimited', 'error5xx', 'html502', 'reset', 'truncated', 'stall', 'emptyPageWithToken', 'missingTimestamp', 'endlessBody', 'dripBody', 'processing']
 
 /** No faults. */
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   latencyMs: 0, jitterMs: 0, rateLimitRps: 0, retryAfter: 'seconds', retryAfterSeconds: 1, error5xx: 0, html502: 0,
-  reset: 0, truncated: 0, stall: 0, emptyPageWithToken: 0, missingTimestamp: 0, seed: 1,
+  reset: 0, truncated: 0, stall: 0, emptyPageWithToken: 0, missingTimestamp: 0, endlessBody: 0, dripBody: 0, processing: 0, dripMs: 1000, seed: 1,
 })
 
 const prob = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 1
@@ -49,6 +57,7 @@ const CHECKS: Record<keyof Faults, (v: unknown) => boolean> = {
   latencyMs: nonNeg, jitterMs: nonNeg, rateLimitRps: nonNeg, retryAfterSeconds: nonNeg,
   retryAfter: (v) => v === 'seconds' || v === 'http-date' || v === 'none',
   error5xx: prob, html502: prob, reset: prob, truncated: prob, stall: prob, emptyPageWithToken: prob, missingTimestamp: prob,
+  endlessBody: prob, dripBody: prob, processing: prob, dripMs: (v) => nonNeg(v) && (v as number) >= 1,
   seed: (v) => Number.isInteger(v),
 }
 
@@ -66,9 +75,9 @@ export function mergeFaults(cur: Faults, patch: unknown): Faults {
 }
 
 /** What to do with one API request before it is answered normally. */
-export type PreFault = { kind: 'rateLimited' } | { kind: 'stall' } | { kind: 'error5xx'; status: 500 | 502 | 503 } | { kind: 'html502' } | null
+export type PreFault = { kind: 'rateLimited' } | { kind: 'stall' } | { kind: 'endlessBody' } | { kind: 'processing' } | { kind: 'error5xx'; status: 500 | 502 | 503 } | { kind: 'html502' } | null
 /** How to damage an otherwise good page response. */
-export type PostFault = 'reset' | 'truncated' | null
+export type PostFault = 'reset' | 'truncated' | 'dripBody' | null
 
 /** Draws fault decisions from a seeded PRNG and applies the sliding-window rate limit. */
 export class FaultEngine {
@@ -103,6 +112,8 @@ export class FaultEngine {
       this.#window.push(now)
     }
     if (this.#hit(f.stall)) return { kind: 'stall' }
+    if (this.#hit(f.endlessBody)) return { kind: 'endlessBody' }
+    if (this.#hit(f.processing)) return { kind: 'processing' }
     if (this.#hit(f.error5xx)) return { kind: 'error5xx', status: ([500, 502, 503] as const)[this.#rng.int(3)] }
     if (this.#hit(f.html502)) return { kind: 'html502' }
     return null
@@ -115,6 +126,7 @@ export class FaultEngine {
   post(): PostFault {
     if (this.#hit(this.#faults.reset)) return 'reset'
     if (this.#hit(this.#faults.truncated)) return 'truncated'
+    if (this.#hit(this.#faults.dripBody)) return 'dripBody'
     return null
   }
   /** Value for Retry-After, or undefined for none. */

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { handleAdmin, type AdminHooks } from './admin.js'
 import { evaluate, route } from './api.js'
 import { HTML_502, errorBody, type Family } from './errors.js'
+import { sendDrip, sendEndless, sendProcessing } from './hostile.js'
 import { sendJson } from './respond.js'
 import type { EmulatorState } from './state.js'
 
@@ -47,6 +48,8 @@ function handleApi(state: EmulatorState, req: IncomingMessage, res: ServerRespon
 
   const pre = state.faults.pre()
   if (pre?.kind === 'stall') { state.stats.fault('stall'); return }
+  if (pre?.kind === 'endlessBody') { state.stats.fault('endlessBody'); finish(200); return sendEndless(res, state.stats, timers) }
+  if (pre?.kind === 'processing') { state.stats.fault('processing'); return sendProcessing(res, state.faults.faults.dripMs, timers) }
   const answer = (): void => {
     if (res.destroyed) return finish(0)
     if (pre?.kind === 'rateLimited') {
@@ -70,7 +73,7 @@ function handleApi(state: EmulatorState, req: IncomingMessage, res: ServerRespon
       finish(out.status)
       return sendJson(res, out.status, errorBody(r.family as Family, out, requestId, out.grpc))
     }
-    damageOrSend(state, res, out.body, finish)
+    damageOrSend(state, res, out.body, finish, timers)
   }
   const delay = state.faults.delayMs()
   if (delay <= 0) return answer()
@@ -79,7 +82,7 @@ function handleApi(state: EmulatorState, req: IncomingMessage, res: ServerRespon
   timers.add(timer)
 }
 
-function damageOrSend(state: EmulatorState, res: ServerResponse, body: string, finish: (s: number) => void): void {
+function damageOrSend(state: EmulatorState, res: ServerResponse, body: string, finish: (s: number) => void, timers: Set<NodeJS.Timeout>): void {
   const post = state.faults.post()
   const buf = Buffer.from(body, 'utf8')
   if (post === 'truncated') {
@@ -88,6 +91,11 @@ function damageOrSend(state: EmulatorState, res: ServerResponse, body: string, f
     const cut = buf.subarray(0, Math.max(1, Math.floor(buf.length / 2)))
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(cut.length) })
     return void res.end(cut)
+  }
+  if (post === 'dripBody') {
+    state.stats.fault('dripBody')
+    finish(200)
+    return sendDrip(res, buf, state.faults.faults.dripMs, state.stats, timers)
   }
   if (post === 'reset') {
     state.stats.fault('reset')

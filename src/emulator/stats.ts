@@ -12,6 +12,8 @@ export interface Stats {
   inFlight: number
   peakConcurrency: number
   faultsInjected: Record<FaultKind, number>
+  /** Body bytes the endlessBody and dripBody faults got written to sockets (what a client made us send before it stopped). */
+  hostileBytesSent: number
 }
 
 /** One received API request; status 0 means no response was sent (stall, client gone). */
@@ -25,7 +27,7 @@ export class StatsRecorder {
   static #empty(): Stats {
     return {
       requests: 0, byStatus: {}, bySource: { mail: 0, disk: 0, events: 0 }, pagesServed: 0, recordsServed: 0,
-      inFlight: 0, peakConcurrency: 0, faultsInjected: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
+      inFlight: 0, peakConcurrency: 0, faultsInjected: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>, hostileBytesSent: 0,
     }
   }
   /** A request arrived. */
@@ -46,6 +48,8 @@ export class StatsRecorder {
   }
   /** A page with `n` records was served. */
   page(n: number): void { this.#s.pagesServed++; this.#s.recordsServed += n }
+  /** Hostile body bytes were written. */
+  sent(n: number): void { this.#s.hostileBytesSent += n }
   /** A fault was injected. */
   fault(kind: FaultKind, n = 1): void { this.#s.faultsInjected[kind] += n }
   /** API requests since start or reset (cheap, for per-request hooks). */

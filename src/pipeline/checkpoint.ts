@@ -7,8 +7,10 @@ import { listArchive, type ArchiveFile, type ArchiveId } from '../archive/layout
 import { lineInstant, linesBackward } from '../archive/lines.js'
 import { repairTail } from '../archive/tail.js'
 import { openRead } from '../atomic.js'
+import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { canonicalKey, type InstantOf, type SourceStats } from '../messages.js'
+import { sinkError } from '../sinks/file.js'
 import type { Micros } from '../time.js'
 
 export interface Checkpoint {
@@ -60,7 +62,13 @@ export async function loadCheckpoint(o: CheckpointOptions): Promise<Checkpoint> 
 function tailRepairer(o: CheckpointOptions): (path: string) => Promise<void> {
   const valid = (line: string): boolean => lineInstant(o.instantOf, line) !== undefined
   return async (path) => {
-    const torn = await repairTail(path, valid)
+    let torn
+    try {
+      torn = await repairTail(path, valid)
+    } catch (err) {
+      // A link or a FIFO on `<file>.torn`, a full disk: a write problem (exit 5) naming the path, not an internal fault.
+      throw err instanceof Y360Error ? err : sinkError((err as NodeJS.ErrnoException).path ?? path, err, `the torn tail of ${path} was left in place`)
+    }
     if (torn === undefined) return
     o.stats.repaired++
     o.log.warn({ source: o.source, file: path, bytes: torn.bytes, sidecar: torn.sidecar }, `${o.source}: torn last line of ${path} (${torn.bytes} bytes) moved to ${torn.sidecar}; it will be fetched again`)

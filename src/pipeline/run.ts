@@ -169,7 +169,7 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
   setMaxListeners(0, signal)
   const client = new ApiClient({
     token: cfg.token, retries: cfg.retries, retryBaseMs: cfg.retryDelayMs, retryMaxMs: Math.max(cfg.retryDelayMs, 30_000), maxWaitMs: cfg.maxWaitMs,
-    timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), dispatcher: ctx.dispatcher, log,
+    timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
     onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++,
   })
   const output = outputFor(ctx)

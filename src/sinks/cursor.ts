@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import { evictBefore, recordKey, type AuditRecord } from '../messages.js'
+import type { Scrub } from '../secrets.js'
 import { show, type Micros } from '../time.js'
 
 /** One source's position: newest delivered instant (µs) and the delivered keys at or after resume − overlap. */
@@ -58,13 +59,13 @@ export async function loadCursor(path: string): Promise<Cursor> {
 }
 
 /** Writes the whole cursor atomically (tmp + fsync + rename + dir fsync), mode 0600. */
-export async function saveCursor(path: string, cursor: Cursor, nowMs: number): Promise<void> {
+export async function saveCursor(path: string, cursor: Cursor, nowMs: number, scrub: Scrub = (s) => s): Promise<void> {
   const file: CursorFile = { version: 1, updated: new Date(nowMs).toISOString(), sources: {} }
   for (const [name, c] of [...cursor].sort(([a], [b]) => (a < b ? -1 : 1))) {
     file.sources[name] = { resume: show(c.resumeUs), resumeUs: c.resumeUs, keys: [...c.keys] }
   }
   try {
-    await writeFileAtomic(path, JSON.stringify(file, null, 1) + '\n', 0o600)
+    await writeFileAtomic(path, scrub(JSON.stringify(file, null, 1)) + '\n', 0o600)
   } catch (err) {
     throw new Y360Error('SINK_WRITE', `cannot write the state file ${path}: ${(err as Error).message}; the data was delivered, the next run delivers it again`, { path }, { cause: err })
   }

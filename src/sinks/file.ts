@@ -5,6 +5,7 @@
  */
 import type { FileHandle } from 'node:fs/promises'
 import { Writable } from 'node:stream'
+import type { Scrub } from '../secrets.js'
 import { dayFile, rejectedFile, type ArchiveId } from '../archive/layout.js'
 import { writeAll } from '../archive/tail.js'
 import { openAppend } from '../atomic.js'
@@ -34,16 +35,18 @@ export class RotatingFileSink extends Writable {
   readonly #archive: ArchiveId
   readonly #source: string
   readonly #guard: () => void
+  readonly #scrub: Scrub
   #fh: FileHandle | undefined
   #path = ''
 
-  /** `guard` runs before every write and throws when this run may no longer write (its lock was taken over). */
-  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined) {
+  /** `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub` cleans `.rejected` lines. */
+  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = archive
     this.#source = source
     this.#stats = stats
     this.#guard = guard
+    this.#scrub = scrub
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -79,7 +82,7 @@ export class RotatingFileSink extends Writable {
       }
       this.#stats.wrote(seg, path)
     }
-    await appendRejected(this.#archive, this.#source, chunk.rejected, this.#stats)
+    await appendRejected(this.#archive, this.#source, chunk.rejected, this.#stats, this.#scrub)
     await this.#sync() // window boundary
   }
 
@@ -120,11 +123,12 @@ export class RotatingFileSink extends Writable {
 }
 
 /** Appends rejected records to `<dir>/<base>.rejected` with their reason (both file sinks), synced before returning. */
-export async function appendRejected(archive: ArchiveId, source: string, rejected: readonly Rejected[], stats: SourceStats): Promise<void> {
+export async function appendRejected(archive: ArchiveId, source: string, rejected: readonly Rejected[], stats: SourceStats, scrub: Scrub = (s) => s): Promise<void> {
   if (rejected.length === 0) return
   const path = rejectedFile(archive)
   const at = new Date().toISOString()
-  const text = rejected.map((r) => JSON.stringify({ at, source, reason: r.reason, record: r.record }) + '\n').join('')
+  // A record the server filled with the token (an echo) is set aside without it.
+  const text = rejected.map((r) => scrub(JSON.stringify({ at, source, reason: r.reason, record: r.record })) + '\n').join('')
   let fh: FileHandle | undefined
   try {
     fh = await openAppend(path)

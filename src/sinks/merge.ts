@@ -18,6 +18,7 @@ import type { Logger } from '../log.js'
 import { canonicalKey, recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
 import { encodeLines } from './encode.js'
+import type { Scrub } from '../secrets.js'
 import { appendRejected } from './file.js'
 
 /** Instant and canonical key of an archive line; undefined (counted as unreadable, copied as it was) when it is not a record. */
@@ -189,11 +190,12 @@ export class MergingFileSink extends Writable {
   readonly #log: Logger
   readonly #stats: SourceStats
   readonly #guard: () => void
+  readonly #scrub: Scrub | undefined
   #day: DayMerge | undefined
   #inflight: Promise<void> | undefined
 
   /** `guard` runs before every chunk and every rename, and throws when this run may no longer write (lock lost). */
-  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void }) {
+  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void; scrub?: Scrub }) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = o.archive
     this.#source = o.source
@@ -202,6 +204,7 @@ export class MergingFileSink extends Writable {
     this.#log = o.log
     this.#stats = o.stats
     this.#guard = o.guard ?? (() => undefined)
+    this.#scrub = o.scrub
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -240,7 +243,7 @@ export class MergingFileSink extends Writable {
         }
       }
     }
-    await appendRejected(this.#archive, this.#source, chunk.rejected, this.#stats)
+    await appendRejected(this.#archive, this.#source, chunk.rejected, this.#stats, this.#scrub)
   }
 
   async #finishDay(): Promise<void> {

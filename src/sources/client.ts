@@ -4,7 +4,9 @@ import pRetry, { AbortError } from 'p-retry'
 import type { Dispatcher } from 'undici'
 import { Y360Error, sysCode } from '../errors.js'
 import type { Logger } from '../log.js'
+import { scrubber, type Scrub } from '../secrets.js'
 import type { EndpointDescriptor, Page } from './descriptor.js'
+import { readBounded, serverText, type BoundedBody } from './bounded.js'
 import { http } from './http.js'
 import type { HostLimiter } from './limiter.js'
 import { NETWORK_ERROR_CODES, TransientError, decideRetry, statusAction, type RetryPolicy } from './retry.js'
@@ -17,6 +19,12 @@ export interface ClientOptions {
   maxWaitMs: number // longest wait a 429 may impose before the run gives up (exit 75)
   timeoutMs: number // headers and body timeouts
   connectTimeoutMs: number
+  /** Longest time one attempt may take in all, whatever the server sends meanwhile (1xx, a dripping body); default 3 × timeoutMs. */
+  deadlineMs?: number
+  /** Largest response body read (default 32 MiB); a larger page stops the run, a larger error body is quoted from its start. */
+  maxBodyBytes?: number
+  /** Starts the deadline's timer: a signal that aborts after `ms`, and a way to cancel it (a real timer by default). */
+  deadline?: (ms: number) => Deadline
   dispatcher?: Dispatcher
   log: Logger
   onRetry?: (source: string) => void
@@ -28,20 +36,40 @@ export interface ClientOptions {
   random?: () => number
 }
 
+/** A running deadline: `signal` aborts when it passes; `clear` cancels it once the exchange is over. */
+export interface Deadline {
+  signal: AbortSignal
+  clear(): void
+}
+
+function realDeadline(ms: number): Deadline {
+  const ac = new AbortController()
+  const timer = setTimeout(() => ac.abort(new Error(`request deadline of ${ms}ms passed`)), ms)
+  timer.unref()
+  return { signal: ac.signal, clear: () => clearTimeout(timer) }
+}
+
 const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, { signal })
 
-/** The message of an error body, leniently: api360 `{code,message}`, cloud-api `{message|description|error}`. */
+/** Default --max-body: a page of 100 records is well under 1 MiB. */
+export const MAX_BODY_BYTES = 32 * 1024 * 1024
+/** Error bodies are read up to this (their message is quoted, at most MAX_SERVER_TEXT characters of it). */
+const MAX_ERROR_BODY = 64 * 1024
+
+/** The message of an error body, leniently (api360 `{code,message}`, cloud-api `{message|description|error}`), fit for a log line. */
 function errorMessage(text: string): string {
   try {
     const b = JSON.parse(text) as Record<string, unknown>
     for (const k of ['message', 'description', 'error', 'error_description']) {
-      if (typeof b[k] === 'string' && b[k] !== '') return b[k] as string
+      if (typeof b[k] === 'string' && b[k] !== '') return serverText(b[k] as string)
     }
   } catch {
-    // not JSON (an HTML error page): fall through to a short excerpt
+    // not JSON (an HTML error page, a body cut at MAX_ERROR_BODY): fall through to a short excerpt
   }
-  return text.replace(/\s+/g, ' ').slice(0, 200)
+  return serverText(text, 200)
 }
+
+const showMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
 
 function header(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name]
@@ -76,9 +104,17 @@ export class ApiClient {
   readonly #now: () => number
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   readonly #random: () => number
+  readonly #scrub: Scrub
+  readonly #maxBody: number
+  readonly #deadlineMs: number
+  readonly #deadline: (ms: number) => Deadline
 
   constructor(opts: ClientOptions) {
     this.#opts = opts
+    this.#scrub = scrubber([opts.token]) // a server may echo the Authorization header into its error message
+    this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES
+    this.#deadlineMs = opts.deadlineMs ?? 3 * opts.timeoutMs
+    this.#deadline = opts.deadline ?? realDeadline
     this.#policy = { retries: opts.retries, baseMs: opts.retryBaseMs, maxMs: opts.retryMaxMs, maxWaitMs: opts.maxWaitMs }
     this.#now = opts.now ?? Date.now
     this.#sleep = opts.sleep ?? realSleep
@@ -137,39 +173,56 @@ export class ApiClient {
 
   async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
     await limiter.acquire(signal)
-    let res: Dispatcher.ResponseData
+    const { status, headers, body, requestId } = await this.#send(ep, url, signal)
+    const action = statusAction(status)
+    if (action === 'rate-limited') throw new TransientError(`rate limited (429)`, requestId, true, headers['retry-after'])
+    if (action === 'transient') throw new TransientError(`server error ${status}: ${this.#scrub(errorMessage(body.text))}`, requestId)
+    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.text)), requestId))
+    if (body.over) {
+      // Not retried: a page this large is not a page of the audit log (a broken proxy, a hostile server).
+      const msg = `${ep.name}: the response passed --max-body ${this.#maxBody} bytes; stopped reading it at ${body.bytes} bytes (a page of 100 records is well under 1 MiB)${requestId === undefined ? '' : ` (X-Request-Id ${requestId})`}`
+      throw new AbortError(new Y360Error('BAD_PAGE', msg, { source: ep.name, status, requestId }))
+    }
+    let parsed: unknown
     try {
-      res = await http.request(this.#dispatcher, url, {
+      parsed = JSON.parse(body.text)
+    } catch (err) {
+      throw new TransientError(`invalid JSON in a ${body.bytes}-byte response`, requestId, false, undefined, { cause: err })
+    }
+    const page = ep.page(parsed)
+    if (page === undefined) throw new TransientError(`a response that is not a page of ${ep.name}`, requestId)
+    return page
+  }
+
+  /**
+   * One request, its body read within the caps: --max-body bytes (an error body: its start), and the deadline for the
+   * whole exchange, which neither 1xx responses nor a dripping body extend (undici's own timeouts restart on each).
+   */
+  async #send(ep: EndpointDescriptor, url: string, signal: AbortSignal | undefined): Promise<{ status: number; headers: Dispatcher.ResponseData['headers']; body: BoundedBody; requestId: string | undefined }> {
+    const timer = this.#deadline(this.#deadlineMs)
+    const deadline = timer.signal
+    const both = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+    let requestId: string | undefined
+    try {
+      const res = await http.request(this.#dispatcher, url, {
         method: 'GET',
         headers: { authorization: `OAuth ${this.#opts.token}`, accept: 'application/json' },
         headersTimeout: this.#opts.timeoutMs,
         bodyTimeout: this.#opts.timeoutMs,
-        signal,
+        signal: both,
       })
+      requestId = header(res.headers, 'x-request-id')
+      const ok = res.statusCode >= 200 && res.statusCode < 300
+      const body = await readBounded(res.body, ok ? this.#maxBody : Math.min(this.#maxBody, MAX_ERROR_BODY)) // always consumed (or destroyed)
+      return { status: res.statusCode, headers: res.headers, body, requestId }
     } catch (err) {
-      throw this.#networkError(err, undefined)
-    }
-    const requestId = header(res.headers, 'x-request-id')
-    let text: string
-    try {
-      text = await res.body.text() // always consume the body, on every path
-    } catch (err) {
+      if (deadline.aborted && signal?.aborted !== true) {
+        throw new TransientError(`no complete response within the request deadline of ${showMs(this.#deadlineMs)} (--request-deadline)`, requestId, false, undefined, { cause: err })
+      }
       throw this.#networkError(err, requestId)
+    } finally {
+      timer.clear()
     }
-    const status = res.statusCode
-    const action = statusAction(status)
-    if (action === 'rate-limited') throw new TransientError(`rate limited (429)`, requestId, true, res.headers['retry-after'])
-    if (action === 'transient') throw new TransientError(`server error ${status}: ${errorMessage(text)}`, requestId)
-    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, errorMessage(text), requestId))
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch (err) {
-      throw new TransientError(`invalid JSON in a ${text.length}-byte response`, requestId, false, undefined, { cause: err })
-    }
-    const page = ep.page(body)
-    if (page === undefined) throw new TransientError(`a response that is not a page of ${ep.name}`, requestId)
-    return page
   }
 
   #networkError(err: unknown, requestId: string | undefined): Error {

@@ -16,6 +16,7 @@ import { prepareDir } from '../../prepare.js'
 import { MergingFileSink } from '../../sinks/merge.js'
 import { RotatingFileSink } from '../../sinks/file.js'
 import { ENDPOINTS } from '../../sources/index.js'
+import { scrubber, type Scrub } from '../../secrets.js'
 import { show } from '../../time.js'
 import { loadCheckpoint } from '../checkpoint.js'
 import { DirLock } from '../lock.js'
@@ -27,11 +28,13 @@ const OLD_MERGE_TEMP = /^\..+\.merge-\d+\.tmp$/
 export class ArchiveOutput implements Output {
   readonly mode: OutputMode
   readonly #cfg: Config
+  readonly #scrub: Scrub
   readonly #log: Logger
   readonly #now: () => number
   readonly #locks = new Map<string, DirLock>()
 
   constructor(cfg: Config, log: Logger, now: () => number) {
+    this.#scrub = scrubber([cfg.token])
     this.#cfg = cfg
     this.#log = log
     this.#now = now
@@ -50,7 +53,7 @@ export class ArchiveOutput implements Output {
       if (r.created) this.#log.info({ dir: src.dir }, `created directory ${src.dir}`)
     }
     if (problems.length > 0) throw configProblems(problems)
-    for (const dir of new Set(this.#cfg.sources.map((s) => s.dir))) this.#locks.set(dir, DirLock.acquire(dir, this.#log, { now: this.#now }))
+    for (const dir of new Set(this.#cfg.sources.map((s) => s.dir))) this.#locks.set(dir, DirLock.acquire(dir, this.#log, { now: this.#now, staleMs: this.#cfg.lockStaleMs }))
     // The archive is the checkpoint: a filtered pull must not share an archive with an unfiltered one (see marks.ts).
     // Checked under the lock, for every source before any of them fetches.
     const writes: (() => void)[] = []
@@ -94,9 +97,9 @@ export class ArchiveOutput implements Output {
         }
         // A range wholly after the archive (or into an empty one) appends like any run: nothing to merge with.
         if (mode === 'backfill' && cp.resume !== undefined && from <= cp.resume) {
-          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard }) }
+          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub }) }
         }
-        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard) }
+        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub) }
       },
     }
   }

@@ -10,6 +10,7 @@ import type { Config, SourceConfig } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { SourceStats } from '../../messages.js'
 import { DeliveryTracker, loadCursor, saveCursor, type Cursor } from '../../sinks/cursor.js'
+import { scrubber } from '../../secrets.js'
 import { StdoutSink, isOutputClosed } from '../../sinks/stdout.js'
 import { DirLock } from '../lock.js'
 import type { Output, SourceTarget } from '../output.js'
@@ -34,7 +35,7 @@ export class StreamOutput implements Output {
   async open(): Promise<void> {
     const path = this.#cfg.stateFile
     if (path === undefined) return
-    this.#lock = DirLock.acquire(dirname(path), this.#log, { now: this.#now })
+    this.#lock = DirLock.acquire(dirname(path), this.#log, { now: this.#now, staleMs: this.#cfg.lockStaleMs })
     this.#cursor = await loadCursor(path)
   }
 
@@ -72,7 +73,7 @@ export class StreamOutput implements Output {
     }
     if (!changed && (await fileExists(path))) return
     this.#lock?.check()
-    await saveCursor(path, this.#cursor, this.#now())
+    await saveCursor(path, this.#cursor, this.#now(), scrubber([this.#cfg.token]))
   }
 
   close(): void {
