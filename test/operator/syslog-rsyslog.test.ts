@@ -25,14 +25,14 @@ async function drained(r: Rsyslog): Promise<Record<string, Received[]>> {
 
 /** Every field of every message as documented: PRI local0.info, our APP-NAME, org, the vendor id, the record's instant. */
 function checkFormat(t: Test, source: 'mail' | 'disk' | 'events', msgs: Received[], org: string): void {
-  const idField = source === 'events' ? 'idempotency_id' : 'uniqId'
+  const idOf = (rec: Record<string, unknown>): unknown => (source === 'events' ? (rec.event as Record<string, unknown>).idempotency_id : rec.uniqId)
   let bad = 0
   for (const m of msgs) {
     const rec = JSON.parse(m.msg) as Record<string, unknown>
     const ts = formatMicros(ENDPOINTS[source].timestamp(rec) as number).replace('+00:00', 'Z')
-    if (m.pri !== 134 || m.version !== 1 || m.app !== 'y360-audit' || m.procId !== '-' || m.org !== org || m.id !== rec[idField] || m.timestamp !== ts) bad++
+    if (m.pri !== 134 || m.version !== 1 || m.app !== 'y360-audit' || m.procId !== '-' || m.org !== org || m.id !== idOf(rec) || m.timestamp !== ts) bad++
   }
-  t.equal(bad, 0, `${source}: every message has PRI 134, APP-NAME y360-audit, org ${org}, the record's ${idField} and instant`)
+  t.equal(bad, 0, `${source}: every message has PRI 134, APP-NAME y360-audit, org ${org}, the vendor's record id and the record's instant`)
 }
 
 t.test('alone over TCP: exact, then incremental through --state-file', async (t) => {
@@ -65,4 +65,65 @@ t.test('alone over TCP: exact, then incremental through --state-file', async (t)
   const third = await runCli(args, { env: cliEnv(emu), cwd: dir })
   t.equal(third.code, 0)
   t.equal((await drained(rs)).mail.length, 1509, 'nothing new, nothing sent')
+})
+
+t.test('alone over TLS: exact with the receiver\'s CA; a certificate from another CA is refused (exit 8, nothing sent)', async (t) => {
+  const emu = await emulator(t, { counts: { events: 600 }, days: 2, seed: 8 })
+  const dir = t.testdir()
+  const good = makePki(join(dir, 'pki'), 'good')
+  const other = makePki(join(dir, 'pki'), 'other')
+  const rs = await startRsyslog(t, join(dir, 'rsyslog'), { pki: good })
+  t.match(rs.url, /^tls:/)
+  const refused = await runCli(['--syslog', rs.url, '--syslog-ca', other.ca, '--sources', 'events', '--state-file', join(dir, 'other.json'), '--lookback', '3d'], { env: cliEnv(emu), cwd: dir })
+  t.equal(refused.code, 8, 'exit 8')
+  t.match(refused.stderr, /presented a certificate that was refused \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT\w*)/)
+  t.notOk(existsSync(join(dir, 'other.json')), 'no cursor saved')
+
+  const state = join(dir, 'cursor.json')
+  const ok = await runCli(['--syslog', rs.url, '--syslog-ca', good.ca, '--sources', 'events', '--state-file', state, '--lookback', '3d', '--syslog-ack-every', '200'], { env: cliEnv(emu), cwd: dir })
+  t.equal(ok.code, 0, 'exit 0')
+  const got = await drained(rs)
+  t.same(Object.keys(got), ['events'], 'the refused run delivered nothing')
+  t.same(canon(got.events.map((m) => JSON.parse(m.msg))), canon(emu.truth('events')), 'events over TLS = the truth')
+  t.equal(got.events.length, 600)
+  checkFormat(t, 'events', got.events, '123')
+})
+
+t.test('beside the archive: forwarded from the day files, incremental; an outage fails the forwarder only, the next run catches up', async (t) => {
+  const emu = await emulator(t, { counts: { mail: 1200, disk: 300 }, days: 3, seed: 21 })
+  const dir = t.testdir()
+  const rs = await startRsyslog(t, join(dir, 'rsyslog'))
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), DISK_LOG_CATALOG_LOCATION: join(dir, 'disk') })
+  const args = ['--syslog', rs.url, '--lookback', '4d', '--syslog-ack-every', '500', '--syslog-retries', '1', '--syslog-retry-delay', '5ms']
+  const sameAsArchive = async (label: string): Promise<void> => {
+    const got = await drained(rs)
+    t.same(got.mail.map((m) => m.msg), readArchive(join(dir, 'mail'), 'mail_audit').lines, `${label}: mail messages = the archive's lines, in order, once`)
+    t.same(got.disk.map((m) => m.msg), readArchive(join(dir, 'disk'), 'disk_audit').lines, `${label}: disk messages = the archive's lines, in order, once`)
+  }
+  const first = await runCli(args, { env, cwd: dir })
+  t.equal(first.code, 0, 'exit 0')
+  t.same(canon(readArchive(join(dir, 'mail'), 'mail_audit').lines.map((l) => JSON.parse(l))), canon(emu.truth('mail')), 'the archive = the truth')
+  t.match(first.stderr, /mail forwarder: syslog tcp:\/\/127\.0\.0\.1:\d+: 1200 records acknowledged/)
+  await sameAsArchive('first run')
+  const pos = JSON.parse(readFileSync(join(dir, 'mail', '.mail_audit.syslog.json'), 'utf8')) as { version: number; offset: number; day: string }
+  t.equal(pos.version, 1)
+
+  emu.inject('mail', 6)
+  await rs.start()
+  t.equal((await runCli(args, { env, cwd: dir })).code, 0, 'incremental run: exit 0')
+  await sameAsArchive('incremental run')
+
+  // Receiver down: the archive run completes, the forwarder fails alone (exit 8), its position stays.
+  const newMail = emu.inject('mail', 4)
+  const down = await runCli(args, { env, cwd: dir })
+  t.equal(down.code, 8, 'exit 8: syslog unreachable')
+  t.match(down.stderr, /mail: ok, fetched \d+ in \d+ pages, wrote 4,/)
+  t.match(down.stderr, /cannot deliver to syslog tcp:\/\/127\.0\.0\.1:\d+ after 2 attempt\(s\)/)
+  const archived = readArchive(join(dir, 'mail'), 'mail_audit').lines
+  t.same(canon(archived.slice(-4).map((l) => JSON.parse(l))), canon(newMail), 'the archive has the new records')
+  await rs.start()
+  const after = await runCli(args, { env, cwd: dir })
+  t.equal(after.code, 0, 'next run: exit 0')
+  t.match(after.stderr, /mail forwarder: syslog tcp:\/\/127\.0\.0\.1:\d+: 4 records acknowledged/)
+  await sameAsArchive('after the outage')
 })

@@ -18,8 +18,15 @@ import type { Micros } from '../../time.js'
 import { DirLock } from '../lock.js'
 import type { Output, SourceTarget } from '../output.js'
 
-/** The field that identifies a record at the vendor, per source (the SD `id`); the content hash when absent. */
-const ID_FIELD: Readonly<Record<SourceName, string>> = { mail: 'uniqId', disk: 'uniqId', events: 'idempotency_id' }
+/** Where the vendor's identity of a record is, per source (the SD `id`); the content hash when absent. */
+const ID_PATH: Readonly<Record<SourceName, readonly string[]>> = { mail: ['uniqId'], disk: ['uniqId'], events: ['event', 'idempotency_id'] }
+
+/** The string at `path` in `data`, if there is a non-empty one. */
+function idAt(data: unknown, path: readonly string[]): string | undefined {
+  let v = data
+  for (const k of path) v = isObject(v) ? v[k] : undefined
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
 
 /** Turns one record (its instant, its compact line, its parsed content) into a framed message. */
 export type Formatter = (us: Micros, line: string, data: unknown) => Buffer
@@ -29,7 +36,7 @@ export function formatter(cfg: Config, source: SourceName): Formatter {
   const header: Header = { facility: cfg.syslogFacility, severity: cfg.syslogSeverity, hostname: hostname(), appName: 'y360-audit' }
   const org = String(cfg.org)
   return (us, line, data) => {
-    const id = isObject(data) && typeof data[ID_FIELD[source]] === 'string' && data[ID_FIELD[source]] !== '' ? (data[ID_FIELD[source]] as string) : `sha256:${recordKey({ us, line })}`
+    const id = idAt(data, ID_PATH[source]) ?? `sha256:${recordKey({ us, line })}`
     return frame(header, { us, msgId: source, params: [['org', org], ['id', id]], msg: line })
   }
 }
