@@ -92,6 +92,8 @@ export async function startRsyslog(t: TapLike, dir: string, opts: { pki?: Pki; p
   const driver = opts.pki === undefined ? '' : ' StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon"'
   writeFileSync(conf, [
     `global(workDirectory="${dir}" maxMessageSize="256k")`,
+    // Direct: the input thread writes each message before it reads on, so its FIN after ours means "written".
+    'main_queue(queue.type="Direct")',
     tls + `module(load="imtcp"${driver})`,
     `input(type="imtcp" address="127.0.0.1" port="${port}" ruleset="received")`,
     'template(name="raw" type="string" string="%rawmsg%\\n")',

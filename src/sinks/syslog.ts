@@ -76,6 +76,10 @@ class Connection {
 
   /** The acknowledgement: our FIN, then the receiver's, without an error on the way. */
   async end(): Promise<void> {
+    // A FIN the receiver sent earlier (it stopped) may still wait in the event loop (a busy or paused process): let
+    // one poll phase run first, so it is not taken for the answer to ours.
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
     if (this.#broken !== undefined) throw this.#broken
     this.#socket.removeAllListeners('end').on('end', () => undefined)
     this.#socket.end()

@@ -5,7 +5,8 @@ import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { existsSync, readFileSync } from 'node:fs'
 import stableStringify from 'fast-json-stable-stringify'
-import { cliEnv, emulator, readArchive, runCli } from '../helpers.js'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { CLI, cliEnv, collect, emulator, readArchive, runCli } from '../helpers.js'
 import { makePki, parseReceived, startRsyslog, type Received, type Rsyslog } from '../syslog-helpers.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { formatMicros } from '../../src/time.js'
@@ -126,4 +127,55 @@ t.test('beside the archive: forwarded from the day files, incremental; an outage
   t.equal(after.code, 0, 'next run: exit 0')
   t.match(after.stderr, /mail forwarder: syslog tcp:\/\/127\.0\.0\.1:\d+: 4 records acknowledged/)
   await sameAsArchive('after the outage')
+})
+
+t.test('rsyslog stopped mid-run and restarted: nothing lost, duplicates bounded by --syslog-ack-every and counted', async (t) => {
+  // The CLI is frozen (SIGSTOP, our own child) at the first page request after rsyslog wrote 200 messages, so the
+  // outage falls inside the run whatever the machine's speed (small windows: a request every ~100 records); rsyslog is
+  // stopped, the CLI resumed, rsyslog started again on the same port while the CLI backs off.
+  let child: ChildProcessWithoutNullStreams | undefined
+  let rs: Rsyslog | undefined
+  let frozen: () => void = () => undefined
+  const atRequest = new Promise<void>((resolve) => (frozen = resolve))
+  let stopped = false
+  const emu = await emulator(t, {
+    counts: { mail: 2500 }, days: 3, seed: 33,
+    onRequest: () => {
+      if (!stopped && child?.pid !== undefined && rs !== undefined && rs.lines().length >= 200) {
+        stopped = true
+        process.kill(child.pid, 'SIGSTOP')
+        frozen()
+      }
+    },
+  })
+  const dir = t.testdir()
+  rs = await startRsyslog(t, join(dir, 'rsyslog'))
+  const ackEvery = 300
+  const args = ['--syslog', rs.url, '--sources', 'mail', '--state-file', join(dir, 'cursor.json'), '--lookback', '4d', '--concurrency', '1', '--max-pages', '2', '--syslog-ack-every', String(ackEvery), '--syslog-retries', '40', '--syslog-retry-delay', '5ms']
+  child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: cliEnv(emu), stdio: ['pipe', 'pipe', 'pipe'] })
+  child.stdin.end()
+  const done = collect(child)
+  await atRequest
+  const before = rs.lines().length
+  await rs.stop()
+  process.kill(child.pid as number, 'SIGCONT')
+  await rs.start()
+  const res = await done
+  t.equal(res.code, 0, 'exit 0')
+  const m = /mail: syslog tcp:\/\/127\.0\.0\.1:\d+: 2500 records acknowledged, (\d+) sent again after (\d+) reconnection\(s\)/.exec(res.stderr)
+  t.ok(m, 'the delivery summary line')
+  const resent = Number(m?.[1])
+  t.ok(Number(m?.[2]) >= 1, 'the tool reconnected')
+  const got = await drained(rs)
+  t.ok(before > 0 && before < 2500, `rsyslog had part of the run when it stopped (${before})`)
+  const counts = new Map<string, number>()
+  for (const r of got.mail) counts.set(r.msg, (counts.get(r.msg) ?? 0) + 1)
+  const truth = emu.truth('mail').map((r) => JSON.stringify(r))
+  const lost = truth.map((l, i) => (counts.has(l) ? -1 : i)).filter((i) => i >= 0)
+  t.same(lost, [], 'nothing lost')
+  if (lost.length > 0) t.comment(res.stderr)
+  t.equal(counts.size, 2500, 'nothing else received')
+  const duplicates = got.mail.length - counts.size
+  t.ok(duplicates <= resent, `duplicates (${duplicates}) <= records sent again (${resent})`)
+  t.ok(resent <= ackEvery + 200, `records sent again (${resent}) bounded by the unacknowledged tail (ack every ${ackEvery}, plus one window)`)
 })
