@@ -102,7 +102,7 @@ export const OPTION = {
   retryDelayMs: opt({ flag: 'retry-delay', env: 'Y360_RETRY_DELAY', default: '1s', parse: duration(), help: 'first retry delay; doubles each retry (with jitter), at most 30s' }),
   timeoutMs: opt({ flag: 'timeout', env: 'Y360_TIMEOUT', default: '60s', parse: duration(), help: 'timeout for response headers and for body inactivity' }),
   maxPages: opt({ flag: 'max-pages', env: 'Y360_MAX_PAGES', default: '10', parse: int(1, 10_000), help: 'pages per time window before the window is split in two' }),
-  stateFile: opt({ flag: 'state-file', env: 'Y360_STATE_FILE', parse: optional(path()), help: 'with --stdout: JSON cursor (resume instant + overlap keys per source) making runs incremental; saved atomically (0600) at the end of a run and covering only what stdout accepted; left as it was when the reader goes away or on a signal (those records come again)' }),
+  stateFile: opt({ flag: 'state-file', env: 'Y360_STATE_FILE', parse: optional(path()), help: 'with --stdout (or --syslog without directories): JSON cursor (resume instant + overlap keys per source) making runs incremental; saved atomically (0600) at the end of a run and covering only what stdout accepted; left as it was when the reader goes away or on a signal (those records come again)' }),
   stdout: flag({ flag: 'stdout', help: 'write NDJSON records to stdout instead of the archive (stdout carries records only; logs stay on stderr); a reader that leaves (| head) ends the run with exit 0' }),
   tagSource: flag({ flag: 'tag-source', help: 'with --stdout: add "_source":"<name>" to each record' }),
   // Syslog delivery (issue 17): alone (no archive directories, --sources, --state-file as with --stdout) or beside the archive.

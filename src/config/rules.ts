@@ -76,7 +76,7 @@ export function syslogAlone(cfg: Config): boolean {
 
 /** A file run's checkpoint is its archive; a cursor file beside it could disagree with the data. */
 export const stateFileNeedsStdout: Rule = (cfg) =>
-  cfg.stateFile !== undefined && !cfg.stdout && !syslogAlone(cfg) ? [problem(OPTION.stateFile.flag, cfg.stateFile, '--state-file needs --stdout, or --syslog without archive directories (the archive is the checkpoint of a file run)')] : []
+  cfg.stateFile !== undefined && !cfg.stdout && !syslogAlone(cfg) ? [problem(OPTION.stateFile.flag, cfg.stateFile, '--state-file needs --stdout (the archive is the checkpoint of a file run)')] : []
 
 /** One output of records per run: stdout, or syslog. */
 export const syslogNotWithStdout: Rule = (cfg) => (cfg.syslog !== undefined && cfg.stdout ? [problem(OPTION.syslog.flag, undefined, '--syslog cannot be combined with --stdout: pick one output')] : [])
