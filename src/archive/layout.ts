@@ -35,6 +35,11 @@ export function rejectedFile(a: ArchiveId): string {
   return join(a.dir, `${a.base}.rejected`)
 }
 
+/** Path of the syslog forwarder's position in this archive (day file, byte offset). */
+export function forwardStateFile(a: ArchiveId): string {
+  return join(a.dir, `.${a.base}.syslog.json`)
+}
+
 /** Path of the sidecar a torn tail of `file` is moved to. */
 export function tornFile(file: string): string {
   return `${file}.torn`

@@ -4,7 +4,8 @@
  */
 import { EVENT_SERVICES } from '../sources/catalog.js'
 import { SOURCE_NAMES, type FilterName, type SourceName } from '../sources/descriptor.js'
-import { byteSize, directory, duration, fileNamePart, int, oneOf, optional, path, positiveInt, single, subsetOf, list, text, timePoint, url, zone, type Parser } from './parse.js'
+import { FACILITIES, SEVERITIES, type Facility, type Severity } from '../sinks/rfc5424.js'
+import { byteSize, directory, duration, fileNamePart, int, oneOf, optional, path, positiveInt, single, subsetOf, list, syslogUrl, text, timePoint, url, zone, type Parser } from './parse.js'
 
 /** Whether an option takes a value or is a switch. */
 export type OptionKind = 'string' | 'boolean'
@@ -105,10 +106,18 @@ export const OPTION = {
   requestDeadlineMs: opt({ flag: 'request-deadline', env: 'Y360_REQUEST_DEADLINE', parse: optional(duration()), help: 'longest time one request may take, headers and body, whatever the server sends meanwhile (102 Processing, a dripping body); default 3 × --timeout' }),
   maxBodyBytes: opt({ flag: 'max-body', env: 'Y360_MAX_BODY', default: '32MiB', parse: byteSize(), help: 'largest response body read per page (a page of 100 records is well under 1 MiB); a larger one stops the run (exit 4)' }),
   maxPages: opt({ flag: 'max-pages', env: 'Y360_MAX_PAGES', default: '10', parse: int(1, 10_000), help: 'pages per time window before the window is split in two' }),
-  stateFile: opt({ flag: 'state-file', env: 'Y360_STATE_FILE', parse: optional(path()), help: 'with --stdout: JSON cursor (resume instant + overlap keys per source) making runs incremental; saved atomically (0600) at the end of a run and covering only what stdout accepted; left as it was when the reader goes away or on a signal (those records come again)' }),
+  stateFile: opt({ flag: 'state-file', env: 'Y360_STATE_FILE', parse: optional(path()), help: 'with --stdout (or --syslog without directories): JSON cursor (resume instant + overlap keys per source) making runs incremental; saved atomically (0600) at the end of a run and covering only what stdout accepted; left as it was when the reader goes away or on a signal (those records come again)' }),
   lockStaleMs: opt({ flag: 'lock-stale', env: 'Y360_LOCK_STALE', default: '2m', parse: duration(), help: 'a run refreshes its lock every quarter of this; a lock not refreshed for longer is taken over, whatever host wrote it (a killed pod, a lost container)' }),
   stdout: flag({ flag: 'stdout', help: 'write NDJSON records to stdout instead of the archive (stdout carries records only; logs stay on stderr); a reader that leaves (| head) ends the run with exit 0' }),
   tagSource: flag({ flag: 'tag-source', help: 'with --stdout: add "_source":"<name>" to each record' }),
+  // Syslog delivery (issue 17): alone (no archive directories, --sources, --state-file as with --stdout) or beside the archive.
+  syslog: opt({ flag: 'syslog', env: 'Y360_SYSLOG', parse: optional(syslogUrl()), fetchOnly: true, help: 'deliver every record as an RFC 5424 message (octet-counted) to tcp://host:port or tls://host:port (udp:// is refused); without archive directories it replaces them (--sources, --state-file), beside them it forwards from the day files with its own cursor' }),
+  syslogCa: opt({ flag: 'syslog-ca', env: 'Y360_SYSLOG_CA', parse: optional(path()), fetchOnly: true, help: 'with --syslog tls://: PEM file of the CA(s) that sign the receiver\'s certificate (default: the system\'s); the certificate and host name are always checked' }),
+  syslogFacility: opt({ flag: 'syslog-facility', env: 'Y360_SYSLOG_FACILITY', default: 'local0', parse: oneOf(Object.keys(FACILITIES) as Facility[], 'a facility name (local0 … local7, auth, authpriv, audit, user, …)'), fetchOnly: true, help: 'syslog facility of the messages' }),
+  syslogSeverity: opt({ flag: 'syslog-severity', env: 'Y360_SYSLOG_SEVERITY', default: 'info', parse: oneOf(Object.keys(SEVERITIES) as Severity[]), fetchOnly: true, help: 'syslog severity of the messages' }),
+  syslogAckEvery: opt({ flag: 'syslog-ack-every', env: 'Y360_SYSLOG_ACK_EVERY', default: '1000', parse: int(1, 1_000_000), fetchOnly: true, help: 'records sent on one connection before it is closed cleanly, which acknowledges them; after a drop at most this many (and at most 8 MiB) are sent again' }),
+  syslogRetries: opt({ flag: 'syslog-retries', env: 'Y360_SYSLOG_RETRIES', default: '8', parse: int(0, 1000), fetchOnly: true, help: 'reconnections to the syslog receiver after a failure before giving up (exit 8)' }),
+  syslogRetryDelayMs: opt({ flag: 'syslog-retry-delay', env: 'Y360_SYSLOG_RETRY_DELAY', default: '1s', parse: duration(), fetchOnly: true, help: 'first reconnection delay; doubles each attempt, at most 30s' }),
   lineFormat: opt({ flag: 'line-format', env: 'Y360_LINE_FORMAT', default: 'compact', parse: oneOf(['compact', 'seed'] as const), help: 'compact (JSON as the API sent it) or seed (the Python script\'s json.dumps spacing)' }),
   timezone: opt({ flag: 'timezone', env: 'Y360_TIMEZONE', default: 'UTC', parse: zone(), help: 'IANA zone whose local day names the files' }),
   watch: flag({ flag: 'watch', help: 'run again every --interval until SIGINT/SIGTERM (one log line per cycle; exit 130/143)' }),
@@ -154,6 +163,7 @@ export function helpText(version: string): string {
     '',
     'Exit codes: 0 ok (also "nothing new"), 1 bad configuration, 3 the API refused (token, scope, org, audit log off),',
     '4 the API kept failing, 5 the archive could not be written, 6 another run holds the lock, 7 verify found damage,',
+    '8 the syslog receiver could not be reached (or its certificate was refused),',
     '75 rate limited beyond --max-wait (try later), 130/143 stopped by SIGINT/SIGTERM, 70 internal error.',
   ].join('\n')
 }

@@ -167,3 +167,31 @@ export function timePoint(): Parser<Micros> {
     return us === undefined ? fail(`--${flag} must be an ISO date or instant, -7d / -12h, today or yesterday, got "${t}"`) : ok(us)
   }
 }
+
+/** A syslog receiver: `tcp://host:port` or `tls://host:port` (the CA file, if any, is read when the output opens). */
+export interface SyslogUrl {
+  readonly protocol: 'tcp' | 'tls'
+  readonly host: string
+  readonly port: number
+}
+
+/** A --syslog URL; `udp://` is refused: UDP loses messages without telling anyone, and this tool promises delivery. */
+export function syslogUrl(): Parser<SyslogUrl> {
+  return (t, { flag }) => {
+    let u: URL
+    try {
+      u = new URL(t)
+    } catch {
+      return fail(`--${flag} must be a URL like tcp://siem.example:514 or tls://siem.example:6514, got "${t}"`)
+    }
+    if (u.protocol === 'udp:') return fail(`--${flag}: udp:// is refused: UDP drops messages silently (no acknowledgement, no resend); use tcp:// or tls:// (RFC 5425, port 6514)`)
+    if (u.protocol !== 'tcp:' && u.protocol !== 'tls:') return fail(`--${flag} must start with tcp:// or tls://, got "${u.protocol}//"`)
+    const messages: string[] = []
+    if (u.username !== '' || u.password !== '') messages.push(`--${flag} must not contain credentials`)
+    if (u.port === '') messages.push(`--${flag} needs a port (tcp://host:514, tls://host:6514), got "${t}"`)
+    if (u.hostname === '') messages.push(`--${flag} needs a host, got "${t}"`)
+    if ((u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '') messages.push(`--${flag} takes scheme, host and port only, got "${t}"`)
+    if (messages.length > 0) return fail(...messages)
+    return ok({ protocol: u.protocol === 'tls:' ? 'tls' : 'tcp', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) })
+  }
+}

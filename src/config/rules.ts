@@ -16,7 +16,8 @@ export type Rule = (cfg: Config, mode: Mode) => Problem[]
 /** The sources to run: those with a directory, narrowed by --sources; with --stdout, --sources alone is enough. */
 export function selectSources(v: Values): { sources: SourceConfig[]; problems: Problem[] } {
   const wanted = v.get(OPTION.sourceNames)
-  const stdout = v.get(OPTION.stdout)
+  // --syslog without any archive directory streams like --stdout does (sources named by --sources).
+  const stdout = v.get(OPTION.stdout) || (v.get(OPTION.syslog) !== undefined && SOURCE_NAMES.every((n) => v.get(SOURCE_OPTIONS[n].dir) === undefined))
   const sources: SourceConfig[] = []
   const problems: Problem[] = []
   for (const name of SOURCE_NAMES) {
@@ -42,7 +43,7 @@ const dirRows = SOURCE_NAMES.map((n) => SOURCE_OPTIONS[n].dir)
 /** A run needs at least one source: a directory, or --sources with --stdout. */
 export const someSource: Rule = (cfg) => {
   if (cfg.sources.length > 0) return []
-  if (cfg.stdout) return [problem(OPTION.sourceNames.flag, undefined, `no source to run: pass --sources ${SOURCE_NAMES.join(',')}`)]
+  if (cfg.stdout || cfg.syslog !== undefined) return [problem(OPTION.sourceNames.flag, undefined, `no source to run: pass --sources ${SOURCE_NAMES.join(',')}`)]
   return [problem(undefined, undefined, `no source to run: set at least one of ${dirRows.map((o) => o.env).join(', ')} (or ${dirRows.map((o) => `--${o.flag}`).join(', ')})`)]
 }
 
@@ -70,9 +71,27 @@ export const watchWithoutRange: Rule = (cfg) =>
     ? [problem(OPTION.watch.flag, undefined, '--watch cannot be combined with --since/--until: every cycle would fetch the same range again; run the backfill once, then watch')]
     : []
 
+/** --syslog with no archive directory: syslog is the run's output (cursor in --state-file), not a forwarder. */
+export function syslogAlone(cfg: Config): boolean {
+  return cfg.syslog !== undefined && !cfg.stdout && cfg.sources.every((s) => s.dir === '')
+}
+
 /** A file run's checkpoint is its archive; a cursor file beside it could disagree with the data. */
 export const stateFileNeedsStdout: Rule = (cfg) =>
-  cfg.stateFile !== undefined && !cfg.stdout ? [problem(OPTION.stateFile.flag, cfg.stateFile, '--state-file needs --stdout (the archive is the checkpoint of a file run)')] : []
+  cfg.stateFile !== undefined && !cfg.stdout && !syslogAlone(cfg) ? [problem(OPTION.stateFile.flag, cfg.stateFile, '--state-file needs --stdout (the archive is the checkpoint of a file run)')] : []
+
+/** One output of records per run: stdout, or syslog. */
+export const syslogNotWithStdout: Rule = (cfg) => (cfg.syslog !== undefined && cfg.stdout ? [problem(OPTION.syslog.flag, undefined, '--syslog cannot be combined with --stdout: pick one output')] : [])
+
+/** A CA file only means something for TLS. */
+export const syslogCaNeedsTls: Rule = (cfg) =>
+  cfg.syslogCa !== undefined && cfg.syslog?.protocol !== 'tls' ? [problem(OPTION.syslogCa.flag, cfg.syslogCa, '--syslog-ca needs a --syslog tls://host:port URL')] : []
+
+/** The forwarder follows appends by byte offset; a backfill rewrites day files it may already have forwarded. */
+export const syslogBesideArchiveAppendsOnly: Rule = (cfg) =>
+  cfg.syslog !== undefined && !cfg.stdout && !syslogAlone(cfg) && cfg.since !== undefined
+    ? [problem(OPTION.since.flag, undefined, '--since cannot be combined with --syslog beside archive directories (a backfill rewrites day files the forwarder follows); replay a range to syslog without directories: --syslog URL --sources NAMES --since …')]
+    : []
 
 /** Archive lines stay as the API (or the Python script) wrote them. */
 export const tagSourceNeedsStdout: Rule = (cfg) => (cfg.tagSource && !cfg.stdout ? [problem(OPTION.tagSource.flag, undefined, '--tag-source needs --stdout')] : [])
@@ -136,7 +155,7 @@ export const logFileUsable: Rule = (cfg, mode) => {
  * writable or creatable for fetch, existing for verify. Judged last, so they follow the problems they may stem from.
  */
 export const directoriesUsable: Rule = (cfg, mode) => {
-  if (cfg.stdout) return []
+  if (cfg.stdout || syslogAlone(cfg)) return []
   return cfg.sources.flatMap((s) => {
     const flag = SOURCE_OPTIONS[s.name].dir.flag
     const why = checkDir(s.dir, `the ${s.name} directory (--${flag})`, mode !== 'fetch')
@@ -145,7 +164,7 @@ export const directoriesUsable: Rule = (cfg, mode) => {
 }
 
 /** Every rule, in the order their problems are listed. */
-export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, distinctFiles, directoriesUsable, logFileUsable]
+export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, syslogNotWithStdout, syslogCaNeedsTls, syslogBesideArchiveAppendsOnly, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, distinctFiles, directoriesUsable, logFileUsable]
 
 /** Event types the endpoints do not know yet are sent anyway (the vendor adds types), with a warning. */
 export function unknownTypeWarnings(cfg: Config): string[] {

@@ -1,5 +1,7 @@
 /** The shape of a loaded configuration (re-exported by src/config.ts). */
+import type { Facility, Severity } from '../sinks/rfc5424.js'
 import type { Filters, SourceName } from '../sources/descriptor.js'
+import type { SyslogUrl } from './parse.js'
 import type { Micros } from '../time.js'
 import type { Mode } from './values.js'
 
@@ -41,6 +43,14 @@ export interface Config {
   readonly tagSource: boolean
   readonly stateFile: string | undefined
   readonly lineFormat: 'compact' | 'seed'
+  /** --syslog: the receiver; with no archive directory it is the run's output, else a forwarder beside the archive. */
+  readonly syslog: SyslogUrl | undefined
+  readonly syslogCa: string | undefined
+  readonly syslogFacility: Facility
+  readonly syslogSeverity: Severity
+  readonly syslogAckEvery: number
+  readonly syslogRetries: number
+  readonly syslogRetryDelayMs: number
   readonly timezone: string
   readonly watch: boolean
   readonly intervalMs: number

@@ -8,8 +8,8 @@ import type { SourceConfig } from '../config.js'
 import type { SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
 
-/** Summary mode of a source: append (incremental), backfill (--since merged into day files) or stdout. */
-export type OutputMode = 'append' | 'backfill' | 'stdout'
+/** Summary mode of a source: append (incremental), backfill (--since merged into day files), stdout or syslog (alone). */
+export type OutputMode = 'append' | 'backfill' | 'stdout' | 'syslog'
 
 /** One source's side of an output: its start point, then its sink for the planned range. */
 export interface SourceTarget {

@@ -5,7 +5,8 @@
  *   (API pages,         (seeded     (day of the         archive: RotatingFileSink (append + fsync per window)
  *    ascending batches)  from the    record's instant)            or MergingFileSink (--since into day files)
  *                        output's                         stream:  StdoutSink (cursor saved once stdout accepted it)
- *                        start point)
+ *                        start point)                     syslog:  SyslogSink (cursor saved once the receiver acknowledged it)
+ *   Beside the archive, --syslog forwards from the day files once every source ended (ForwardingOutput.commit).
  */
 import { setMaxListeners } from 'node:events'
 import { Readable } from 'node:stream'
@@ -24,7 +25,9 @@ import { Dedupe } from './dedupe.js'
 import { summarize, type Outcome, type RunSummary } from './outcome.js'
 import type { Output, SourceTarget } from './output.js'
 import { ArchiveOutput } from './outputs/archive.js'
+import { ForwardingOutput } from './outputs/forward.js'
 import { StreamOutput } from './outputs/stream.js'
+import { SyslogOutput } from './outputs/syslog.js'
 import { PartitionByDate } from './partition.js'
 
 export type { RunSummary, SourceSummary } from './outcome.js'
@@ -127,9 +130,13 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   }
 }
 
-/** The output of this run's mode. */
+/** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */
 function outputFor(ctx: RunContext): Output {
-  return ctx.cfg.stdout ? new StreamOutput(ctx.cfg, ctx.log, ctx.now, ctx.stdout ?? process.stdout) : new ArchiveOutput(ctx.cfg, ctx.log, ctx.now)
+  const { cfg } = ctx
+  if (cfg.stdout) return new StreamOutput(cfg, ctx.log, ctx.now, ctx.stdout ?? process.stdout)
+  if (cfg.syslog !== undefined && cfg.sources.every((s) => s.dir === '')) return new SyslogOutput(cfg, ctx.log, ctx.now, ctx.signal)
+  const archive = new ArchiveOutput(cfg, ctx.log, ctx.now)
+  return cfg.syslog !== undefined ? new ForwardingOutput(cfg, ctx.log, ctx.now, ctx.signal, archive) : archive
 }
 
 /** Runs one source to its outcome; never throws (a failure is the outcome's code). */
