@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'INTERRUPTED' // SIGINT/SIGTERM
   | 'OUTPUT_CLOSED' // --stdout: the reader went away (| head): a quiet, successful end
   | 'ARCHIVE_DAMAGED' // verify found problems
+  | 'ANOMALY' // the run completed, but the API or the archive broke an assumption (summary `anomalies`)
   | 'INTERNAL'
 
 export interface ErrorContext {
@@ -60,6 +61,7 @@ export const EXIT_CODES: Record<ErrorCode | 'OK', number> = {
   SINK_WRITE: 5,
   LOCKED: 6,
   ARCHIVE_DAMAGED: 7,
+  ANOMALY: 8,
   INTERNAL: 70,
   RATE_LIMITED: 75,
   INTERRUPTED: 130,

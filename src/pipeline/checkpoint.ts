@@ -8,7 +8,7 @@ import { lineInstant, linesBackward } from '../archive/lines.js'
 import { repairTail } from '../archive/tail.js'
 import { openRead } from '../atomic.js'
 import type { Logger } from '../log.js'
-import { canonicalKey, type InstantOf, type SourceStats } from '../messages.js'
+import { identityKey, type InstantOf, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
 
 export interface Checkpoint {
@@ -96,7 +96,7 @@ async function seedFrom(f: ArchiveFile, o: CheckpointOptions, from: Micros, stop
         continue
       }
       if (rec.us < stop) return false
-      if (rec.us >= from) keys.set(canonicalKey(rec.data), rec.us)
+      if (rec.us >= from) keys.set(identityKey(rec.data, line.text as string), rec.us)
     }
     return true
   } finally {
