@@ -122,7 +122,7 @@ export interface SinkChunk {
  * The summary and the metrics are snapshots of it.
  */
 export class SourceStats {
-  /** Page requests answered (retries not included). */
+  /** Page requests made, answered or not (retries not included). */
   pages = 0
   /** Records received from the API, repeats and out-of-window ones included. */
   fetched = 0

@@ -101,7 +101,7 @@ export class WindowCollector {
   }
 
   #reject(reason: string, record: unknown, text: string | undefined): void {
-    this.#rejected.push(text === undefined ? { reason, record } : { reason, record, text })
+    this.#rejected.push(text === undefined ? { reason, record } : { reason, record, text: oneLine(text) })
   }
 
   /** The record's text as sent (on one line), or its re-encoding (counted); undefined when it cannot be encoded. */

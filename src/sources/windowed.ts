@@ -99,7 +99,7 @@ function anomaly(o: Ctx, lo: Micros, hi: Micros, end: PageLoopEnd): Y360Error | 
   switch (end.reason) {
     case 'empty-run':
       o.stats.anomaly('no-progress')
-      return new Y360Error('BAD_PAGE', `${name}: the API sent ${end.emptyRun} pages in a row without a new record that still carry a next token in ${show(lo)}..${show(hi)} (a token that never ends; anomaly no-progress)`, ctx)
+      return new Y360Error('BAD_PAGE', `${name}: the API sent ${end.emptyRun} empty pages in a row that still carry a next token in ${show(lo)}..${show(hi)} (a token that never ends); a page holding only records already seen counts as empty (anomaly no-progress)`, ctx)
     case 'endless':
       o.stats.anomaly('endless')
       return new Y360Error('BAD_PAGE', `${name}: paging did not end after ${end.pages} pages in ${show(lo)} (anomaly endless)`, ctx)
@@ -142,20 +142,20 @@ function countPass(o: Ctx, c: WindowCollector): void {
 }
 
 /** Pages through [lo, hi) newest first until the end, or until the page budget (or the API's depth cap) stops it. */
-async function fetchPass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass | FailedPass> {
+async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize): Promise<Pass | FailedPass> {
   const { ep } = o
   const splittable = hi - lo > ep.unitUs
   const { after, before } = requestBounds(lo, hi, ep.unitUs)
   const fetch = (token: string | undefined): Promise<Page> => {
     checkRequestBudget(o)
-    return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize: o.pageSize, filters: o.filters })}`, o.limiter, o.signal)
+    o.stats.pages++ // counted when asked: a request refused (the depth cap) or abandoned (a failing source) is one too
+    return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize, filters: o.filters })}`, o.limiter, o.signal)
   }
   const collector = new WindowCollector(lo, hi, ep.timestamp, checks(o, { after, before }))
-  const loop = pageLoop({ fetch, budget: splittable ? o.maxPages : Infinity, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize: o.pageSize })
+  const loop = pageLoop({ fetch, budget: splittable ? o.maxPages : Infinity, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize })
   let end: PageLoopEnd
   try {
     end = await eachPage(loop, (page) => {
-      o.stats.pages++
       o.stats.fetched += page.records.length
       return { fresh: collector.add(page.records, page.texts) }
     })
@@ -178,9 +178,9 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass | FailedP
 }
 
 /** A usable pass over [lo, hi): a pass that hit an anomaly is fetched again, up to LOOP_RESTARTS times, then fails. */
-async function usablePass(o: Ctx, lo: Micros, hi: Micros): Promise<Pass> {
+async function usablePass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize): Promise<Pass> {
   for (let attempt = 0; ; attempt++) {
-    const pass = await o.slots(() => fetchPass(o, lo, hi))
+    const pass = await o.slots(() => fetchPass(o, lo, hi, pageSize))
     if (!('failed' in pass)) return pass
     if (attempt >= LOOP_RESTARTS) throw pass.failed
     o.stats.refetched += pass.received // its pages are thrown away and fetched again
@@ -217,13 +217,24 @@ async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<Wi
     return
   }
   if (!splittable) {
-    // One instant, a full page and no token: nothing narrower to ask. Kept, and said loudly (the run exits non-zero).
-    o.stats.anomaly('full-page-without-token')
-    o.log.warn({ source: o.ep.name, at: show(lo) }, `${o.ep.name}: a full page without a next token at the single instant ${show(lo)}: later records of that instant may be missing (anomaly full-page-without-token)`)
-    yield pass.batch
+    yield await oneInstantEnd(o, pass, lo, hi)
     return
   }
   yield* confirmingEnd(o, pass, splitPass(o, pass, lo, hi))
+}
+
+/**
+ * One instant ended on a full page without a next token: nothing narrower to ask, so the instant is asked again with
+ * pages one record smaller. A true end then shows a token and a short last page; an API that drops its tokens ends on
+ * a full page again, and the source stops (records of that instant would be missing otherwise).
+ */
+async function oneInstantEnd(o: Ctx, pass: Pass, lo: Micros, hi: Micros): Promise<WindowBatch> {
+  if (o.pageSize < 2) return pass.batch
+  const again = await usablePass(o, lo, hi, o.pageSize - 1)
+  o.stats.refetched += pass.received
+  if (again.end !== 'full-end') return again.batch
+  o.stats.anomaly('full-page-without-token')
+  throw new Y360Error('BAD_PAGE', `${o.ep.name}: the API ends its pages without a next token while they are full (at the single instant ${show(lo)}, with page sizes ${o.pageSize} and ${o.pageSize - 1}): records of that instant would be missing, so the source stops (anomaly full-page-without-token)`, { source: o.ep.name })
 }
 
 /**
