@@ -2,7 +2,7 @@
 // command (in-process, fixed clock) must end with the archive equal to the ground truth, or exit with the documented
 // non-zero code naming the anomaly. Never exit 0 with a record missing or a source stalled.
 import t, { type Test } from 'tap'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { SwitchesPatch } from '../../src/emulator/index.js'
 import { EXIT_CODES } from '../../src/errors.js'
@@ -176,4 +176,23 @@ t.test('learned facts, not anomalies: "" end marker, host-CIDR ip (and --ip), di
   t.equal(f.code, EXIT_CODES.OK, f.stderr)
   const want = one.emu.truth('events', { ip: ip.replace(/\/\d+$/, '') })
   t.same(checkArchive('events', readArchive(join(one.dir, 'events'), BASES.events), want), { ...EXACT, total: want.length }, 'the bare address matches the CIDR form')
+})
+
+t.test("the API's bytes are kept: big integers, 1.0, 1E5, \\u0041, duplicate keys, Cyrillic, emoji, Python spacing", async (t) => {
+  const dir = t.testdir()
+  const d = (s: number): string => new Date(NOW - 3_600_000 + s * 1000).toISOString()
+  const lines = [
+    `{"eventType":"message_seen","date":"${d(1)}","uniqId":12345678901234567890,"size":1.0,"n":1E5,"s":"\\u0041","dup":1,"dup":2}`,
+    `{"eventType": "message_seen", "date": "${d(2)}", "uniqId": "2", "subject": "Отчёт 👩‍💻 ] } [ \\" \\\\"}`,
+    `{"eventType":"message_seen","date":"${d(3)}","uniqId":"3","nested":{"a":[1,[2,{"b":"]"}]]},"neg":-0.5e-7}`,
+  ]
+  const file = join(dir, 'mail.ndjson')
+  writeFileSync(file, lines.join('\n') + '\n')
+  const emu = await emulator(t, { datasets: { mail: file }, clock: () => NOW })
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
+  const r = await runMain(['--lookback', '2d'], { env, cwd: dir, now: () => NOW })
+  t.equal(r.code, EXIT_CODES.OK, r.stderr)
+  t.equal(readFileSync(join(dir, 'mail', `mail_audit_${d(1).slice(0, 10)}.json`), 'utf8'), lines.join('\n') + '\n', 'byte for byte')
+  const again = await runMain(['--lookback', '2d'], { env, cwd: dir, now: () => NOW })
+  t.match(again.stderr, /wrote 0,/, 'identity still dedupes them on the next run')
 })
