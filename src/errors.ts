@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'OUTPUT_CLOSED' // --stdout: the reader went away (| head): a quiet, successful end
   | 'ARCHIVE_DAMAGED' // verify found problems
   | 'SYSLOG_FAILED' // --syslog: the receiver could not be reached (or its certificate was refused) after all retries
+  | 'ANOMALY' // the run completed, but the API or the archive broke an assumption (summary `anomalies`)
   | 'INTERNAL'
 
 export interface ErrorContext {
@@ -61,7 +62,8 @@ export const EXIT_CODES: Record<ErrorCode | 'OK', number> = {
   SINK_WRITE: 5,
   LOCKED: 6,
   ARCHIVE_DAMAGED: 7,
-  SYSLOG_FAILED: 8,
+  ANOMALY: 8,
+  SYSLOG_FAILED: 9,
   INTERNAL: 70,
   RATE_LIMITED: 75,
   INTERRUPTED: 130,

@@ -38,9 +38,22 @@ export function canonicalKey(data: unknown): string {
   return hash('sha256', stableStringify(data), 'base64')
 }
 
+/**
+ * `canonicalKey` of `data`, parsed from `text`; a record nested too deep for a recursive encoder (a poison pill) is
+ * identified by its exact text instead, since one record must never stop a source (only such records get such keys).
+ */
+export function identityKey(data: unknown, text: string): string {
+  try {
+    return canonicalKey(data)
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err
+    return hash('sha256', `\0raw\0${text}`, 'base64')
+  }
+}
+
 /** The record's canonical key, computed from its line on first use and kept. */
 export function recordKey(r: AuditRecord): string {
-  return (r.key ??= canonicalKey(JSON.parse(r.line)))
+  return (r.key ??= identityKey(JSON.parse(r.line), r.line))
 }
 
 /** Drops the keys of records older than `horizon`: what bounds every key set to the overlap. */
@@ -48,11 +61,37 @@ export function evictBefore(keys: Map<string, Micros>, horizon: Micros): void {
   for (const [k, us] of keys) if (us < horizon) keys.delete(k)
 }
 
-/** A record the pipeline cannot place (no valid timestamp); kept with its reason, never silently dropped. */
+/** A record the pipeline cannot place (no valid timestamp, stamped in the future…); kept with its reason, never silently dropped. */
 export interface Rejected {
   reason: string
   record: unknown
+  /** The record's text as the API sent it, when known (written to `.rejected` as is, never re-encoded). */
+  text?: string
 }
+
+/**
+ * Every way the API (or the archive) can break an assumption the tool relies on; each is counted per source, named in
+ * the summary, the log and the metrics, and makes a completed run exit with EXIT_CODES.ANOMALY (README "What is
+ * checked on every page").
+ */
+export type AnomalyKind =
+  | 'pages-oldest-first' // a pass whose pages ran oldest first (handled: cut at the newest instant instead)
+  | 'pages-out-of-order' // a pass whose records were in no order (handled: a cut pass is re-planned in pieces)
+  | 'outside-bounds' // records outside the requested afterDate/beforeDate (beyond the one-unit widening)
+  | 'full-page-without-token' // a full page ended the paging without a next token, and older records were found
+  | 'repeated-token' // a page token came back again (the pass was fetched again)
+  | 'no-progress' // pages in a row without a new record that still carry a token (the pass was fetched again)
+  | 'endless' // paging that did not end within the hard page limit
+  | 'request-budget' // the source made far more requests than the records it received justify
+  | 'future-record' // a record stamped after now + --max-skew (to .rejected)
+  | 'ancient-record' // a record stamped before the API's retention and the requested range (to .rejected)
+  | 'future-resume' // archive records after now + --max-skew, ignored for the resume point
+  | 'bad-day-file' // a day file whose name is no date, or a date after now + --max-skew (ignored)
+  | 'deep-record' // a record nested deeper than MAX_DEPTH (kept as sent, identified by its text)
+  | 'large-record' // a record longer than the archive's line bound (to .rejected)
+  | 'reencoded' // a record whose text could not be kept byte for byte (line breaks between tokens, no span)
+  | 'replacement-character' // a record holding U+FFFD: most likely invalid UTF-8 from the API, decoded lossily
+  | `filter-ignored:${'types' | 'includeUids' | 'excludeUids' | 'ip' | 'service'}` // records the filter should have excluded (dropped)
 
 /** One fetched window [lo, hi): its records ascending by (instant, key), and what was rejected on the way. */
 export interface WindowBatch {
@@ -83,7 +122,7 @@ export interface SinkChunk {
  * The summary and the metrics are snapshots of it.
  */
 export class SourceStats {
-  /** Page requests answered (retries not included). */
+  /** Page requests made, answered or not (retries not included). */
   pages = 0
   /** Records received from the API, repeats and out-of-window ones included. */
   fetched = 0
@@ -105,11 +144,18 @@ export class SourceStats {
   repaired = 0
   /** Request retries (5xx, resets, timeouts, 429). */
   retries = 0
+  /** Anomalies by kind (only kinds seen). */
+  readonly anomalies = new Map<AnomalyKind, number>()
   /** Files written, in the order first written. */
   readonly files = new Set<string>()
   /** Oldest and newest instant written. */
   first: Micros | undefined
   last: Micros | undefined
+
+  /** Counts `n` anomalies of `kind`. */
+  anomaly(kind: AnomalyKind, n = 1): void {
+    if (n > 0) this.anomalies.set(kind, (this.anomalies.get(kind) ?? 0) + n)
+  }
 
   /** Counts one segment as written to `file` (undefined for stdout). */
   wrote(seg: Segment, file?: string): void {

@@ -73,7 +73,8 @@ export function metricsText(s: RunSummary, finishedMs: number, previous: string)
     { name: 'y360_audit_retries', help: 'Request retries in the last run.', type: 'gauge', value: (r) => r.retries },
     { name: 'y360_audit_run_duration_seconds', help: 'Duration of the last run of the source.', type: 'gauge', value: (r) => sec(r.durationMs) },
     { name: 'y360_audit_newest_record_timestamp_seconds', help: 'Instant of the newest record in the archive (or delivered to stdout).', type: 'gauge', value: (r) => instantSec(r.newest) },
-    { name: 'y360_audit_lag_seconds', help: 'Age of the newest record when the last run ended (alert when it grows).', type: 'gauge', value: (r) => { const n = instantSec(r.newest); return n === undefined ? undefined : Math.max(0, sec(finishedMs) - n) } },
+    // Against now and the last success too: an archive whose newest record lies in the future still shows its stall.
+    { name: 'y360_audit_lag_seconds', help: 'Age of the newest record when the last run ended (alert when it grows).', type: 'gauge', value: (r) => { const n = instantSec(r.newest); const ok = lastSuccess.get(r.source); if (n === undefined) return undefined; return Math.max(0, sec(finishedMs) - n, ok === undefined ? 0 : sec(finishedMs) - ok) } },
   ]
   const lines: string[] = []
   for (const m of metrics) {
@@ -83,7 +84,15 @@ export function metricsText(s: RunSummary, finishedMs: number, previous: string)
       if (v !== undefined) lines.push(`${m.name}{source="${src.source}"} ${v}`)
     }
   }
+  lines.push(...anomalyLines(s))
   return lines.join('\n') + '\n'
+}
+
+/** `y360_audit_anomalies{source,kind}` for every kind a source saw in the last run (nothing when none did). */
+function anomalyLines(s: RunSummary): string[] {
+  const rows = s.sources.flatMap((src) => Object.entries(src.anomalies ?? {}).map(([kind, n]) => `y360_audit_anomalies{source="${src.source}",kind="${kind}"} ${n}`))
+  if (rows.length === 0) return []
+  return ['# HELP y360_audit_anomalies Broken assumptions about the API or the archive seen by the last run, by kind (README "What is checked on every page").', '# TYPE y360_audit_anomalies gauge', ...rows]
 }
 
 /** Writes the textfile atomically, carrying the last success time of sources that failed this time. */

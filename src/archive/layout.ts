@@ -83,3 +83,9 @@ export function dayNamer(zone: string): (us: Micros) => string {
     return name
   }
 }
+
+/** True when `day` is a real calendar date `YYYY-MM-DD` (not `9999-99-99`, not `2025-02-30`). */
+export function isDayName(day: string): boolean {
+  const dt = DateTime.fromISO(day, { zone: 'UTC' })
+  return dt.isValid && dt.toISODate() === day
+}

@@ -89,6 +89,7 @@ export const OPTION = {
   apiUrl: opt({ flag: 'api-url', env: 'Y360_API_URL', default: 'https://api360.yandex.net', parse: url(), help: 'base URL of the mail/disk API (http: only for loopback)' }),
   cloudApiUrl: opt({ flag: 'cloud-api-url', env: 'Y360_CLOUD_API_URL', default: 'https://cloud-api.yandex.net', parse: url(), help: 'base URL of the unified-log API (http: only for loopback)' }),
   overlapMs: opt({ flag: 'overlap', env: 'Y360_OVERLAP', default: '2m', parse: duration(), help: 'how far before the newest archived record each run asks again (late arrivals); duplicates are dropped' }),
+  maxSkewMs: opt({ flag: 'max-skew', env: 'Y360_MAX_SKEW', default: '5m', parse: duration(), help: 'clock skew allowed between the API, the archive and this host: records stamped later than now + this are rejected (.rejected), archive records and day files after it are ignored for the resume point (both counted as anomalies, exit 8)' }),
   lookbackMs: opt({ flag: 'lookback', env: 'Y360_LOOKBACK', default: '90d', parse: duration(), help: 'first run (empty archive): how much history to fetch' }),
   since: opt({ flag: 'since', env: 'Y360_SINCE', parse: optional(timePoint()), help: 'backfill from here, inclusive: ISO instant or date (midnight in --timezone), -7d, -12h, today, yesterday; affected day files are merged (temp file + rename), no duplicates (default: resume point, or now - lookback)' }),
   until: opt({ flag: 'until', env: 'Y360_UNTIL', parse: optional(timePoint()), help: 'end of the range, exclusive (same forms as --since; default: now); not with --watch' }),
@@ -116,7 +117,7 @@ export const OPTION = {
   syslogFacility: opt({ flag: 'syslog-facility', env: 'Y360_SYSLOG_FACILITY', default: 'local0', parse: oneOf(Object.keys(FACILITIES) as Facility[], 'a facility name (local0 … local7, auth, authpriv, audit, user, …)'), fetchOnly: true, help: 'syslog facility of the messages' }),
   syslogSeverity: opt({ flag: 'syslog-severity', env: 'Y360_SYSLOG_SEVERITY', default: 'info', parse: oneOf(Object.keys(SEVERITIES) as Severity[]), fetchOnly: true, help: 'syslog severity of the messages' }),
   syslogAckEvery: opt({ flag: 'syslog-ack-every', env: 'Y360_SYSLOG_ACK_EVERY', default: '1000', parse: int(1, 1_000_000), fetchOnly: true, help: 'records sent on one connection before it is closed cleanly, which acknowledges them; after a drop at most this many (and at most 8 MiB) are sent again' }),
-  syslogRetries: opt({ flag: 'syslog-retries', env: 'Y360_SYSLOG_RETRIES', default: '8', parse: int(0, 1000), fetchOnly: true, help: 'reconnections to the syslog receiver after a failure before giving up (exit 8)' }),
+  syslogRetries: opt({ flag: 'syslog-retries', env: 'Y360_SYSLOG_RETRIES', default: '8', parse: int(0, 1000), fetchOnly: true, help: 'reconnections to the syslog receiver after a failure before giving up (exit 9)' }),
   syslogRetryDelayMs: opt({ flag: 'syslog-retry-delay', env: 'Y360_SYSLOG_RETRY_DELAY', default: '1s', parse: duration(), fetchOnly: true, help: 'first reconnection delay; doubles each attempt, at most 30s' }),
   lineFormat: opt({ flag: 'line-format', env: 'Y360_LINE_FORMAT', default: 'compact', parse: oneOf(['compact', 'seed'] as const), help: 'compact (JSON as the API sent it) or seed (the Python script\'s json.dumps spacing)' }),
   timezone: opt({ flag: 'timezone', env: 'Y360_TIMEZONE', default: 'UTC', parse: zone(), help: 'IANA zone whose local day names the files' }),
@@ -163,7 +164,8 @@ export function helpText(version: string): string {
     '',
     'Exit codes: 0 ok (also "nothing new"), 1 bad configuration, 3 the API refused (token, scope, org, audit log off),',
     '4 the API kept failing, 5 the archive could not be written, 6 another run holds the lock, 7 verify found damage,',
-    '8 the syslog receiver could not be reached (or its certificate was refused),',
+    '8 the run completed but saw anomalies (summary "anomalies"), 9 the syslog receiver could not be reached (or its',
+    'certificate was refused),',
     '75 rate limited beyond --max-wait (try later), 130/143 stopped by SIGINT/SIGTERM, 70 internal error.',
   ].join('\n')
 }

@@ -24,6 +24,7 @@ export interface Config {
   readonly filters: Readonly<Filters>
   readonly overlapMs: number
   readonly lookbackMs: number
+  readonly maxSkewMs: number
   readonly since: Micros | undefined
   readonly until: Micros | undefined
   readonly concurrency: number

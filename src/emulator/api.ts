@@ -1,10 +1,11 @@
 // The three audit-log endpoints: routing, auth, parameter rules and page bodies (no HTTP plumbing here).
 import { EVENT_SERVICES, SCOPES, type SourceName } from './catalog.js'
 import type { Family } from './errors.js'
-import { decodeToken, encodeToken, selectPage, type Selection, type TokenState } from './paging.js'
+import { decodeToken, encodeToken, selectPage, type Page, type Selection, type TokenState } from './paging.js'
 import type { FilterSpec, SourceData } from './source.js'
 import type { EmulatorState } from './state.js'
-import { parseInstantUs } from './time.js'
+import { renderFormat } from './switches.js'
+import { formatDisk, formatEvents, formatMail, parseInstantUs } from './time.js'
 
 const DAY_US = 86_400_000_000
 const MAIL_DISK = /^\/security\/v1\/org\/([^/]+)\/audit_log\/(mail|disk)\/?$/
@@ -90,12 +91,20 @@ function mailDisk(state: EmulatorState, src: 'mail' | 'disk', q: URLSearchParams
   if (typeof tok === 'string') return bad(tok)
   let loUs = after === null ? -Infinity : sw.afterDateInclusive ? after : after + 1
   const hiBase = before ?? Math.floor(state.clock()) * 1000
-  const hiUs = before !== null && !sw.beforeDateInclusive ? hiBase - 1 : hiBase
+  let hiUs = before !== null && !sw.beforeDateInclusive ? hiBase - 1 : hiBase
+  if (sw.ignoreBounds.includes(src)) [loUs, hiUs] = [-Infinity, Math.floor(state.clock()) * 1000]
   loUs = Math.max(loUs, retentionFloor(state, src))
-  const spec: FilterSpec = { includeUids: include, excludeUids: exclude, types: src === 'mail' ? q.getAll('types').filter(Boolean) : [] }
+  const types = src !== 'mail' ? [] : sw.typesFirstOnly ? q.getAll('types').slice(0, 1).filter(Boolean) : q.getAll('types').filter(Boolean)
+  const spec: FilterSpec = sw.ignoreFilters.includes(src) ? {} : { includeUids: include, excludeUids: exclude, types }
   const page = servePage(state, src, { loUs, hiUs, filter: state.sources[src].filter(spec) }, size, tok)
   const next = page.next ? encodeToken(page.next) : ''
-  return { kind: 'page', source: src, records: page.count, body: `{"events":[${page.json}],"nextPageToken":${JSON.stringify(next)}}` }
+  const key = !page.next || sw.dropNextToken === 'off' ? `,"nextPageToken":${JSON.stringify(next)}` : droppedToken('nextPageToken', sw.dropNextToken)
+  return { kind: 'page', source: src, records: page.count, body: `{"events":[${page.json}]${key}}` }
+}
+
+/** A next token as an API with a renamed or broken token field sends it: null, absent, or "". */
+function droppedToken(name: string, how: 'null' | 'absent' | 'empty'): string {
+  return how === 'absent' ? '' : `,"${name}":${how === 'null' ? 'null' : '""'}`
 }
 
 function events(state: EmulatorState, q: URLSearchParams): Outcome {
@@ -119,14 +128,16 @@ function events(state: EmulatorState, q: URLSearchParams): Outcome {
   if (service !== undefined && !EVENT_SERVICES.includes(service)) return bad(`service must be one of ${EVENT_SERVICES.join(', ')}`)
   const tok = readToken(q.get('iteration_key'), state)
   if (typeof tok === 'string') return bad(tok)
-  const end = (): string => (sw.eventsEndMarker === 'null' ? ',"iteration_key":null' : '')
+  const end = (): string => (sw.eventsEndMarker === 'absent' ? '' : droppedToken('iteration_key', sw.eventsEndMarker))
   if (tok.t === 1) return { kind: 'page', source: 'events', records: 0, body: `{"items":[]${end()}}` }
-  const loUs = Math.max(started ?? -Infinity, retentionFloor(state, 'events'))
-  const spec: FilterSpec = { types: list('types'), includeUids: include, excludeUids: exclude, ip: ips[0] || undefined, service }
-  const page = servePage(state, 'events', { loUs, hiUs: ended, filter: state.sources.events.filter(spec) }, size, tok)
+  const bounded = !sw.ignoreBounds.includes('events')
+  const loUs = Math.max(bounded ? (started ?? -Infinity) : -Infinity, retentionFloor(state, 'events'))
+  const hiUs = bounded ? ended : state.clock() * 1000
+  const spec: FilterSpec = sw.ignoreFilters.includes('events') ? {} : { types: list('types'), includeUids: include, excludeUids: exclude, ip: ips[0] || undefined, service }
+  const page = servePage(state, 'events', { loUs, hiUs, filter: state.sources.events.filter(spec) }, size, tok)
   let next = page.next
   if (!next && sw.trailingEmptyPageWithKey) next = { o: tok.o + page.count, d: tok.d + 1, t: 1 }
-  const key = next ? `,"iteration_key":${JSON.stringify(encodeToken(next))}` : end()
+  const key = !next ? end() : page.next && sw.dropNextToken !== 'off' ? droppedToken('iteration_key', sw.dropNextToken) : `,"iteration_key":${JSON.stringify(encodeToken(next))}`
   return { kind: 'page', source: 'events', records: page.count, body: `{"items":[${page.json}]${key}}` }
 }
 
@@ -138,16 +149,43 @@ function servePage(state: EmulatorState, src: SourceName, sel: Selection, size: 
     state.stats.fault('emptyPageWithToken')
     return { json: '', count: 0, next: { o: tok.o, d: tok.d + 1 } }
   }
-  const page = selectPage(data.store, sel, size, tok)
-  const fmt = { mailOmitZeroMs: sw.mailOmitZeroMs, eventsOmitZeroUs: sw.eventsOmitZeroUs }
+  const page = variantPage(state, src, sel, size, tok)
+  const fmt = renderFormat(sw)
   const parts: string[] = new Array(page.ids.length)
   for (let i = 0; i < page.ids.length; i++) {
     const drop = state.faults.dropTimestamp()
     if (drop) state.stats.fault('missingTimestamp')
     parts[i] = data.serialize(page.ids[i], fmt, drop)
   }
+  if (tok.d === 0 && sw.strayRecords?.source === src) parts.push(...strays(state, src, sw.strayRecords.at))
   state.stats.page(parts.length)
   const ipp = sw.insertPerPage
   if (ipp && ipp.source === src && ipp.n > 0) state.sources[src].inject(ipp.n, state.clock())
   return { json: parts.join(','), count: parts.length, next: page.next }
+}
+
+/** The page under the paging variants: oldest first, or a last page that never ends (the oldest record again). */
+function variantPage(state: EmulatorState, src: SourceName, sel: Selection, size: number, tok: TokenState): Page {
+  const store = state.sources[src].store
+  const endless = state.switches.endlessToken.includes(src)
+  if (endless && tok.e !== undefined) {
+    const oldest = selectPage(store, sel, 1, { o: 0, d: 0 }, true).ids
+    return { ids: oldest, next: { o: tok.o, d: tok.d + 1, e: tok.e + 1 } }
+  }
+  const page = selectPage(store, sel, size, tok, state.switches.pagesOldestFirst.includes(src))
+  if (endless && page.next === undefined) return { ids: page.ids, next: { o: tok.o + page.ids.length, d: tok.d + 1, e: 0 } }
+  return page
+}
+
+/** Records that leak into every first page (stamped at `at`, epoch ms): copies of the source's first record with their own id. */
+function strays(state: EmulatorState, src: SourceName, at: readonly number[]): string[] {
+  const data = state.sources[src]
+  if (data.store.length === 0) return []
+  return at.map((ms, i) => {
+    const rec = data.render(data.store.idAt(0), renderFormat(state.switches))
+    const us = Math.round(ms * 1000)
+    if (src === 'events') Object.assign(rec.event as object, { occurred_at: formatEvents(us, false), idempotency_id: `stray-${i}` })
+    else Object.assign(rec, { date: src === 'mail' ? formatMail(us, false) : formatDisk(us), uniqId: `stray-${i}` })
+    return JSON.stringify(rec)
+  })
 }

@@ -5,8 +5,14 @@ import { Rng, mix } from './prng.js'
 import type { Attrs, SourceStore } from './store.js'
 import { PRECISION_US, formatDisk, formatEvents, formatMail } from './time.js'
 
-/** Formatting switches that change how a record is serialized. */
-export interface RenderFormat { mailOmitZeroMs: boolean; eventsOmitZeroUs: boolean }
+/** Formatting switches that change how a record is serialized (variants: see Switches). */
+export interface RenderFormat {
+  mailOmitZeroMs: boolean
+  eventsOmitZeroUs: boolean
+  poison?: { source: SourceName; depth: number } | null
+  unlistedDiskTypes?: boolean
+  eventsIpCidr?: boolean
+}
 
 const SALT: Record<SourceName, number> = { mail: 11, disk: 22, events: 33 }
 const DAY_US = 86_400_000_000

@@ -8,7 +8,8 @@ import { createEmulatorServer } from './server.js'
 import { SourceData } from './source.js'
 import type { EmulatorState } from './state.js'
 import { StatsRecorder, type RequestLogEntry, type Stats } from './stats.js'
-import { DEFAULT_SWITCHES, mergeSwitches, type Switches, type SwitchesPatch } from './switches.js'
+import type { RenderFormat } from './generate.js'
+import { DEFAULT_SWITCHES, mergeSwitches, renderFormat, type Switches, type SwitchesPatch } from './switches.js'
 import { iterTruth, type TruthQuery } from './truth.js'
 
 export { DISK_TYPES, EVENT_SERVICES, EVENT_TYPES, MAIL_TYPES, SCOPES, SOURCES, type SourceName } from './catalog.js'
@@ -98,7 +99,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     stats: new StatsRecorder(),
     onRequest: opts.onRequest,
   }
-  const fmt = (): { mailOmitZeroMs: boolean; eventsOmitZeroUs: boolean } => ({ mailOmitZeroMs: state.switches.mailOmitZeroMs, eventsOmitZeroUs: state.switches.eventsOmitZeroUs })
+  const fmt = (): RenderFormat => renderFormat(state.switches)
   const inject = (source: SourceName, n: number, o: { lateSeconds?: number; at?: number } = {}): object[] => {
     if (!SOURCES.includes(source)) throw new TypeError(`unknown source "${source}"`)
     const ids = sources[source].inject(n, clock(), { lateSeconds: o.lateSeconds, atMs: o.at })

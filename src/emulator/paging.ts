@@ -15,6 +15,8 @@ export interface TokenState {
   r?: number
   /** 1: the trailing empty page after the end (events switch). */
   t?: 1
+  /** Pages served past the end by the endless-token switch. */
+  e?: number
 }
 
 /** Encodes a token as opaque base64url text. */
@@ -41,12 +43,13 @@ export interface Selection { loUs: number; hiUs: number; filter?: IdFilter }
 /** One page: ids newest first, and the token state for the next page (undefined at the end). */
 export interface Page { ids: number[]; next?: TokenState }
 
-/** Selects the page `size` records deep at offset `tok.o` of the newest-first list of `sel`. */
-export function selectPage(store: SourceStore, sel: Selection, size: number, tok: TokenState): Page {
+/** Selects the page `size` records deep at offset `tok.o` of the newest-first list of `sel` (oldest-first when `asc`). */
+export function selectPage(store: SourceStore, sel: Selection, size: number, tok: TokenState, asc = false): Page {
   const lo = store.lowerBound(sel.loUs)
   const hi = store.upperBound(sel.hiUs) - 1
   const ids: number[] = []
   if (hi < lo) return { ids }
+  if (asc) return selectAscending(store, sel, size, tok, lo, hi)
   if (!sel.filter) {
     const start = hi - tok.o
     let p = start
@@ -61,4 +64,15 @@ export function selectPage(store: SourceStore, sel: Selection, size: number, tok
   while (p >= lo && !f(store.idAt(p))) p--
   if (p < lo) return { ids }
   return { ids, next: { o: tok.o + ids.length, d: tok.d + 1, v: store.version, h: hi, r: p } }
+}
+
+/** The oldest-first variant (an API breaking its newest-first contract): offsets count from the oldest record. */
+function selectAscending(store: SourceStore, sel: Selection, size: number, tok: TokenState, lo: number, hi: number): Page {
+  const f = sel.filter ?? (() => true)
+  const ids: number[] = []
+  let p = lo
+  for (let skip = tok.o; p <= hi && skip > 0; p++) if (f(store.idAt(p))) skip--
+  for (; p <= hi && ids.length < size; p++) { const id = store.idAt(p); if (f(id)) ids.push(id) }
+  while (p <= hi && !f(store.idAt(p))) p++
+  return { ids, next: p <= hi ? { o: tok.o + ids.length, d: tok.d + 1 } : undefined }
 }

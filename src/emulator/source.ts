@@ -28,10 +28,17 @@ export class SourceData {
     this.store.appendSorted(inst, (i) => this.factory.attrsFor(first + i))
   }
 
-  /** Loads records as given (already parsed), each with its instant (µs); sorted stably here. */
-  load(records: Array<{ us: number; rec: Record<string, unknown> }>): void {
+  /** Texts of loaded records, served byte for byte as loaded (big integers, `1.0`, escapes, duplicate keys). */
+  readonly #texts = new Map<number, string>()
+
+  /** Loads records as given (parsed, and their text when known), each with its instant (µs); sorted stably here. */
+  load(records: Array<{ us: number; rec: Record<string, unknown>; text?: string }>): void {
     const order = records.map((_, i) => i).sort((a, b) => records[a].us - records[b].us || a - b)
-    for (const i of order) this.store.insert(records[i].us, attrsOfRecord(this.name, records[i].rec), records[i].rec)
+    for (const i of order) {
+      const id = this.store.insert(records[i].us, attrsOfRecord(this.name, records[i].rec), records[i].rec)
+      const text = records[i].text
+      if (text !== undefined) this.#texts.set(id, text)
+    }
   }
 
   /** Adds `n` generated records stamped at `nowMs` (or up to `lateSeconds` earlier, or exactly `atMs`); returns their ids. */
@@ -49,23 +56,40 @@ export class SourceData {
     return ids
   }
 
-  /** The record as served (a fresh object, safe to mutate). */
+  /** The record as served (a fresh object, safe to mutate), with the content variants of the switches applied. */
   render(id: number, fmt: RenderFormat): Record<string, unknown> {
-    const o = this.store.objects.get(id)
-    if (o) return structuredClone(o)
-    return this.factory.render(this.store, id, fmt)
+    const rec = this.#plain(id, fmt)
+    if (this.#poisoned(id, fmt)) rec.deep = nested((fmt.poison as { depth: number }).depth)
+    return rec
   }
 
-  /** Same as render, serialized; loaded records are served exactly as loaded. */
-  serialize(id: number, fmt: RenderFormat, dropTimestamp: boolean): string {
+  #plain(id: number, fmt: RenderFormat): Record<string, unknown> {
     const o = this.store.objects.get(id)
-    if (o && !dropTimestamp) return JSON.stringify(o)
-    const rec = this.render(id, fmt)
+    const rec = o ? structuredClone(o) : this.factory.render(this.store, id, fmt)
+    if (fmt.unlistedDiskTypes === true && this.name === 'disk' && rec.eventType === 'fs-set-public' && id % 2 === 0) rec.eventType = 'fs-set-public-settings'
+    const event = rec.event as Record<string, unknown> | undefined
+    if (fmt.eventsIpCidr === true && this.name === 'events' && typeof event?.ip === 'string' && !event.ip.includes('/')) event.ip = `${event.ip}/${event.ip.includes(':') ? 128 : 32}`
+    return rec
+  }
+
+  /** The poison switch hits the record in the middle of the store. */
+  #poisoned(id: number, fmt: RenderFormat): boolean {
+    return fmt.poison?.source === this.name && this.store.length > 0 && this.store.idAt(Math.floor(this.store.length / 2)) === id
+  }
+
+  /** Same as render, serialized; loaded records are served exactly as loaded (their text, when they came with one). */
+  serialize(id: number, fmt: RenderFormat, dropTimestamp: boolean): string {
+    const text = this.#texts.get(id)
+    if (text !== undefined && !dropTimestamp) return text
+    const rec = this.#plain(id, fmt)
     if (dropTimestamp) {
       if (this.name === 'events') delete (rec.event as Record<string, unknown> | undefined)?.occurred_at
       else delete rec.date
     }
-    return JSON.stringify(rec)
+    const json = JSON.stringify(rec)
+    // Too deep for JSON.stringify: the poison field is spliced in as text.
+    if (this.#poisoned(id, fmt)) return `${json.slice(0, -1)},"deep":${'['.repeat((fmt.poison as { depth: number }).depth)}${']'.repeat((fmt.poison as { depth: number }).depth)}}`
+    return json
   }
 
   /** Builds a predicate for the filters, or undefined when nothing is filtered. */
@@ -94,4 +118,11 @@ export function attrsOfRecord(source: SourceName, rec: Record<string, unknown>):
 /** The timestamp string of a record given as an object, from the source's own field. */
 export function timestampOfRecord(source: SourceName, rec: Record<string, unknown>): unknown {
   return source === 'events' ? (rec.event as Record<string, unknown> | undefined)?.occurred_at : rec.date
+}
+
+/** `depth` empty arrays nested in each other, built without recursion. */
+function nested(depth: number): unknown[] {
+  let v: unknown[] = []
+  for (let i = 1; i < depth; i++) v = [v]
+  return v
 }

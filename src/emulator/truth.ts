@@ -2,6 +2,7 @@
 import type { SourceName } from './catalog.js'
 import type { FilterSpec } from './source.js'
 import type { EmulatorState } from './state.js'
+import { renderFormat } from './switches.js'
 
 /** A truth query: `from`/`to` are epoch ms (fractions allowed, read to the µs), both inclusive; filters as in the API. */
 export interface TruthQuery extends FilterSpec { from?: number; to?: number }
@@ -16,7 +17,7 @@ export function* iterTruth(state: EmulatorState, source: SourceName, q: TruthQue
   const loUs = Math.max(q.from === undefined ? -Infinity : Math.round(q.from * 1000), floor)
   const hiUs = q.to === undefined ? Infinity : Math.round(q.to * 1000)
   const f = data.filter(q)
-  const fmt = { mailOmitZeroMs: state.switches.mailOmitZeroMs, eventsOmitZeroUs: state.switches.eventsOmitZeroUs }
+  const fmt = renderFormat(state.switches)
   const end = s.upperBound(hiUs)
   for (let p = s.lowerBound(loUs); p < end; p++) {
     const id = s.idAt(p)

@@ -1,5 +1,5 @@
 /** What a run reports: one SourceSummary per source, a snapshot of its SourceStats plus the run's plan and outcome. */
-import type { SourceStats } from '../messages.js'
+import type { AnomalyKind, SourceStats } from '../messages.js'
 import { show, type Micros } from '../time.js'
 import type { OutputMode } from './output.js'
 
@@ -28,6 +28,8 @@ export interface SourceSummary {
   repaired: number
   /** Archive lines skipped while reading the tail (not JSON, no timestamp, too long); present when there were any. */
   corrupt?: number
+  /** Broken assumptions by kind (README "What is checked on every page"); present when there were any. */
+  anomalies?: Partial<Record<AnomalyKind, number>>
   durationMs: number
 }
 
@@ -72,6 +74,7 @@ export function summarize(stats: SourceStats, o: Outcome): SourceSummary {
     if (o.resume === undefined || stats.last > o.resume) s.newest = s.last
   }
   if (stats.corrupt > 0) s.corrupt = stats.corrupt
+  if (stats.anomalies.size > 0) s.anomalies = Object.fromEntries([...stats.anomalies].sort(([a], [b]) => (a < b ? -1 : 1)))
   if (o.error !== undefined) s.error = o.error
   if (o.code !== undefined) s.code = o.code
   return s

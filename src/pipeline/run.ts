@@ -22,7 +22,7 @@ import { Limiters } from '../sources/limiter.js'
 import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
-import { summarize, type Outcome, type RunSummary } from './outcome.js'
+import { summarize, type Outcome, type RunSummary, type SourceSummary } from './outcome.js'
 import type { Output, SourceTarget } from './output.js'
 import { ArchiveOutput } from './outputs/archive.js'
 import { ForwardingOutput } from './outputs/forward.js'
@@ -68,12 +68,16 @@ interface Shared {
   output: Output
 }
 
-/** The range a source fetches: --since/--until, or from its start point minus the overlap (or the lookback) to now. */
+/**
+ * The range a source fetches: --since/--until, or from its start point minus the overlap (or the lookback) to now.
+ * An --until in the future is clamped to now: nothing can be archived beyond it, and a range ending later would leave
+ * the archive's end (the next run's start) unknowable.
+ */
 function planRange(ctx: RunContext, target: SourceTarget): { from: Micros; to: Micros } {
   const { cfg } = ctx
   const nowUs = ctx.now() * 1000
   const from = cfg.since ?? (target.resume !== undefined ? target.resume - cfg.overlapMs * 1000 : nowUs - cfg.lookbackMs * 1000)
-  return { from, to: cfg.until ?? nowUs }
+  return { from, to: Math.min(cfg.until ?? nowUs, nowUs) }
 }
 
 function logStart(ctx: RunContext, src: SourceConfig, target: SourceTarget, range: { from: Micros; to: Micros }, mode: string): void {
@@ -98,6 +102,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   const { sink, mode } = target.sink(range)
   outcome.mode = mode
   logStart(ctx, src, target, range, mode)
+  if (cfg.until !== undefined && cfg.until > range.to) log.warn({ source: src.name, until: show(cfg.until), to: show(range.to) }, `${src.name}: --until ${show(cfg.until)} is in the future; fetching up to now (${show(range.to)})`)
   if (range.from >= range.to) return
   const baseUrl = ep.host === 'cloud' ? cfg.cloudApiUrl : cfg.apiUrl
   // Ends this source's prefetched windows when its pipeline ends for any reason (a sink error, too), not only on a signal.
@@ -107,6 +112,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   const batches = windowedSource({
     ep, client: shared.client, limiter: shared.limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, ...range,
     pageSize: PAGE_SIZE, maxPages: cfg.maxPages, concurrency: cfg.concurrency, targetRecords: targetRecords(cfg, PAGE_SIZE), log, signal, stats,
+    now: ctx.now, maxSkewUs: cfg.maxSkewMs * 1000,
   })
   const progressed = async function* (): AsyncGenerator<WindowBatch> {
     for await (const b of batches) {
@@ -165,6 +171,18 @@ async function settle(ctx: RunContext, src: SourceConfig, shared: Shared, stats:
   return outcome
 }
 
+/** Warns once per source that saw anomalies, naming each kind and count; true when any source saw one. */
+function reportAnomalies(log: Logger, sources: readonly SourceSummary[]): boolean {
+  let any = false
+  for (const s of sources) {
+    if (s.anomalies === undefined) continue
+    any = true
+    const list = Object.entries(s.anomalies).map(([k, n]) => `${k} ${n}`).join(', ')
+    log.warn({ source: s.source, anomalies: s.anomalies }, `${s.source}: the API or the archive broke the tool's assumptions: ${list} (README "What is checked on every page"; exit ${EXIT_CODES.ANOMALY})`)
+  }
+  return any
+}
+
 /** Runs every configured source; one failing source does not stop the others. */
 export async function run(ctx: RunContext): Promise<RunSummary> {
   const { cfg, log } = ctx
@@ -192,6 +210,8 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
       if (exitCode === EXIT_CODES.OK) exitCode = exitCodeOf(err)
     }
     const sources = outcomes.map((o) => summarize(stats.get(o.source as SourceConfig['name']) as SourceStats, o))
+    // A completed run that saw anomalies exits with its own code, so cron, systemd and Kubernetes alert on it.
+    if (exitCode === EXIT_CODES.OK && reportAnomalies(log, sources)) exitCode = EXIT_CODES.ANOMALY
     return { ok: exitCode === EXIT_CODES.OK, exitCode, sources }
   } finally {
     output.close()

@@ -8,7 +8,8 @@ import { Writable } from 'node:stream'
 import type { Scrub } from '../secrets.js'
 import { dayFile, rejectedFile, type ArchiveId } from '../archive/layout.js'
 import { writeAll } from '../archive/tail.js'
-import { openAppend } from '../atomic.js'
+import { linesBackward } from '../archive/lines.js'
+import { openAppend, openRead } from '../atomic.js'
 import { Y360Error, sysCode } from '../errors.js'
 import type { Rejected, SinkChunk, SourceStats } from '../messages.js'
 import { encodeLines } from './encode.js'
@@ -122,13 +123,71 @@ export class RotatingFileSink extends Writable {
   }
 }
 
-/** Appends rejected records to `<dir>/<base>.rejected` with their reason (both file sinks), synced before returning. */
+/** Bytes of `.rejected` read back to find what it holds already: every run sees the overlap's rejects again. */
+const REJECTED_TAIL = 4 * 1024 * 1024
+
+/** What makes two `.rejected` entries the same: the reason and the record's text (its `at` differs every run). */
+function rejectedKey(reason: unknown, recordText: string): string {
+  return `${String(reason)}\0${recordText}`
+}
+
+/** The record's JSON text: as the API sent it when known, else encoded (a record too deep to encode is described). */
+function recordText(r: Rejected): string {
+  if (r.text !== undefined) return r.text
+  try {
+    return JSON.stringify(r.record) ?? 'null'
+  } catch {
+    return JSON.stringify({ unencodable: 'nested too deep to encode; the API sent no text for it that could be sliced' })
+  }
+}
+
+/** Keys of the entries in the last REJECTED_TAIL bytes of `.rejected` (empty when there is none). */
+async function recentRejects(path: string): Promise<Set<string>> {
+  const keys = new Set<string>()
+  let fh: FileHandle
+  try {
+    fh = await openRead(path)
+  } catch (err) {
+    if (sysCode(err) === 'ENOENT') return keys
+    throw sinkError(path, err)
+  }
+  try {
+    const size = (await fh.stat()).size
+    let bytes = 0
+    for await (const line of linesBackward(fh, size)) {
+      bytes += line.bytes + 1
+      if (bytes > REJECTED_TAIL) break
+      const m = line.text === undefined ? null : /^\{"at":"[^"]*","source":"[^"]*","reason":("(?:[^"\\]|\\.)*"),"record":(.*)\}$/s.exec(line.text)
+      if (m !== null) keys.add(rejectedKey(JSON.parse(m[1]), m[2]))
+    }
+  } finally {
+    await fh.close()
+  }
+  return keys
+}
+
+/**
+ * Appends rejected records to `<dir>/<base>.rejected` with their reason (both file sinks), synced before returning.
+ * Each record is written once: an entry already in the file's recent tail (the same reason and text, as every run
+ * fetches its overlap again) is not appended again, nor counted again. The record is the text the API sent.
+ */
 export async function appendRejected(archive: ArchiveId, source: string, rejected: readonly Rejected[], stats: SourceStats, scrub: Scrub = (s) => s): Promise<void> {
   if (rejected.length === 0) return
   const path = rejectedFile(archive)
+  const seen = await recentRejects(path)
   const at = new Date().toISOString()
-  // A record the server filled with the token (an echo) is set aside without it.
-  const text = rejected.map((r) => scrub(JSON.stringify({ at, source, reason: r.reason, record: r.record })) + '\n').join('')
+  let text = ''
+  let n = 0
+  for (const r of rejected) {
+    const rec = recordText(r)
+    const key = rejectedKey(r.reason, rec)
+    if (seen.has(key)) continue
+    seen.add(key)
+    n++
+    // A record the server filled with the token (an echo) is set aside without it.
+    text += scrub(`{"at":${JSON.stringify(at)},"source":${JSON.stringify(source)},"reason":${JSON.stringify(r.reason)},"record":${rec}}`) + '\n'
+  }
+  if (n === 0) return
   let fh: FileHandle | undefined
   try {
     fh = await openAppend(path)
@@ -139,5 +198,5 @@ export async function appendRejected(archive: ArchiveId, source: string, rejecte
   } finally {
     await fh?.close()
   }
-  stats.rejected += rejected.length
+  stats.rejected += n
 }

@@ -15,7 +15,7 @@ import { writeAll } from '../archive/tail.js'
 import { createTemp, openRead, syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
-import { canonicalKey, recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
+import { identityKey, recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
 import { encodeLines } from './encode.js'
 import type { Scrub } from '../secrets.js'
@@ -24,7 +24,7 @@ import { appendRejected } from './file.js'
 /** Instant and canonical key of an archive line; undefined (counted as unreadable, copied as it was) when it is not a record. */
 function parseLine(instantOf: InstantOf, text: string): { us: Micros; key: string } | undefined {
   const rec = lineInstant(instantOf, text)
-  return rec === undefined ? undefined : { us: rec.us, key: canonicalKey(rec.data) }
+  return rec === undefined ? undefined : { us: rec.us, key: identityKey(rec.data, text) }
 }
 
 /** An existing line of the day file: its text, and its instant and key when it is a record. */

@@ -1,7 +1,7 @@
 /** The legacy api360 audit-log endpoints (mail, disk) share one wire format; this builds their descriptors. */
 import { formatMillis, parseInstant } from '../time.js'
 import { isObject } from '../messages.js'
-import { appendRepeated, type EndpointDescriptor, type FilterName, type SourceName } from './descriptor.js'
+import { appendRepeated, mismatch, sliced, type EndpointDescriptor, type FilterName, type SourceName } from './descriptor.js'
 
 interface Api360Spec {
   name: Extract<SourceName, 'mail' | 'disk'>
@@ -17,6 +17,7 @@ export function api360Endpoint(spec: Api360Spec): EndpointDescriptor {
     host: 'api360',
     scope: spec.scope,
     unitUs: 1000,
+    retentionDays: 90,
     filters: new Set(spec.filters),
     knownTypes: spec.knownTypes,
     path: (org) => `/security/v1/org/${org}/audit_log/${spec.name}`,
@@ -31,12 +32,13 @@ export function api360Endpoint(spec: Api360Spec): EndpointDescriptor {
       if (req.token !== undefined) q.set('pageToken', req.token)
       return q
     },
-    page(body) {
+    page(body, text) {
       if (!isObject(body) || !Array.isArray(body.events)) return undefined
       const next = body.nextPageToken
       if (next !== undefined && next !== null && typeof next !== 'string') return undefined
-      return { records: body.events, next: typeof next === 'string' && next !== '' ? next : null }
+      return { records: body.events, texts: sliced(text, 'events', body.events.length), next: typeof next === 'string' && next !== '' ? next : null }
     },
+    mismatch: (rec, f) => mismatch({ type: rec.eventType, uid: rec.userUid, ip: rec.clientIp }, f),
     timestamp: (rec) => parseInstant(rec.date),
   }
 }

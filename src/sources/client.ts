@@ -189,7 +189,7 @@ export class ApiClient {
     } catch (err) {
       throw new TransientError(`invalid JSON in a ${body.bytes}-byte response`, requestId, false, undefined, { cause: err })
     }
-    const page = ep.page(parsed)
+    const page = ep.page(parsed, body.text) // the text too: each record is kept as sent, sliced from it (sources/spans.ts)
     if (page === undefined) throw new TransientError(`a response that is not a page of ${ep.name}`, requestId)
     return page
   }

@@ -1,10 +1,14 @@
 /**
- * Window collector, pure. In: the items of each page of [lo, hi) (asked one unit wider). Out: the records of [lo, hi)
- * once each, ascending by (instant, canonical key), and the rejects with their reason. Drops records of neighbouring
- * windows (uncounted: they are theirs) and repeats (counted). No I/O, no clock.
+ * Window collector, pure. In: the items of each page of [lo, hi) (asked one unit wider), with the text of each as the
+ * API sent it. Out: the records of [lo, hi) once each, ascending by (instant, canonical key), each carrying its own
+ * text; the rejects with their reason; and what the pages broke of the API's contract (`anomalies`): the order they ran
+ * in, records outside the requested bounds, records the requested filters exclude (dropped), records stamped in the
+ * future or before the API's retention (rejected), records too deep (kept) or too large (rejected). Drops records of
+ * neighbouring windows (they are theirs) and repeats (counted). No I/O, no clock.
  */
-import { isObject, recordKey, type AuditRecord, type InstantOf, type Rejected } from '../messages.js'
+import { isObject, recordKey, type AnomalyKind, type AuditRecord, type InstantOf, type Rejected } from '../messages.js'
 import type { Micros } from '../time.js'
+import { oneLine, type Span } from './spans.js'
 
 function compareKeys(a: AuditRecord, b: AuditRecord): number {
   const ka = recordKey(a)
@@ -45,43 +49,179 @@ export interface Collected {
   repeats: number
 }
 
+/** Records nested deeper than this are poison pills for recursive encoders: kept as sent, identified by their text. */
+export const MAX_DEPTH = 64
+/** Records longer than this (characters) cannot be read back by the archive's line readers: rejected. */
+export const MAX_RECORD_CHARS = 512 * 1024
+/** Out-of-window texts remembered per pass to tell an offset-shift repeat from a record out of order. */
+const EDGE_TEXTS = 10_000
+
+/** The checks a collector applies besides the window; each absent one is skipped. */
+export interface CollectorChecks {
+  /** The bounds asked of the API (already widened): a record outside them is an `outside-bounds` anomaly. */
+  asked?: { after: Micros; before: Micros }
+  /** Records stamped after this (now + max skew) are rejected as from the future. */
+  futureAfter?: Micros
+  /** Records stamped before this (older than the API's retention and the run's range) are rejected as ancient. */
+  ancientBefore?: Micros
+  /** The requested filter a record does not match, if any: such a record is dropped as `filter-ignored:<name>`. */
+  mismatch?: (rec: Record<string, unknown>) => string | undefined
+  /** Texts of records rejected already in this run (future, ancient): rejected once only, whichever window sees them. */
+  rejectedOnce?: Set<string>
+}
+
+/** Which way a pass's records ran: newest first (`desc`, also when one instant only), oldest first, or neither. */
+export type PassOrder = 'desc' | 'asc' | 'mixed'
+
 /** Gathers the records of [lo, hi) page by page; `finish()` orders and dedupes them. */
 export class WindowCollector {
   // Repeats from offset shifts are the same text again: caught here by the line; `ordered` then compares canonically.
   readonly #byLine = new Map<string, AuditRecord>()
+  readonly #edge = new Set<string>()
   readonly #rejected: Rejected[] = []
+  readonly anomalies = new Map<AnomalyKind, number>()
   #repeats = 0
   #oldest: Micros | undefined
+  #newest: Micros | undefined
+  #min: Micros | undefined
+  #max: Micros | undefined
+  #desc = true
+  #asc = true
+  #outside = 0
 
   constructor(
     readonly lo: Micros,
     readonly hi: Micros,
     private readonly instantOf: InstantOf,
+    private readonly checks: CollectorChecks = {},
   ) {}
 
-  /** Takes the items of one page. */
-  add(items: readonly unknown[]): void {
-    for (const item of items) {
-      if (!isObject(item)) {
-        this.#rejected.push({ reason: 'not a JSON object', record: item })
-        continue
-      }
-      const us = this.instantOf(item)
-      if (us === undefined) {
-        this.#rejected.push({ reason: 'no valid timestamp', record: item })
-        continue
-      }
-      if (us < this.lo || us >= this.hi) continue // belongs to a neighbouring window
-      if (this.#oldest === undefined || us < this.#oldest) this.#oldest = us
-      const line = JSON.stringify(item)
-      if (this.#byLine.has(line)) this.#repeats++
-      else this.#byLine.set(line, { us, line })
+  #count(kind: AnomalyKind): void {
+    this.anomalies.set(kind, (this.anomalies.get(kind) ?? 0) + 1)
+  }
+
+  #reject(reason: string, record: unknown, text: string | undefined): void {
+    this.#rejected.push(text === undefined ? { reason, record } : { reason, record, text: oneLine(text) })
+  }
+
+  /** The record's text as sent (on one line), or its re-encoding (counted); undefined when it cannot be encoded. */
+  #text(item: unknown, span: Span | undefined): string | undefined {
+    if (span !== undefined) {
+      const line = oneLine(span.text)
+      if (line !== span.text) this.#count('reencoded')
+      return line
     }
+    this.#count('reencoded')
+    try {
+      return JSON.stringify(item)
+    } catch {
+      return undefined // too deep to encode and no text to keep: the caller rejects it (counted)
+    }
+  }
+
+  /** Takes the items of one page (and their texts, same order); returns how many were new to this pass. */
+  add(items: readonly unknown[], texts?: readonly Span[]): number {
+    let fresh = 0
+    for (const [i, item] of items.entries()) if (this.#take(item, texts?.[i])) fresh++
+    return fresh
+  }
+
+  /** One item; true when it was not seen before in this pass. */
+  #take(item: unknown, span: Span | undefined): boolean {
+    if (!isObject(item)) {
+      this.#reject('not a JSON object', item, span?.text)
+      return true
+    }
+    const us = this.instantOf(item)
+    if (us === undefined) {
+      this.#reject('no valid timestamp', item, span?.text)
+      return true
+    }
+    const line = this.#text(item, span)
+    if (line === undefined) {
+      this.#count('deep-record')
+      this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, item, undefined)
+      return true
+    }
+    const inside = us >= this.lo && us < this.hi
+    const seen = inside ? this.#byLine.has(line) : this.#edge.has(line)
+    this.#order(us, seen)
+    if (seen) {
+      if (inside) this.#repeats++
+      return false
+    }
+    if (!inside) return this.#outsider(us, item, line)
+    return this.#keep(us, item, line, span)
+  }
+
+  /** Newest first within and across pages: a record not seen before must not be newer than any seen before it. */
+  #order(us: Micros, seen: boolean): void {
+    if (!seen && this.#min !== undefined && this.#max !== undefined) {
+      if (us > this.#min) this.#desc = false
+      if (us < this.#max) this.#asc = false
+    }
+    if (this.#min === undefined || us < this.#min) this.#min = us
+    if (this.#max === undefined || us > this.#max) this.#max = us
+  }
+
+  /** A record outside [lo, hi): outside the asked bounds it is counted; stamped in the future or ancient, rejected. */
+  #outsider(us: Micros, item: Record<string, unknown>, line: string): boolean {
+    if (this.#edge.size < EDGE_TEXTS) this.#edge.add(line)
+    const c = this.checks
+    if (c.asked !== undefined && (us < c.asked.after || us > c.asked.before)) {
+      this.#outside++
+      this.#count('outside-bounds')
+    }
+    const future = c.futureAfter !== undefined && us > c.futureAfter
+    const ancient = c.ancientBefore !== undefined && us < c.ancientBefore
+    if ((future || ancient) && !(c.rejectedOnce?.has(line) ?? false)) {
+      c.rejectedOnce?.add(line)
+      this.#count(future ? 'future-record' : 'ancient-record')
+      this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", item, line)
+    }
+    return true
+  }
+
+  #keep(us: Micros, item: Record<string, unknown>, line: string, span: Span | undefined): boolean {
+    const c = this.checks
+    if (line.length > MAX_RECORD_CHARS) {
+      this.#count('large-record')
+      this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line)
+      this.#byLine.set(line, { us, line: '' }) // seen (its repeats are no news), but never written
+      return true
+    }
+    const failed = c.mismatch?.(item)
+    if (failed !== undefined) {
+      this.#count(`filter-ignored:${failed}` as AnomalyKind)
+      this.#byLine.set(line, { us, line: '' })
+      return true
+    }
+    if ((span?.depth ?? 0) > MAX_DEPTH) this.#count('deep-record')
+    if (line.includes('\uFFFD')) this.#count('replacement-character')
+    if (this.#oldest === undefined || us < this.#oldest) this.#oldest = us
+    if (this.#newest === undefined || us > this.#newest) this.#newest = us
+    this.#byLine.set(line, { us, line })
+    return true
   }
 
   /** The oldest instant inside the window seen so far. */
   get oldest(): Micros | undefined {
     return this.#oldest
+  }
+
+  /** The newest instant inside the window seen so far. */
+  get newest(): Micros | undefined {
+    return this.#newest
+  }
+
+  /** Which way the pass's records ran so far. */
+  get order(): PassOrder {
+    return this.#desc ? 'desc' : this.#asc ? 'asc' : 'mixed'
+  }
+
+  /** Records seen outside the bounds asked of the API. */
+  get outside(): number {
+    return this.#outside
   }
 
   /** Distinct lines inside the window so far. */
@@ -91,7 +231,8 @@ export class WindowCollector {
 
   /** The window's records ascending by (instant, key), each once; its rejects; the repeats dropped on the way. */
   finish(): Collected {
-    const sorted = ordered([...this.#byLine.values()])
+    const kept = [...this.#byLine.values()].filter((r) => r.line !== '')
+    const sorted = ordered(kept)
     return { records: sorted.records, rejected: this.#rejected, repeats: this.#repeats + sorted.repeats }
   }
 }

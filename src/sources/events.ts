@@ -2,13 +2,14 @@
 import { formatMicros, parseInstant } from '../time.js'
 import { EVENT_TYPES, SCOPES } from './catalog.js'
 import { isObject } from '../messages.js'
-import { setJoined, type EndpointDescriptor } from './descriptor.js'
+import { mismatch, setJoined, sliced, type EndpointDescriptor } from './descriptor.js'
 
 export const events: EndpointDescriptor = {
   name: 'events',
   host: 'cloud',
   scope: SCOPES.events,
   unitUs: 1,
+  retentionDays: 180,
   filters: new Set(['types', 'includeUids', 'excludeUids', 'ip', 'service']),
   knownTypes: EVENT_TYPES,
   path: (org) => `/v1/auditlog/organizations/${org}/events`,
@@ -25,11 +26,15 @@ export const events: EndpointDescriptor = {
     if (req.token !== undefined) q.set('iteration_key', req.token)
     return q
   },
-  page(body) {
+  page(body, text) {
     if (!isObject(body) || !Array.isArray(body.items)) return undefined
     const next = body.iteration_key
     if (next !== undefined && next !== null && typeof next !== 'string') return undefined
-    return { records: body.items, next: typeof next === 'string' && next !== '' ? next : null }
+    return { records: body.items, texts: sliced(text, 'items', body.items.length), next: typeof next === 'string' && next !== '' ? next : null }
+  },
+  mismatch(rec, f) {
+    const e = isObject(rec.event) ? rec.event : {}
+    return mismatch({ type: e.type, uid: e.uid, ip: e.ip, service: e.service }, f)
   },
   timestamp: (rec) => (isObject(rec.event) ? parseInstant(rec.event.occurred_at) : undefined),
 }

@@ -1,8 +1,9 @@
 /**
  * Page loop. In: a fetch per token. Out: the pages of one query, newest first, one per pull; returns why it stopped.
  * Throws only what the fetch throws (except a 400 on a deep token: the API's depth cap, API.md §4, is a reason).
- * It sees tokens and page sizes only: a repeated token, a run of empty pages that still carry a token and paging
- * without end are reasons too; what to do about each is the caller's choice.
+ * It sees tokens and page sizes, and what the consumer says each page brought (`next(fresh)`: records not seen before
+ * in this pass): a repeated token, a run of pages without a new record that still carry a token, paging without end
+ * and a full page without a next token are reasons too; what to do about each is the caller's choice.
  */
 import { Y360Error } from '../errors.js'
 import type { Page } from './descriptor.js'
@@ -13,10 +14,13 @@ import type { Page } from './descriptor.js'
  * - `budget`: the page budget was spent while records were still coming;
  * - `depth-cap`: the API refused a deep token with a 400 (API.md §4), the records so far are usable;
  * - `repeated-token`: a next token came back that this loop had already followed;
- * - `empty-run`: too many empty pages in a row that still carry a token, or a whole budget of pages without a record;
- * - `endless`: `hardLimit` pages without an end.
+ * - `empty-run`: too many pages in a row without a new record (empty, or only repeats) that still carry a token, or a
+ *   whole budget of pages without a record;
+ * - `endless`: `hardLimit` pages without an end;
+ * - `full-end`: the page without a next token was full (`pageSize` records): a renamed or dropped token field looks
+ *   exactly like this, so the caller must check for older records before taking it as the end.
  */
-export type PageEnd = 'end' | 'budget' | 'depth-cap' | 'repeated-token' | 'empty-run' | 'endless'
+export type PageEnd = 'end' | 'budget' | 'depth-cap' | 'repeated-token' | 'empty-run' | 'endless' | 'full-end'
 
 /** How one page loop ended, with what it saw (for the caller's decisions and messages). */
 export interface PageLoopEnd {
@@ -25,7 +29,7 @@ export interface PageLoopEnd {
   pages: number
   /** Records received, repeats and out-of-window ones included. */
   received: number
-  /** Empty pages in a row, each with a next token, at the end. */
+  /** Pages in a row without a new record, each with a next token, at the end. */
   emptyRun: number
 }
 
@@ -34,14 +38,19 @@ export interface PageLoopOptions {
   fetch(token: string | undefined): Promise<Page>
   /** Pages after which the loop stops with `budget` (Infinity: none). */
   budget: number
-  /** Empty pages in a row with a next token after which the loop stops with `empty-run`. */
+  /** Pages in a row without a new record, each with a next token, after which the loop stops with `empty-run`. */
   emptyRunLimit: number
   /** Pages after which the loop stops with `endless`, budget or not. */
   hardLimit: number
+  /** Records a full page holds: a last page this full ends with `full-end` (Infinity or absent: never). */
+  pageSize?: number
 }
 
-/** Yields the pages of one query, newest first; its return value says why it stopped. */
-export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLoopEnd, undefined> {
+/**
+ * Yields the pages of one query, newest first; its return value says why it stopped. `next(fresh)` tells it how many
+ * records of the page just yielded were new to the pass (default: all of them).
+ */
+export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLoopEnd, number | undefined> {
   const seenTokens = new Set<string>()
   let token: string | undefined
   let pages = 0
@@ -62,20 +71,28 @@ export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLo
     }
     pages++
     received += page.records.length
-    emptyRun = page.records.length === 0 && page.next !== null ? emptyRun + 1 : 0
-    yield page
-    if (page.next === null) return end('end')
+    const fresh = (yield page) ?? page.records.length
+    // An endless token over one record brings the same record again and again: no progress, like empty pages.
+    emptyRun = fresh === 0 && page.next !== null ? emptyRun + 1 : 0
+    if (page.next === null) return end(page.records.length >= (o.pageSize ?? Infinity) ? 'full-end' : 'end')
     if (seenTokens.has(page.next)) return end('repeated-token') // the token just used is in the set too
     seenTokens.add(page.next)
     token = page.next
   }
 }
 
-/** Drives `loop` to its end, handing each page to `onPage`; resolves to how the loop ended. */
-export async function eachPage(loop: AsyncGenerator<Page, PageLoopEnd, undefined>, onPage: (page: Page) => void): Promise<PageLoopEnd> {
+/** What a consumer may tell the loop about a page: how many of its records were new to the pass. */
+export interface PageNews {
+  fresh: number
+}
+
+/** Drives `loop` to its end, handing each page to `onPage` (which may say what was new); resolves to how the loop ended. */
+export async function eachPage(loop: AsyncGenerator<Page, PageLoopEnd, number | undefined>, onPage: (page: Page) => PageNews | unknown): Promise<PageLoopEnd> {
+  let fresh: number | undefined
   for (;;) {
-    const r = await loop.next()
+    const r = await loop.next(fresh)
     if (r.done === true) return r.value
-    onPage(r.value)
+    const news = onPage(r.value)
+    fresh = typeof news === 'object' && news !== null && typeof (news as PageNews).fresh === 'number' ? (news as PageNews).fresh : undefined
   }
 }

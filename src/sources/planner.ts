@@ -54,9 +54,32 @@ export function planCut(c: CutInput): CutPlan {
   const cut = c.oldest === undefined ? undefined : c.oldest + unit
   const estimate = cut === undefined || cut >= hi ? Infinity : (c.seen * (hi - lo)) / (hi - cut)
   if (cut !== undefined && cut > lo && cut < hi && estimate <= 2 * c.budget) return { kind: 'split', cut }
-  const pieces = Number.isFinite(estimate) ? Math.min(MAX_PIECES, Math.max(2, Math.ceil(estimate / c.target))) : 2
+  return piecesOf(lo, hi, unit, estimate, c.target)
+}
+
+/** [lo, hi) in pieces of about `target` records each, judged by `estimate` records in all (2 pieces when unknown). */
+function piecesOf(lo: Micros, hi: Micros, unit: number, estimate: number, target: number): CutPlan {
+  const pieces = Number.isFinite(estimate) ? Math.min(MAX_PIECES, Math.max(2, Math.ceil(estimate / target))) : 2
   const width = Math.max(unit, Math.ceil((hi - lo) / pieces / unit) * unit)
   const ranges: [Micros, Micros][] = []
   for (let a = lo; a < hi; a += width) ranges.push([a, Math.min(hi, a + width)])
   return { kind: 'pieces', ranges }
+}
+
+export interface CutOldestFirstInput extends Omit<CutInput, 'oldest'> {
+  /** The newest instant the pass saw inside [lo, hi), if any. */
+  newest: Micros | undefined
+}
+
+/**
+ * `planCut` for pages that ran oldest first (an API breaking its contract): the records strictly older than the
+ * newest instant seen are complete, the newest instant is fetched again whole with the newer part. Split when the rest
+ * looks small, else pieces, as `planCut` does.
+ */
+export function planCutOldestFirst(c: CutOldestFirstInput): CutPlan {
+  const { lo, hi, unit } = c
+  const cut = c.newest
+  const estimate = cut === undefined || cut <= lo ? Infinity : (c.seen * (hi - lo)) / (cut - lo)
+  if (cut !== undefined && cut > lo && cut < hi && estimate <= 2 * c.budget) return { kind: 'split', cut }
+  return piecesOf(lo, hi, unit, estimate, c.target)
 }

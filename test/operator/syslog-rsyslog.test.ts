@@ -68,7 +68,7 @@ t.test('alone over TCP: exact, then incremental through --state-file', async (t)
   t.equal((await drained(rs)).mail.length, 1509, 'nothing new, nothing sent')
 })
 
-t.test('alone over TLS: exact with the receiver\'s CA; a certificate from another CA is refused (exit 8, nothing sent)', async (t) => {
+t.test('alone over TLS: exact with the receiver\'s CA; a certificate from another CA is refused (exit 9, nothing sent)', async (t) => {
   const emu = await emulator(t, { counts: { events: 600 }, days: 2, seed: 8 })
   const dir = t.testdir()
   const good = makePki(join(dir, 'pki'), 'good')
@@ -76,7 +76,7 @@ t.test('alone over TLS: exact with the receiver\'s CA; a certificate from anothe
   const rs = await startRsyslog(t, join(dir, 'rsyslog'), { pki: good })
   t.match(rs.url, /^tls:/)
   const refused = await runCli(['--syslog', rs.url, '--syslog-ca', other.ca, '--sources', 'events', '--state-file', join(dir, 'other.json'), '--lookback', '3d'], { env: cliEnv(emu), cwd: dir })
-  t.equal(refused.code, 8, 'exit 8')
+  t.equal(refused.code, 9, 'exit 9')
   t.match(refused.stderr, /presented a certificate that was refused \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT\w*)/)
   t.notOk(existsSync(join(dir, 'other.json')), 'no cursor saved')
 
@@ -114,10 +114,10 @@ t.test('beside the archive: forwarded from the day files, incremental; an outage
   t.equal((await runCli(args, { env, cwd: dir })).code, 0, 'incremental run: exit 0')
   await sameAsArchive('incremental run')
 
-  // Receiver down: the archive run completes, the forwarder fails alone (exit 8), its position stays.
+  // Receiver down: the archive run completes, the forwarder fails alone (exit 9), its position stays.
   const newMail = emu.inject('mail', 4)
   const down = await runCli(args, { env, cwd: dir })
-  t.equal(down.code, 8, 'exit 8: syslog unreachable')
+  t.equal(down.code, 9, 'exit 9: syslog unreachable')
   t.match(down.stderr, /mail: ok, fetched \d+ in \d+ pages, wrote 4,/)
   t.match(down.stderr, /cannot deliver to syslog tcp:\/\/127\.0\.0\.1:\d+ after 2 attempt\(s\)/)
   const archived = readArchive(join(dir, 'mail'), 'mail_audit').lines

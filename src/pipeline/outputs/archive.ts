@@ -83,7 +83,7 @@ export class ArchiveOutput implements Output {
     const ep = ENDPOINTS[src.name]
     const archive = this.#archive(src)
     const overlapUs = cfg.overlapMs * 1000
-    const cp = await loadCheckpoint({ archive, source: src.name, instantOf: ep.timestamp, overlapUs, log, stats })
+    const cp = await loadCheckpoint({ archive, source: src.name, instantOf: ep.timestamp, overlapUs, log, stats, now: this.#now, maxSkewUs: cfg.maxSkewMs * 1000, zone: cfg.timezone })
     const mode = this.mode
     const lock = this.#locks.get(src.dir) as DirLock
     const guard = (): void => lock.check()

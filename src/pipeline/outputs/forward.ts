@@ -1,7 +1,7 @@
 /**
  * --syslog beside the archive: the archive output runs as always, then (in commit, still under the archive's locks)
  * each source's day files are read from the forwarder's own position and sent to syslog. The API is read once; a
- * syslog outage fails the forwarder (SYSLOG_FAILED, exit 8) after the archive is complete, and the next run catches up
+ * syslog outage fails the forwarder (SYSLOG_FAILED, exit 9) after the archive is complete, and the next run catches up
  * from the position. The position (`.<base>.syslog.json`: day file, byte offset after the last acknowledged line, its
  * inode and that line's instant) moves only over acknowledged messages.
  */
