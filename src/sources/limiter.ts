@@ -12,6 +12,8 @@ export interface LimiterOptions {
   now?: () => number
   /** Waits `ms` (tests inject a fake clock's advance). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Whether a 429 lowers the rate (default true); false keeps only the cap and the pauses. */
+  adaptive?: boolean
 }
 
 const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, { signal })
@@ -29,6 +31,7 @@ export class HostLimiter {
   readonly #capRps: number
   readonly #now: () => number
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  readonly #adaptive: boolean
   #nextSlot = 0
   #pausedUntil = 0
   /** Adaptive rate (requests/s); Infinity until the first 429. */
@@ -44,6 +47,7 @@ export class HostLimiter {
     this.#capRps = opts.maxRps > 0 ? opts.maxRps : Infinity
     this.#now = opts.now ?? Date.now
     this.#sleep = opts.sleep ?? realSleep
+    this.#adaptive = opts.adaptive ?? true
   }
 
   /** Requests per second currently allowed (the smaller of --max-rps and the adaptive rate). */
@@ -73,7 +77,7 @@ export class HostLimiter {
     this.#pausedUntil = Math.max(this.#pausedUntil, now + ms)
     this.#prune(now)
     // The other requests of the same burst: one cut per second. Nothing sent in the last second: nothing to go by.
-    if (now - this.#lastCut < 1000 || this.#sent.length === 0) return
+    if (!this.#adaptive || now - this.#lastCut < 1000 || this.#sent.length === 0) return
     this.#lastCut = now
     this.#lastGrowth = now
     // What was sent in the last second is about what the host's window let through (plus the few it refused).
