@@ -1,9 +1,9 @@
-#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=8
+#!/usr/bin/env node
 /**
  * y360-audit command line: the process around `main` (src/main.ts). Fills the Io from `process`, turns SIGINT/SIGTERM
  * into the stop signal (a second one exits at once), scrubs the token from crash traces, sets the exit code.
- * The shebang caps V8's heap growth: the live heap stays under 30 MB whatever the volume, but without a cap V8 lets
- * garbage grow the heap to several hundred MB on long backfills (see bench/RESULTS.md).
+ * The installed command is bin/y360-audit, a POSIX sh launcher that execs this file with V8's heap capped (no `env -S`
+ * in the shebang: BusyBox has none); run directly (`./dist/src/cli.js`, `node dist/src/cli.js`) it runs uncapped.
  */
 import { EXIT_CODES, Y360Error } from './errors.js'
 import type { Io } from './io.js'
