@@ -5,6 +5,7 @@
  * The installed command is bin/y360-audit, a POSIX sh launcher that execs this file with V8's heap capped (no `env -S`
  * in the shebang: BusyBox has none); run directly (`./dist/src/cli.js`, `node dist/src/cli.js`) it runs uncapped.
  */
+import { fstatSync } from 'node:fs'
 import { EXIT_CODES, Y360Error } from './errors.js'
 import type { Io } from './io.js'
 import { main } from './main.js'
@@ -38,6 +39,19 @@ function scrubSecrets(text: string, argv: string[], env: NodeJS.ProcessEnv): str
   return out
 }
 
+/** stderr is the journal stream systemd set up (JOURNAL_STREAM = its device:inode), not a redirect inherited with it. */
+function stderrIsJournal(env: NodeJS.ProcessEnv): boolean {
+  const want = env.JOURNAL_STREAM
+  if (want === undefined || want === '') return false
+  try {
+    const st = fstatSync(2)
+    return want === `${st.dev}:${st.ino}`
+  } catch (err) {
+    process.emitWarning(`cannot stat stderr to compare with JOURNAL_STREAM: ${(err as Error).message}`)
+    return false
+  }
+}
+
 const crash = (err: unknown): void => {
   process.stderr.write(scrubSecrets(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, process.argv, process.env))
   process.exit(EXIT_CODES.INTERNAL)
@@ -50,6 +64,7 @@ const io: Io = {
   stdout: process.stdout,
   stderr: process.stderr,
   tty: process.stderr.isTTY === true,
+  journal: stderrIsJournal(process.env),
   columns: process.stderr.columns,
   now: Date.now,
   signal: signals.signal,
