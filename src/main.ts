@@ -3,7 +3,7 @@
  * the options, answers -h/--help, -V/--version and `help [command]` itself, and runs the command in this process with
  * the given Io. A reader that leaves stdout (`verify | head`) ends any command quietly (exit 0, no trace).
  */
-import { readFileSync } from 'node:fs'
+import { packageVersion } from './package.js'
 import type { Io } from './io.js'
 import { OPTIONS } from './config/options.js'
 import { EXIT_CODES } from './errors.js'
@@ -12,10 +12,9 @@ const COMMANDS = ['fetch', 'verify', 'demo', 'emulator'] as const
 type Command = (typeof COMMANDS)[number]
 const isCommand = (s: string): s is Command => (COMMANDS as readonly string[]).includes(s)
 
-/** The package's version (package.json beside dist/). */
+/** The package's version. */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
+  return packageVersion()
 }
 
 /** Flags of the fetch/verify options that take a value: the word after them is that value, never the command. */
@@ -62,29 +61,25 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (err.code !== 'EPIPE') throw err
     gone = true
   }
+  // It stays attached: a write's EPIPE is emitted after the write's callback, so it may come after the command returned.
   io.stdout.on('error', onError)
   const cio: Io = { ...io, readerGone: () => gone || (io.readerGone?.() ?? false) }
-  try {
-    const { cmd, rest, topic, help, version: ver } = splitCommand(argv)
-    if (cmd === 'help') {
-      if (topic !== undefined && !isCommand(topic)) {
-        io.stderr.write(`y360-audit: no command "${topic}"; commands: ${COMMANDS.join(', ')} (y360-audit help <command>)\n`)
-        return EXIT_CODES.CONFIG_INVALID
-      }
-      if (topic === 'emulator') return (await import('./emulator/cli.js')).emulatorMain(['--help'])
-      await say(cio, (await helpOf(topic ?? 'fetch', version())) + '\n')
-      return EXIT_CODES.OK
+  const { cmd, rest, topic, help, version: ver } = splitCommand(argv)
+  if (cmd === 'help') {
+    if (topic !== undefined && !isCommand(topic)) {
+      io.stderr.write(`y360-audit: no command "${topic}"; commands: ${COMMANDS.join(', ')} (y360-audit help <command>)\n`)
+      return EXIT_CODES.CONFIG_INVALID
     }
-    if (cmd === 'emulator') return (await import('./emulator/cli.js')).emulatorMain(help ? ['--help'] : rest)
-    if (help || ver) {
-      await say(cio, (help ? await helpOf(cmd, version()) : version()) + '\n')
-      return EXIT_CODES.OK
-    }
-    if (cmd === 'demo') return (await import('./demo.js')).demoMain(rest, cio)
-    if (cmd === 'verify') return (await import('./verify.js')).verifyMain(rest, cio)
-    return (await import('./fetch.js')).fetchCommand(rest, cio, version())
-  } finally {
-    io.stdout.off('error', onError)
-    if (gone) io.stdout.on('error', () => undefined) // late EPIPEs of writes still queued: the reader has gone, nothing to tell
+    if (topic === 'emulator') return (await import('./emulator/cli.js')).emulatorMain(['--help'])
+    await say(cio, (await helpOf(topic ?? 'fetch', version())) + '\n')
+    return EXIT_CODES.OK
   }
+  if (cmd === 'emulator') return (await import('./emulator/cli.js')).emulatorMain(help ? ['--help'] : rest)
+  if (help || ver) {
+    await say(cio, (help ? await helpOf(cmd, version()) : version()) + '\n')
+    return EXIT_CODES.OK
+  }
+  if (cmd === 'demo') return (await import('./demo.js')).demoMain(rest, cio)
+  if (cmd === 'verify') return (await import('./verify.js')).verifyMain(rest, cio)
+  return (await import('./fetch.js')).fetchCommand(rest, cio, version())
 }

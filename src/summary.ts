@@ -2,7 +2,7 @@
  * Run outputs for machines: --summary-json (the run's per-source summary as JSON) and --metrics-file (a Prometheus
  * textfile for node_exporter's textfile collector). Both are written atomically, so a scraper never reads half a file.
  */
-import { readFileSync } from 'node:fs'
+import { packageVersion } from './package.js'
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from './atomic.js'
 import { Y360Error } from './errors.js'
@@ -42,8 +42,7 @@ export interface BuildInfo {
 
 /** The running build (package version, process.version). */
 export function buildInfo(): BuildInfo {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return { version: pkg.version, node: process.version }
+  return { version: packageVersion(), node: process.version }
 }
 
 /** The --summary-json document as written (also to stdout for `--summary-json -`). */

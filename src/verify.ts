@@ -149,20 +149,18 @@ export async function verifyMain(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`y360-audit verify: configuration problems:\n${zoneProblems.map((p) => `  - ${p}`).join('\n')}\n`)
     return EXIT_CODES.CONFIG_INVALID
   }
-  const gone = (): boolean => io.readerGone?.() ?? false
-  // Waits for stdout when it is full, so a slow reader holds verify back instead of memory growing.
-  const out = (s: string): Promise<void> | void => {
-    if (gone()) return
-    if (io.stdout.write(s)) return
-    return new Promise((resolve) => {
-      const done = (): void => {
-        io.stdout.off('drain', done)
-        io.stdout.off('error', done)
-        resolve()
-      }
-      io.stdout.once('drain', done).once('error', done)
-    })
-  }
+  let refused = false // a write failed: the reader left (EPIPE) or stdout broke; main reports nothing for EPIPE
+  const gone = (): boolean => refused || (io.readerGone?.() ?? false)
+  // Each line waits until stdout took it: a slow reader holds verify back, and a reader that left stops it at once.
+  const out = (s: string): Promise<void> =>
+    gone()
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          io.stdout.write(s, (err) => {
+            if (err) refused = true
+            resolve()
+          })
+        })
   let bad = 0
   const reports: VerifyReport[] = []
   for (const src of cfg.sources) {
