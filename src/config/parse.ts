@@ -56,7 +56,7 @@ export function duration(): Parser<number> {
       return fail(`--${flag} ${t} has no unit (the Python script read minutes, earlier versions of this tool seconds): write ${t}m, ${Number(t) * 60}s or ${t}s; ${DURATION_FORMS}`)
     }
     const ms = parseDuration(t)
-    return ms === undefined ? fail(`--${flag} must be a duration with a unit, got "${t}"; ${DURATION_FORMS}`) : ok(ms)
+    return ms === undefined ? fail(`--${flag} must be a duration like 30s, 2m, 12h or 90d, got "${t}"`) : ok(ms)
   }
 }
 
