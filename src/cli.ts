@@ -1,11 +1,11 @@
-#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=8
+#!/usr/bin/env node
 /**
  * y360-audit command line: the process around `main` (src/main.ts). Fills the Io from `process`, turns SIGINT/SIGTERM
  * into the stop signal (a second one exits at once), scrubs the token from crash traces, sets the exit code.
- * The shebang caps V8's heap growth: the live heap stays under 30 MB whatever the volume, but without a cap V8 lets
- * garbage grow the heap to several hundred MB on long backfills (see bench/RESULTS.md).
+ * The installed command is bin/y360-audit, a POSIX sh launcher that execs this file with V8's heap capped (no `env -S`
+ * in the shebang: BusyBox has none); run directly (`./dist/src/cli.js`, `node dist/src/cli.js`) it runs uncapped.
  */
-import { readFileSync } from 'node:fs'
+import { fstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { EXIT_CODES, Y360Error } from './errors.js'
 import type { Io } from './io.js'
@@ -54,6 +54,19 @@ function scrubCrash(text: string, argv: string[], env: NodeJS.ProcessEnv): strin
   return scrubSecrets(text, secrets)
 }
 
+/** stderr is the journal stream systemd set up (JOURNAL_STREAM = its device:inode), not a redirect inherited with it. */
+function stderrIsJournal(env: NodeJS.ProcessEnv): boolean {
+  const want = env.JOURNAL_STREAM
+  if (want === undefined || want === '') return false
+  try {
+    const st = fstatSync(2)
+    return want === `${st.dev}:${st.ino}`
+  } catch (err) {
+    process.emitWarning(`cannot stat stderr to compare with JOURNAL_STREAM: ${(err as Error).message}`)
+    return false
+  }
+}
+
 const crash = (err: unknown): void => {
   process.stderr.write(scrubCrash(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, process.argv, process.env))
   process.exit(EXIT_CODES.INTERNAL)
@@ -66,6 +79,7 @@ const io: Io = {
   stdout: process.stdout,
   stderr: process.stderr,
   tty: process.stderr.isTTY === true,
+  journal: stderrIsJournal(process.env),
   columns: process.stderr.columns,
   now: Date.now,
   signal: signals.signal,

@@ -42,18 +42,40 @@ async function showArchive(cfg: Config, emu: Emulator, out: (s: string) => void)
     const lines = files.map((f) => readFileSync(f.path, 'utf8').split('\n').length - 1)
     const report = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
     const truth = emu.truth(src.name).length
-    problems += report.problems.length + (report.records === truth ? 0 : 1)
-    out(`  ${src.name}/: ${files.length} day files ${files[0]?.day ?? ''}..${files[files.length - 1]?.day ?? ''}, ${lines.reduce((a, b) => a + b, 0)} lines; the API holds ${truth}; verify: ${report.problems.length === 0 ? 'ascending, each record in its UTC day file, no duplicates, no torn line' : `${report.problems.length} problems`}`)
+    problems += report.problemCount + (report.records === truth ? 0 : 1)
+    out(`  ${src.name}/: ${files.length} day files ${files[0]?.day ?? ''}..${files[files.length - 1]?.day ?? ''}, ${lines.reduce((a, b) => a + b, 0)} lines; the API holds ${truth}; verify: ${report.problemCount === 0 ? 'ascending, each record in its UTC day file, no duplicates, no torn line' : `${report.problemCount} problems`}`)
     if (files.length > 0) out(`      e.g. ${files[files.length - 1].path}`)
   }
   return problems
 }
 
+/** `y360-audit help demo`. */
+export function demoHelp(version: string): string {
+  return [
+    `y360-audit${version === '' ? '' : ` ${version}`} demo: the whole job against the bundled emulator, no credentials needed`,
+    '',
+    'Usage:',
+    '  y360-audit demo [--dir ./y360-demo]',
+    '',
+    'Fetches a week of emulated mail, disk and unified-log records into --dir, lets new ones arrive (some late), runs',
+    'again (incremental), verifies the archive and prints what was written. --dir must be new, empty or a demo\'s.',
+    '',
+    '  --dir <d>                directory of the demo archive [default ./y360-demo]',
+    '  -h, --help               show this help',
+  ].join('\n')
+}
+
 /** `y360-audit demo [--dir ./y360-demo]`: returns the exit code. */
 export async function demoMain(argv: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { dir: { type: 'string', default: 'y360-demo' }, help: { type: 'boolean' } }, strict: true })
+  let values: { dir?: string | boolean; help?: string | boolean }
+  try {
+    values = parseArgs({ args: argv, options: { dir: { type: 'string', default: 'y360-demo' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values
+  } catch (err) {
+    io.stderr.write(`y360-audit demo: ${(err as Error).message}; see y360-audit help demo\n`)
+    return 1
+  }
   if (values.help === true) {
-    io.stdout.write('y360-audit demo [--dir ./y360-demo]: fetch a week of emulated audit logs, then an incremental run, and show the archive\n')
+    io.stdout.write(demoHelp('') + '\n')
     return 0
   }
   const dir = resolve(io.cwd, values.dir as string)

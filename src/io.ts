@@ -18,4 +18,8 @@ export interface Io {
   signal: AbortSignal
   /** Exit code of the stop signal received (130 SIGINT, 143 SIGTERM), undefined while none was. */
   interrupted(): number | undefined
+  /** The reader of stdout has left (EPIPE): stop writing, end with exit 0. Set by main for every command. */
+  readerGone?: () => boolean
+  /** stderr is systemd's journal stream (JOURNAL_STREAM names its device:inode): log lines get a syslog priority. */
+  journal?: boolean
 }

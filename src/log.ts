@@ -1,4 +1,8 @@
-/** Logging: pino to stderr (pretty on a TTY, JSON otherwise) and a rotating debug file; secrets scrubbed from every line. */
+/**
+ * Logging: pino to stderr and a rotating debug file; secrets scrubbed from every line. On a terminal: short human lines
+ * (time, level, message; the fields only at --log-level debug; colour unless NO_COLOR or TERM=dumb). Elsewhere: JSON
+ * lines with level names (`"level":"info"`), prefixed with the syslog priority (`<6>`) when stderr is the journal.
+ */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import pino from 'pino'
@@ -12,6 +16,10 @@ export interface LogOptions {
   level: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   /** stderr is a terminal: human-readable lines. */
   pretty: boolean
+  /** Colour on the terminal (off for NO_COLOR, TERM=dumb). */
+  color?: boolean
+  /** stderr is systemd's journal: JSON lines start with `<priority>` so `journalctl -p err` finds the errors. */
+  journal?: boolean
   /** Rotating debug log file; undefined = none. */
   file?: { path: string; maxBytes: number; keep: number }
   /** Strings that must never be written (the token). */
@@ -35,13 +43,35 @@ function scrubbing(dest: Line, secrets: string[]): Line {
   return { write: (s: string) => dest.write(scrub(s)) }
 }
 
+const LEVEL_NAMES: Readonly<Record<string, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }
+const SYSLOG: Readonly<Record<string, number>> = { 10: 7, 20: 7, 30: 6, 40: 4, 50: 3, 60: 2 }
+const LEVEL_FIELD = /^\{"level":(\d\d),/
+
+/**
+ * JSON lines with the level's name instead of pino's number (what people and journald read), optionally after the
+ * syslog priority. pino writes `level` first (no base fields), so only the line's start is rewritten.
+ */
+function namedLevels(dest: Line, journal: boolean): Line {
+  return {
+    write(s: string) {
+      const m = LEVEL_FIELD.exec(s)
+      if (m === null) return dest.write(s)
+      const named = `{"level":"${LEVEL_NAMES[m[1]] ?? m[1]}",${s.slice(m[0].length)}`
+      return dest.write(journal ? `<${SYSLOG[m[1]] ?? 6}>${named}` : named)
+    },
+  }
+}
+
 /** Builds the logger; the file destination rotates at maxBytes keeping `keep` old files. */
 export async function createLogger(opts: LogOptions): Promise<LogHandle> {
   const stderr: Line = opts.stderr ?? process.stderr
   const streams: pino.StreamEntry[] = []
   if (opts.level !== 'silent') {
     // pino-pretty loads only when used: start-up time matters for cron runs.
-    const human = opts.pretty ? (await import('pino-pretty')).default({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : stderr
+    // On a terminal the fields (a summary object, request ids) are shown only when asked for with --log-level debug.
+    const human = opts.pretty
+      ? (await import('pino-pretty')).default({ destination: stderr as NodeJS.WritableStream, sync: true, colorize: opts.color ?? true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', hideObject: opts.level !== 'debug' })
+      : namedLevels(stderr, opts.journal === true)
     streams.push({ level: opts.level, stream: scrubbing(human, opts.secrets) as pino.DestinationStream })
   }
   let file: RotatingLogFile | undefined
@@ -69,7 +99,7 @@ export async function createLogger(opts: LogOptions): Promise<LogHandle> {
         }
       },
     }
-    streams.push({ level: 'debug', stream: scrubbing(guarded, opts.secrets) as pino.DestinationStream })
+    streams.push({ level: 'debug', stream: namedLevels(scrubbing(guarded, opts.secrets), false) as pino.DestinationStream })
   }
   const log = pino(
     {

@@ -2,6 +2,7 @@
  * Run outputs for machines: --summary-json (the run's per-source summary as JSON) and --metrics-file (a Prometheus
  * textfile for node_exporter's textfile collector). Both are written atomically, so a scraper never reads half a file.
  */
+import { packageVersion } from './package.js'
 import { readFile } from 'node:fs/promises'
 import { writeFileAtomic } from './atomic.js'
 import { Y360Error } from './errors.js'
@@ -28,17 +29,35 @@ export function summaryDocument(s: RunSummary, startedMs: number, finishedMs: nu
 /** Writes --summary-json atomically. */
 export async function writeSummaryJson(path: string, doc: SummaryDocument, scrub: Scrub = (s) => s): Promise<void> {
   try {
-    await writeFileAtomic(path, scrub(JSON.stringify(doc, null, 2)) + '\n')
+    await writeFileAtomic(path, scrub(summaryText(doc)))
   } catch (err) {
     throw new Y360Error('SINK_WRITE', `cannot write the summary file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
 }
 
+/** What `y360_audit_build_info` labels: the tool's version and the Node.js it runs on. */
+export interface BuildInfo {
+  version: string
+  node: string
+}
+
+/** The running build (package version, process.version). */
+export function buildInfo(): BuildInfo {
+  return { version: packageVersion(), node: process.version }
+}
+
+/** The --summary-json document as written (also to stdout for `--summary-json -`). */
+export function summaryText(doc: SummaryDocument): string {
+  return JSON.stringify(doc, null, 2) + '\n'
+}
+
+type SourceSummary = RunSummary['sources'][number]
+
 interface Metric {
   name: string
   help: string
-  type: 'gauge'
-  value: (src: RunSummary['sources'][number]) => number | undefined
+  type: 'gauge' | 'counter'
+  value: (src: SourceSummary) => number | undefined
 }
 
 const LAST_SUCCESS = 'y360_audit_last_success_timestamp_seconds'
@@ -56,15 +75,38 @@ const instantSec = (iso: string | undefined): number | undefined => {
   const us = iso === undefined ? undefined : parseInstant(iso)
   return us === undefined ? undefined : us / 1e6
 }
+/** A sample value without float noise: whole numbers as they are, others rounded to the millisecond. */
+const show = (v: number): string => (Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000))
 
-/** The Prometheus textfile of one run; `previous` is the old file's text (or ''), `finishedMs` the run's end. */
-export function metricsText(s: RunSummary, finishedMs: number, previous: string): string {
+/** Counters: this run's amount per source, added to the previous textfile's value (counters survive across runs). */
+const COUNTERS: readonly { name: string; help: string; value: (r: SourceSummary) => number }[] = [
+  { name: 'y360_audit_runs_total', help: 'Runs of the source.', value: () => 1 },
+  { name: 'y360_audit_run_failures_total', help: 'Runs of the source that failed.', value: (r) => (r.ok ? 0 : 1) },
+  { name: 'y360_audit_records_written_total', help: 'Records written (archive or stdout).', value: (r) => r.written },
+  { name: 'y360_audit_records_fetched_total', help: 'Records received from the API, repeats included.', value: (r) => r.fetched },
+  { name: 'y360_audit_duplicates_dropped_total', help: 'Records dropped as already archived or delivered.', value: (r) => r.duplicates },
+  { name: 'y360_audit_late_arrivals_total', help: 'Records older than the previous newest one, found in the overlap.', value: (r) => r.late },
+  { name: 'y360_audit_records_rejected_total', help: 'Records without a valid timestamp set aside.', value: (r) => r.rejected },
+  { name: 'y360_audit_retries_total', help: 'Request retries.', value: (r) => r.retries },
+]
+
+/**
+ * The Prometheus textfile of one run; `previous` is the old file's text (or ''), `finishedMs` the run's end. Counters
+ * (`_total`) and the last success time carry over from `previous`; the gauges describe the last run. `build` adds
+ * `y360_audit_build_info` (left out by callers comparing bytes across Node versions).
+ */
+export function metricsText(s: RunSummary, finishedMs: number, previous: string, build?: BuildInfo): string {
   const lastSuccess = previousValues(previous, LAST_SUCCESS)
   for (const src of s.sources) if (src.ok) lastSuccess.set(src.source, sec(finishedMs))
+  const counters: Metric[] = COUNTERS.map((c) => {
+    const before = previousValues(previous, c.name)
+    return { name: c.name, help: `${c.help} Counts across runs (kept in the textfile).`, type: 'counter', value: (r) => (before.get(r.source) ?? 0) + c.value(r) }
+  })
   const metrics: Metric[] = [
     { name: 'y360_audit_up', help: 'Whether the last run of the source succeeded (1) or failed (0).', type: 'gauge', value: (r) => (r.ok ? 1 : 0) },
     { name: 'y360_audit_last_run_timestamp_seconds', help: 'Unix time the last run of the source ended.', type: 'gauge', value: () => sec(finishedMs) },
     { name: LAST_SUCCESS, help: 'Unix time the last successful run of the source ended (kept across failed runs).', type: 'gauge', value: (r) => lastSuccess.get(r.source) },
+    ...counters,
     { name: 'y360_audit_records_written', help: 'Records written (archive or stdout) by the last run.', type: 'gauge', value: (r) => r.written },
     { name: 'y360_audit_records_fetched', help: 'Records received from the API by the last run, repeats included.', type: 'gauge', value: (r) => r.fetched },
     { name: 'y360_audit_duplicates_dropped', help: 'Records dropped as already archived or delivered by the last run.', type: 'gauge', value: (r) => r.duplicates },
@@ -77,11 +119,15 @@ export function metricsText(s: RunSummary, finishedMs: number, previous: string)
     { name: 'y360_audit_lag_seconds', help: 'Age of the newest record when the last run ended (alert when it grows).', type: 'gauge', value: (r) => { const n = instantSec(r.newest); const ok = lastSuccess.get(r.source); if (n === undefined) return undefined; return Math.max(0, sec(finishedMs) - n, ok === undefined ? 0 : sec(finishedMs) - ok) } },
   ]
   const lines: string[] = []
+  if (build !== undefined) {
+    const label = (v: string): string => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))
+    lines.push('# HELP y360_audit_build_info The y360-audit version and the Node.js version it runs on (always 1).', '# TYPE y360_audit_build_info gauge', `y360_audit_build_info{version="${label(build.version)}",node="${label(build.node)}"} 1`)
+  }
   for (const m of metrics) {
     lines.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`)
     for (const src of s.sources) {
       const v = m.value(src)
-      if (v !== undefined) lines.push(`${m.name}{source="${src.source}"} ${v}`)
+      if (v !== undefined) lines.push(`${m.name}{source="${src.source}"} ${show(v)}`)
     }
   }
   lines.push(...anomalyLines(s))
@@ -95,8 +141,8 @@ function anomalyLines(s: RunSummary): string[] {
   return ['# HELP y360_audit_anomalies Broken assumptions about the API or the archive seen by the last run, by kind (README "What is checked on every page").', '# TYPE y360_audit_anomalies gauge', ...rows]
 }
 
-/** Writes the textfile atomically, carrying the last success time of sources that failed this time. */
-export async function writeMetricsFile(path: string, s: RunSummary, finishedMs: number, scrub: Scrub = (t) => t): Promise<void> {
+/** Writes the textfile atomically, carrying the counters and the last success time over from the file's previous text. */
+export async function writeMetricsFile(path: string, s: RunSummary, finishedMs: number, build?: BuildInfo, scrub: Scrub = (t) => t): Promise<void> {
   let previous = ''
   try {
     previous = await readFile(path, 'utf8')
@@ -104,7 +150,7 @@ export async function writeMetricsFile(path: string, s: RunSummary, finishedMs: 
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Y360Error('SINK_WRITE', `cannot read the metrics file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
   try {
-    await writeFileAtomic(path, scrub(metricsText(s, finishedMs, previous)), 0o644)
+    await writeFileAtomic(path, scrub(metricsText(s, finishedMs, previous, build)), 0o644)
   } catch (err) {
     throw new Y360Error('SINK_WRITE', `cannot write the metrics file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }

@@ -55,10 +55,10 @@ export function utcDay(us: Micros): string {
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
-/** Parses `500ms`, `30s`, `2m`, `12h`, `90d`, `1w` (a bare number is seconds) to milliseconds; undefined if malformed. */
+/** Parses `500ms`, `30s`, `2m`, `12h`, `90d`, `1w` (and `0`) to milliseconds; undefined if malformed or without a unit. */
 export function parseDuration(text: string): number | undefined {
   const t = text.trim()
-  if (/^\d+$/.test(t)) return Number(t) * 1000
+  if (/^0+$/.test(t)) return 0
   const m = DURATION.exec(t)
   return m === null ? undefined : Math.round(Number(m[1]) * UNIT_MS[m[2]])
 }

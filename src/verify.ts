@@ -1,12 +1,15 @@
 /**
  * verify: checks archives without the network. Every line parses and has a timestamp, lines ascend within and across
  * files (late arrivals may step back at most --overlap), each record is in the file of its day, no record appears
- * twice, no file ends in a torn line. Streams each file (works on GBs); exits 7 on any problem.
+ * twice, no file ends in a torn line. Streams each file (works on GBs); exits 7 on any problem. Counts every problem,
+ * lists the first MAX_REPORTED of each source; --json prints one JSON document instead of the lines.
  */
 import { dayNamer, listArchive, type ArchiveFile } from './archive/layout.js'
+import { checkZoneMark } from './archive/marks.js'
 import { linesForward, MAX_LINE } from './archive/lines.js'
 import { openRead } from './atomic.js'
 import { loadConfig, type Config } from './config.js'
+import { OPTION, OPTIONS } from './config/options.js'
 import { EXIT_CODES, exitCodeOf } from './errors.js'
 import type { Io } from './io.js'
 import { canonicalKey, isObject } from './messages.js'
@@ -25,12 +28,18 @@ export interface VerifyReport {
   source: string
   files: number
   records: number
+  /** Every problem found, also beyond the listed ones. */
+  problemCount: number
+  /** Problems found per kind. */
+  byKind: Partial<Record<Problem['kind'], number>>
+  /** The first MAX_REPORTED problems. */
   problems: Problem[]
   first?: string
   last?: string
 }
 
-const MAX_REPORTED = 1000
+/** Problems listed per source (all are counted). */
+export const MAX_REPORTED = 1000
 
 async function endsWithNewline(path: string): Promise<boolean> {
   const fh = await openRead(path)
@@ -47,8 +56,10 @@ async function endsWithNewline(path: string): Promise<boolean> {
 
 /** Verifies one source's archive; `toleranceUs` is how far a late arrival may step back in time. */
 export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[], zone: string, toleranceUs: Micros): Promise<VerifyReport> {
-  const report: VerifyReport = { source: ep.name, files: files.length, records: 0, problems: [] }
+  const report: VerifyReport = { source: ep.name, files: files.length, records: 0, problemCount: 0, byKind: {}, problems: [] }
   const problem = (p: Problem): void => {
+    report.problemCount++
+    report.byKind[p.kind] = (report.byKind[p.kind] ?? 0) + 1
     if (report.problems.length < MAX_REPORTED) report.problems.push(p)
   }
   const dayOf = dayNamer(zone)
@@ -97,6 +108,33 @@ export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[]
   return report
 }
 
+/** The options verify reads (the rest of the fetch job's are accepted and ignored). */
+const VERIFY_ROWS = OPTIONS.filter((o) => /-dir$|-base$/.test(o.flag) || [OPTION.ext, OPTION.sourceNames, OPTION.timezone, OPTION.overlapMs, OPTION.json, OPTION.help].includes(o as never))
+
+/** `y360-audit help verify`. */
+export function verifyHelp(version: string): string {
+  const rows = VERIFY_ROWS.map((o) => {
+    const name = o.kind === 'boolean' ? `--${o.flag}` : `--${o.flag} <v>`
+    const extra = [o.short ? `or -${o.short}` : '', o.env ? `env ${o.env}` : '', o.default !== undefined ? `default ${o.default}` : ''].filter(Boolean).join(', ')
+    return `  ${name.padEnd(24)} ${o.help}${extra ? ` [${extra}]` : ''}`
+  })
+  return [
+    `y360-audit ${version} verify: check archives without the network`,
+    '',
+    'Usage:',
+    '  y360-audit verify [options]      (the fetch job\'s configuration: same variables, same .env)',
+    '',
+    'Every line parses and has a timestamp, lines ascend (late arrivals may step back at most --overlap), each record',
+    'is in the file of its day in --timezone (the archive\'s zone mark must agree), no record appears twice, no file',
+    `ends in a torn line. Every problem is counted; the first ${MAX_REPORTED} per source are listed.`,
+    '',
+    'Options:',
+    ...rows,
+    '',
+    'Exit codes: 0 no problem (or the reader of stdout left), 1 bad configuration or another zone, 7 problems found.',
+  ].join('\n')
+}
+
 /** `y360-audit verify`: the fetch job's configuration (directories, base names, extension, --timezone, --overlap). */
 export async function verifyMain(argv: string[], io: Io): Promise<number> {
   let cfg: Config
@@ -106,13 +144,42 @@ export async function verifyMain(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`y360-audit verify: ${(err as Error).message}\n`)
     return exitCodeOf(err)
   }
+  const zoneProblems = cfg.sources.flatMap((src) => checkZoneMark({ dir: src.dir, base: src.base, ext: cfg.ext }, src.name, cfg.timezone).problem ?? [])
+  if (zoneProblems.length > 0) {
+    io.stderr.write(`y360-audit verify: configuration problems:\n${zoneProblems.map((p) => `  - ${p}`).join('\n')}\n`)
+    return EXIT_CODES.CONFIG_INVALID
+  }
+  let refused = false // a write failed: the reader left (EPIPE) or stdout broke; main reports nothing for EPIPE
+  const gone = (): boolean => refused || (io.readerGone?.() ?? false)
+  // Each line waits until stdout took it: a slow reader holds verify back, and a reader that left stops it at once.
+  const out = (s: string): Promise<void> =>
+    gone()
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          io.stdout.write(s, (err) => {
+            if (err) refused = true
+            resolve()
+          })
+        })
   let bad = 0
+  const reports: VerifyReport[] = []
   for (const src of cfg.sources) {
+    if (gone()) break
     const files = await listArchive({ dir: src.dir, base: src.base, ext: cfg.ext })
     const r = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
-    bad += r.problems.length
-    io.stdout.write(`${src.name}: ${r.files} files, ${r.records} records${r.first ? ` from ${r.first} to ${r.last}` : ''}: ${r.problems.length === 0 ? 'OK' : `${r.problems.length} problem(s)`}\n`)
-    for (const p of r.problems) io.stdout.write(`  ${p.file}:${p.line}: ${p.kind}: ${p.detail}\n`)
+    bad += r.problemCount
+    if (cfg.json) {
+      reports.push(r)
+      continue
+    }
+    const listed = r.problemCount > r.problems.length ? ` (the first ${r.problems.length} listed)` : ''
+    await out(`${src.name}: ${r.files} files, ${r.records} records${r.first ? ` from ${r.first} to ${r.last}` : ''}: ${r.problemCount === 0 ? 'OK' : `${r.problemCount} problem(s)${listed}`}\n`)
+    for (const p of r.problems) {
+      if (gone()) break
+      await out(`  ${p.file}:${p.line}: ${p.kind}: ${p.detail}\n`)
+    }
   }
+  if (cfg.json && !gone()) await out(JSON.stringify({ version: 1, ok: bad === 0, problemCount: bad, listedPerSource: MAX_REPORTED, sources: reports }) + '\n')
+  if (gone()) return EXIT_CODES.OK
   return bad === 0 ? EXIT_CODES.OK : EXIT_CODES.ARCHIVE_DAMAGED
 }

@@ -1,5 +1,6 @@
 // src/summary.ts metricsText in-process: the whole Prometheus textfile of a run (HELP/TYPE per metric, one sample per
-// source), the last success time carried over from the previous file for a source that failed now, lag = end − newest.
+// source), the last success time carried over from the previous file for a source that failed now, counters (_total)
+// added to the previous file's, lag = end − newest.
 import t from 'tap'
 import type { RunSummary, SourceSummary } from '../src/pipeline/outcome.js'
 import { metricsText, previousValues } from '../src/summary.js'
@@ -27,6 +28,39 @@ t.test('the textfile of a run with one good and one failed source', async (t) =>
     '# TYPE y360_audit_last_success_timestamp_seconds gauge',
     'y360_audit_last_success_timestamp_seconds{source="mail"} 1792490430.25',
     'y360_audit_last_success_timestamp_seconds{source="disk"} 1790000000.5',
+    // Counters (_total) carry over across runs; the previous file had none, so they start from this run.
+    '# HELP y360_audit_runs_total Runs of the source. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_runs_total counter',
+    'y360_audit_runs_total{source="mail"} 1',
+    'y360_audit_runs_total{source="disk"} 1',
+    '# HELP y360_audit_run_failures_total Runs of the source that failed. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_run_failures_total counter',
+    'y360_audit_run_failures_total{source="mail"} 0',
+    'y360_audit_run_failures_total{source="disk"} 1',
+    '# HELP y360_audit_records_written_total Records written (archive or stdout). Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_records_written_total counter',
+    'y360_audit_records_written_total{source="mail"} 240',
+    'y360_audit_records_written_total{source="disk"} 0',
+    '# HELP y360_audit_records_fetched_total Records received from the API, repeats included. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_records_fetched_total counter',
+    'y360_audit_records_fetched_total{source="mail"} 250',
+    'y360_audit_records_fetched_total{source="disk"} 0',
+    '# HELP y360_audit_duplicates_dropped_total Records dropped as already archived or delivered. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_duplicates_dropped_total counter',
+    'y360_audit_duplicates_dropped_total{source="mail"} 10',
+    'y360_audit_duplicates_dropped_total{source="disk"} 0',
+    '# HELP y360_audit_late_arrivals_total Records older than the previous newest one, found in the overlap. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_late_arrivals_total counter',
+    'y360_audit_late_arrivals_total{source="mail"} 2',
+    'y360_audit_late_arrivals_total{source="disk"} 0',
+    '# HELP y360_audit_records_rejected_total Records without a valid timestamp set aside. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_records_rejected_total counter',
+    'y360_audit_records_rejected_total{source="mail"} 1',
+    'y360_audit_records_rejected_total{source="disk"} 0',
+    '# HELP y360_audit_retries_total Request retries. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_retries_total counter',
+    'y360_audit_retries_total{source="mail"} 4',
+    'y360_audit_retries_total{source="disk"} 0',
     '# HELP y360_audit_records_written Records written (archive or stdout) by the last run.',
     '# TYPE y360_audit_records_written gauge',
     'y360_audit_records_written{source="mail"} 240',

@@ -63,6 +63,7 @@ t.test('parseDuration', async (t) => {
   t.equal(parseDuration('90d'), 7_776_000_000)
   t.equal(parseDuration('1w'), 604_800_000)
   t.equal(parseDuration('1.5h'), 5_400_000)
-  t.equal(parseDuration('45'), 45_000, 'a bare number is seconds')
+  t.equal(parseDuration('45'), undefined, 'a bare number is refused (issue 15: minutes in the Python script, seconds before)')
+  t.equal(parseDuration('0'), 0, 'zero needs no unit')
   for (const bad of ['', 'm', '2 minutes', '-2m', '2M', 'abc', '1.5']) t.equal(parseDuration(bad), undefined, `rejects ${JSON.stringify(bad)}`)
 })

@@ -28,6 +28,27 @@ function readDotEnv(cwd: string): { vars: Record<string, string>; problem?: Prob
   }
 }
 
+/** Edit distance of two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)))
+    prev = row
+  }
+  return prev[b.length]
+}
+
+/** The known flag nearest to an unknown one, when it is near enough to be a typo (or the unknown one is its prefix). */
+export function nearestFlag(name: string, flags: Iterable<string>): string | undefined {
+  let best: { flag: string; d: number } | undefined
+  for (const f of flags) {
+    const d = f.startsWith(name) && name.length >= 3 ? 0.5 : distance(name, f)
+    if (d <= Math.max(1, Math.floor(f.length / 4)) && (best === undefined || d < best.d)) best = { flag: f, d }
+  }
+  return best?.flag
+}
+
 /** Unknown flags, missing or unexpected values and stray arguments, in the order given. */
 function shapeProblems(tokens: ReturnType<typeof parseArgs>['tokens'], byFlag: ReadonlyMap<string, OptionSpec>): Problem[] {
   const out: Problem[] = []
@@ -35,7 +56,10 @@ function shapeProblems(tokens: ReturnType<typeof parseArgs>['tokens'], byFlag: R
     if (tok.kind === 'positional') out.push(problem(undefined, tok.value, `unexpected argument "${tok.value}"; see --help`))
     if (tok.kind !== 'option') continue
     const spec = byFlag.get(tok.name)
-    if (spec === undefined) out.push(problem(undefined, tok.rawName, `unknown option ${tok.rawName}; see --help`))
+    if (spec === undefined) {
+      const near = tok.rawName.startsWith('--') ? nearestFlag(tok.name, byFlag.keys()) : undefined
+      out.push(problem(undefined, tok.rawName, `unknown option ${tok.rawName}; ${near === undefined ? '' : `did you mean --${near}? `}see --help`))
+    }
     else if (spec.kind === 'string' && tok.value === undefined) out.push(problem(spec.flag, undefined, `${tok.rawName} needs a value`))
     else if (spec.kind === 'boolean' && tok.inlineValue === true) out.push(problem(spec.flag, tok.value, `${tok.rawName} takes no value`))
   }
@@ -46,7 +70,7 @@ function shapeProblems(tokens: ReturnType<typeof parseArgs>['tokens'], byFlag: R
 export function layer(options: readonly OptionSpec[], argv: string[], env: NodeJS.ProcessEnv, cwd: string): Layered {
   const dotenv = readDotEnv(cwd)
   const byFlag = new Map(options.map((o) => [o.flag, o]))
-  const parsed = parseArgs({ args: argv, options: Object.fromEntries(options.map((o) => [o.flag, { type: o.kind }])), strict: false, allowPositionals: true, tokens: true })
+  const parsed = parseArgs({ args: argv, options: Object.fromEntries(options.map((o) => [o.flag, o.short === undefined ? { type: o.kind } : { type: o.kind, short: o.short }])), strict: false, allowPositionals: true, tokens: true })
   const raw = new Map<string, string | boolean | undefined>()
   for (const o of options) {
     const given = parsed.values[o.flag]

@@ -5,7 +5,7 @@
 import { EVENT_SERVICES } from '../sources/catalog.js'
 import { SOURCE_NAMES, type FilterName, type SourceName } from '../sources/descriptor.js'
 import { FACILITIES, SEVERITIES, type Facility, type Severity } from '../sinks/rfc5424.js'
-import { byteSize, directory, duration, fileNamePart, int, oneOf, optional, path, positiveInt, single, subsetOf, list, syslogUrl, text, timePoint, url, zone, type Parser } from './parse.js'
+import { byteSize, directory, duration, fileNamePart, fileOrStdout, int, oneOf, optional, path, positiveInt, single, subsetOf, list, syslogUrl, text, timePoint, url, zone, type Parser } from './parse.js'
 
 /** Whether an option takes a value or is a switch. */
 export type OptionKind = 'string' | 'boolean'
@@ -16,6 +16,8 @@ interface Row {
   /** Shown in --help; the text parsed when nothing else is given (undefined = unset). */
   readonly default?: string
   readonly help: string
+  /** One-letter alias (`-h`). */
+  readonly short?: string
 }
 
 /** An option with a value, read by `parse` (trimmed text in, value or messages out). */
@@ -123,14 +125,15 @@ export const OPTION = {
   timezone: opt({ flag: 'timezone', env: 'Y360_TIMEZONE', default: 'UTC', parse: zone(), help: 'IANA zone whose local day names the files' }),
   watch: flag({ flag: 'watch', help: 'run again every --interval until SIGINT/SIGTERM (one log line per cycle; exit 130/143)' }),
   intervalMs: opt({ flag: 'interval', env: 'Y360_INTERVAL', default: '15m', parse: duration(), help: 'pause between runs with --watch' }),
-  summaryJson: opt({ flag: 'summary-json', env: 'Y360_SUMMARY_JSON', parse: optional(path()), help: 'write the run summary per source as JSON to this file (atomically, after every run or cycle)' }),
-  metricsFile: opt({ flag: 'metrics-file', env: 'Y360_METRICS_FILE', parse: optional(path()), help: 'write a Prometheus textfile for node_exporter (up, last success time, records written, lag of the newest record, per source; atomically)' }),
+  summaryJson: opt({ flag: 'summary-json', env: 'Y360_SUMMARY_JSON', parse: optional(fileOrStdout()), help: 'write the run summary per source as JSON to this file (atomically, after every run or cycle); - for stdout' }),
+  metricsFile: opt({ flag: 'metrics-file', env: 'Y360_METRICS_FILE', parse: optional(fileOrStdout()), help: 'write a Prometheus textfile for node_exporter (counters carried across runs, last-run gauges, lag of the newest record, build info; atomically); - for stdout' }),
   logFile: opt({ flag: 'log-file', env: 'Y360_LOG_FILE', default: 'get_audit_logs.log', parse: optional(path()), help: 'debug log file, rotated at 1 MB keeping 5 (<file>.1 … <file>.5, as the Python script)' }),
   noLogFile: flag({ flag: 'no-log-file', help: 'no debug log file' }),
   logLevel: opt({ flag: 'log-level', env: 'Y360_LOG_LEVEL', default: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), help: 'stderr log level: debug, info, warn, error' }),
   quiet: flag({ flag: 'quiet', help: 'warnings and errors only on stderr, no progress line' }),
-  help: flag({ flag: 'help', help: 'show this help' }),
-  version: flag({ flag: 'version', help: 'show the version' }),
+  json: flag({ flag: 'json', help: 'verify: print the report as one JSON document on stdout' }),
+  help: flag({ flag: 'help', short: 'h', help: 'show this help' }),
+  version: flag({ flag: 'version', short: 'V', help: 'show the version' }),
 }
 
 /** The filter rows by their Filters name (each endpoint says which it supports). */
@@ -147,7 +150,7 @@ export const OPTIONS: readonly OptionSpec[] = (() => {
 export function helpText(version: string): string {
   const rows = OPTIONS.map((o) => {
     const name = o.kind === 'boolean' ? `--${o.flag}` : `--${o.flag} <v>`
-    const extra = [o.env ? `env ${o.env}` : '', o.default !== undefined ? `default ${o.default}` : ''].filter(Boolean).join(', ')
+    const extra = [o.short ? `or -${o.short}` : '', o.env ? `env ${o.env}` : '', o.default !== undefined ? `default ${o.default}` : ''].filter(Boolean).join(', ')
     return `  ${name.padEnd(24)} ${o.help}${extra ? ` [${extra}]` : ''}`
   })
   return [
@@ -157,7 +160,10 @@ export function helpText(version: string): string {
     '  y360-audit [fetch] [options]     fetch new records into the archive (the default command)',
     '  y360-audit verify [options]      check an archive without the network',
     '  y360-audit demo [--dir D]        run the whole job against the bundled emulator',
-    '  y360-audit emulator [options]    start the bundled API emulator (see --help there)',
+    '  y360-audit emulator [options]    start the bundled API emulator',
+    '  y360-audit help [command]        help of a command; options go before or after the command',
+    '',
+    'Durations take a unit: 500ms, 30s, 15m, 12h, 90d, 1w.',
     '',
     'Options (flags win over the environment, which wins over ./.env):',
     ...rows,

@@ -44,9 +44,17 @@ export function positiveInt(what: string, where: string): Parser<number> {
   return (t) => (/^\d+$/.test(t) && Number.isSafeInteger(Number(t)) && Number(t) > 0 ? ok(Number(t)) : fail(`${what} must be a positive integer, got "${t}" (${where})`))
 }
 
-/** A duration (`500ms`, `30s`, `2m`, `12h`, `90d`; a bare number is seconds), in milliseconds. */
+const DURATION_FORMS = 'accepted: 500ms, 30s, 15m, 12h, 90d, 1w'
+
+/**
+ * A duration with its unit (`500ms`, `30s`, `2m`, `12h`, `90d`, `1w`; `0` alone), in milliseconds. A bare number is
+ * refused: the Python script read `15` as minutes, earlier versions of this tool as seconds.
+ */
 export function duration(): Parser<number> {
   return (t, { flag }) => {
+    if (/^\d+$/.test(t) && Number(t) !== 0) {
+      return fail(`--${flag} ${t} has no unit (the Python script read minutes, earlier versions of this tool seconds): write ${t}m, ${Number(t) * 60}s or ${t}s; ${DURATION_FORMS}`)
+    }
     const ms = parseDuration(t)
     return ms === undefined ? fail(`--${flag} must be a duration like 30s, 2m, 12h or 90d, got "${t}"`) : ok(ms)
   }
@@ -109,6 +117,11 @@ export function fileNamePart(what: string): Parser<string> {
 /** A file path, made absolute against the working directory. */
 export function path(): Parser<string> {
   return (t, { cwd }) => ok(isAbsolute(t) ? t : resolve(cwd, t))
+}
+
+/** A file path made absolute, or `-` (stdout) kept as it is. */
+export function fileOrStdout(): Parser<string> {
+  return (t, ctx) => (t === '-' ? ok('-') : path()(t, ctx))
 }
 
 /** A directory, absolute, without trailing separators (the Python script's fault 9: `dir/` doubled the slash). */

@@ -1,5 +1,5 @@
 /** Cross-field rules: which sources run, and each rule between options as a small named function returning its problems. */
-import { accessSync, constants, lstatSync, realpathSync } from 'node:fs'
+import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { checkDir } from '../prepare.js'
 import type { FilterName } from '../sources/descriptor.js'
@@ -163,8 +163,44 @@ export const directoriesUsable: Rule = (cfg, mode) => {
   })
 }
 
+/** --json shapes verify's report; the fetch job has --summary-json. */
+export const jsonOnlyForVerify: Rule = (cfg, mode) => (cfg.json && mode === 'fetch' ? [problem(OPTION.json.flag, undefined, '--json is an option of verify; a fetch run writes its summary with --summary-json (- for stdout)')] : [])
+
+/** `-` puts a document on stdout: not beside the records of --stdout, and only one document there. */
+export const stdoutTakenOnce: Rule = (cfg, mode) => {
+  if (mode !== 'fetch') return []
+  const dashed = [OPTION.summaryJson, OPTION.metricsFile].filter((o) => (o === OPTION.summaryJson ? cfg.summaryJson : cfg.metricsFile) === '-')
+  if (dashed.length > 0 && cfg.stdout) return [problem(dashed[0].flag, '-', `--${dashed[0].flag} - would mix with the records --stdout writes there; give it a file`)]
+  if (dashed.length > 1) return [problem(OPTION.metricsFile.flag, '-', '--summary-json - and --metrics-file - cannot both go to stdout; give one of them a file')]
+  return []
+}
+
+/**
+ * Every file the run writes besides the archive (state, summary, metrics, debug log) is judged before the first
+ * request: not a directory, and its directory writable or creatable (fetch creates it once the configuration is valid).
+ */
+export const outputFilesUsable: Rule = (cfg, mode) => {
+  if (mode !== 'fetch') return []
+  // The debug log file is judged by logFileUsable (links and non-regular files too).
+  const files: [string, string | undefined][] = [[OPTION.stateFile.flag, cfg.stateFile], [OPTION.summaryJson.flag, cfg.summaryJson], [OPTION.metricsFile.flag, cfg.metricsFile]]
+  return files.flatMap(([flag, file]) => {
+    if (file === undefined || file === '-') return []
+    let isDir = false
+    try {
+      isDir = statSync(file).isDirectory()
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      // Missing is the usual case (its directory is judged next); below a file (ENOTDIR) the directory check says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return [problem(flag, file, `--${flag} ${file}: ${(err as Error).message}`)]
+    }
+    if (isDir) return [problem(flag, file, `--${flag} ${file} is a directory; give a file name`)]
+    const why = checkDir(dirname(file), `the directory of --${flag}`)
+    return why === undefined ? [] : [problem(flag, file, why)]
+  })
+}
+
 /** Every rule, in the order their problems are listed. */
-export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, syslogNotWithStdout, syslogCaNeedsTls, syslogBesideArchiveAppendsOnly, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, distinctFiles, directoriesUsable, logFileUsable]
+export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, syslogNotWithStdout, syslogCaNeedsTls, syslogBesideArchiveAppendsOnly, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, jsonOnlyForVerify, stdoutTakenOnce, distinctFiles, outputFilesUsable, directoriesUsable, logFileUsable]
 
 /** Event types the endpoints do not know yet are sent anyway (the vendor adds types), with a warning. */
 export function unknownTypeWarnings(cfg: Config): string[] {

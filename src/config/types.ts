@@ -60,6 +60,8 @@ export interface Config {
   readonly logFile: string | undefined
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   readonly quiet: boolean
+  /** verify: the report as one JSON document. */
+  readonly json: boolean
   readonly help: boolean
   readonly version: boolean
   /** Non-fatal remarks found while validating (unknown event types, a world-readable .env). */

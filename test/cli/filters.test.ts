@@ -90,7 +90,7 @@ t.test('config errors: unsupported filters, include+exclude on events; unknown t
 
   const unknown = await runMain(['--sources', 'mail', '--types', 'message_seen,message_teleported', '--lookback', '2d', '--no-log-file'], { env, cwd: dir })
   t.equal(unknown.code, 0, 'an unknown type is sent anyway (the vendor adds types)')
-  t.match(unknown.stderr, /"level":40,[^\n]*"msg":"mail: event type \\"message_teleported\\" is not in the known list; sending it anyway"/, "a warning")
+  t.match(unknown.stderr, /"level":"warn",[^\n]*"msg":"mail: event type \\"message_teleported\\" is not in the known list; sending it anyway"/, "a warning")
   t.same(emu.requests().flatMap((e) => new URLSearchParams(e.query).getAll('types')).slice(0, 2), ['message_seen', 'message_teleported'])
 })
 

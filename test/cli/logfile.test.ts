@@ -16,7 +16,7 @@ t.test('default get_audit_logs.log in the cwd, debug lines, token redacted; --lo
   t.equal(r.code, 0)
   t.same(readdirSync(dir).filter((n) => n.includes('log')).sort(), ['get_audit_logs.log'], 'exactly the Python script\'s file name')
   const text = readFileSync(join(dir, 'get_audit_logs.log'), 'utf8')
-  t.match(text, /"level":20,.*"msg":"mail: fetched [^"]*: \d+ pages, \d+ records"/, "debug lines (one per window) are in the file")
+  t.match(text, /"level":"debug",.*"msg":"mail: fetched [^"]*: \d+ pages, \d+ records"/, "debug lines (one per window) are in the file")
   t.match(text, /mail: ok, fetched 200/)
   t.equal(statSync(join(dir, 'get_audit_logs.log')).mode & 0o777, 0o640)
   t.notOk(text.includes(emu.token))

@@ -27,7 +27,9 @@ const cases: [string, Parser<unknown>, string, Want, typeof CTX?][] = [
   ['duration minutes', duration(), '2m', { value: 120_000 }],
   ['duration ms', duration(), '500ms', { value: 500 }],
   ['duration days', duration(), '90d', { value: 90 * 86_400_000 }],
-  ['duration bare number is seconds', duration(), '30', { value: 30_000 }],
+  // Issue 15: a bare number is refused (the Python script read minutes, earlier versions seconds); 0 needs no unit.
+  ['duration bare number is refused', duration(), '30', { messages: ['--x 30 has no unit (the Python script read minutes, earlier versions of this tool seconds): write 30m, 1800s or 30s; accepted: 500ms, 30s, 15m, 12h, 90d, 1w'] }],
+  ['duration zero', duration(), '0', { value: 0 }],
   ['duration word', duration(), 'soon', { messages: ['--x must be a duration like 30s, 2m, 12h or 90d, got "soon"'] }],
   ['duration blank', duration(), '', { messages: ['--x must be a duration like 30s, 2m, 12h or 90d, got ""'] }],
   ['oneOf hit', oneOf(['compact', 'seed']), 'seed', { value: 'seed' }],

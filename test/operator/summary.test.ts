@@ -75,7 +75,13 @@ t.test('--summary-json and --metrics-file hold the run per source; a failed run 
   t.equal(v.get('y360_audit_retries/mail'), mail.retries)
   const newestMail = Date.parse(mail.newest as string) / 1000
   t.equal(v.get('y360_audit_newest_record_timestamp_seconds/mail'), newestMail)
-  t.ok(Math.abs((v.get('y360_audit_lag_seconds/mail') as number) - (finished - newestMail)) < 1e-6, 'lag = end of run − newest record')
+  // Rounded to the millisecond (issue 15: no float noise), so within half a millisecond of the exact difference.
+  t.ok(Math.abs((v.get('y360_audit_lag_seconds/mail') as number) - (finished - newestMail)) <= 0.0005, 'lag = end of run − newest record')
+  t.notMatch(text, /\.\d{4,}(\n|$)/m, 'no value with more than millisecond digits')
+  t.equal(v.get('y360_audit_records_written_total/mail'), mail.written, 'counter after the first run')
+  t.equal(v.get('y360_audit_runs_total/mail'), 1)
+  t.match(text, /^# TYPE y360_audit_records_written_total counter$/m)
+  t.match(text, new RegExp(`^y360_audit_build_info\\{version="[^"]+",node="${process.version}"\\} 1$`, 'm'), 'build info')
   t.same(readdirSync(dir).filter((n) => n.includes('.tmp')), [], 'atomic writes leave no temp file')
 
   // A failed run: mail's scope disappears. up → 0, the last success time is carried over, disk still succeeds.
@@ -93,6 +99,9 @@ t.test('--summary-json and --metrics-file hold the run per source; a failed run 
   t.equal(v2.get('y360_audit_last_success_timestamp_seconds/mail'), finished, 'last success of mail carried over')
   t.equal(v2.get('y360_audit_last_success_timestamp_seconds/disk'), Date.parse(doc2.finishedAt) / 1000, 'disk succeeded now')
   t.equal(v2.get('y360_audit_last_run_timestamp_seconds/mail'), Date.parse(doc2.finishedAt) / 1000)
+  // Counters carry over: runs and failures add up, records written keep the first run's.
+  t.same([v2.get('y360_audit_runs_total/mail'), v2.get('y360_audit_run_failures_total/mail'), v2.get('y360_audit_run_failures_total/disk')], [2, 1, 0])
+  t.equal(v2.get('y360_audit_records_written_total/disk'), (disk.written as number) + (doc2.sources[1].written as number), 'disk: written summed over both runs')
   t.notMatch(r.stderr + f.stderr, /\x1b\[/, 'no progress or colour escapes when stderr is not a TTY')
 })
 

@@ -1,13 +1,13 @@
 /**
  * The archive output: day files per source. open(): creates the directories, takes each directory's lock, then checks
- * (and writes) the filter marks under the lock. Each source resumes from its archive's tail (Checkpoint) and writes
+ * (and writes) the filter and zone marks under the lock. Each source resumes from its archive's tail (Checkpoint) and writes
  * through a RotatingFileSink, or, for a --since range that reaches into the archive, a MergingFileSink.
  */
 import { readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TEMP_NAME } from '../../atomic.js'
 import type { Config, SourceConfig } from '../../config.js'
-import { checkFilterMark } from '../../archive/marks.js'
+import { checkFilterMark, checkZoneMark } from '../../archive/marks.js'
 import type { ArchiveId } from '../../archive/layout.js'
 import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
@@ -61,6 +61,10 @@ export class ArchiveOutput implements Output {
       const mark = checkFilterMark(this.#archive(src), src.name, this.#cfg.filters)
       if (mark.problem !== undefined) problems.push(mark.problem)
       if (mark.write !== undefined) writes.push(mark.write)
+      // The zone too: day files cut in one zone must not be appended to in another (see marks.ts).
+      const zone = checkZoneMark(this.#archive(src), src.name, this.#cfg.timezone)
+      if (zone.problem !== undefined) problems.push(zone.problem)
+      if (zone.write !== undefined) writes.push(zone.write)
     }
     if (problems.length > 0) throw configProblems(problems)
     for (const write of writes) write()
