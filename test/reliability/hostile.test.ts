@@ -16,14 +16,15 @@ import { archivedLines, exits, logLines, prefixProblems, runIn, summaryOf } from
 const EXACT = { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0 }
 
 // Each kind at random (seeded), except stalls: a stall costs a whole --timeout, so exactly the first two requests stall.
-// The timeout is what is under test there; 900 ms leaves a busy machine room to answer every other request in time (a
-// late answer would be one more retry than faults) and stays under 1 s, where undici's coarse timers add up to 0.5 s.
+// The timeout is what is under test there; 600 ms leaves a busy machine room to answer every other request in time (a
+// late answer would be one more retry than faults; answers take ~10-100 ms under load) and stays under 1 s, where
+// undici's coarse timers add up to 0.5 s. The two stalls are sequential (the first request, then its retry).
 const TRANSIENT: { kind: FaultKind; faults: Partial<Faults>; firstStall?: number; args: string[] }[] = [
   { kind: 'error5xx', faults: { error5xx: 0.3 }, args: [] },
   { kind: 'html502', faults: { html502: 0.3 }, args: [] },
   { kind: 'reset', faults: { reset: 0.3 }, args: [] },
   { kind: 'truncated', faults: { truncated: 0.3 }, args: [] },
-  { kind: 'stall', faults: {}, firstStall: 2, args: ['--timeout', '900ms'] },
+  { kind: 'stall', faults: {}, firstStall: 2, args: ['--timeout', '600ms'] },
 ]
 
 for (const c of TRANSIENT) {
