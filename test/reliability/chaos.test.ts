@@ -51,7 +51,7 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   let killAt = Infinity
   let kill: { linesBefore: number; bytesBefore: number; after: number } | undefined // kill `after` requests after the run wrote
   const emu = await emulator(t, {
-    counts: { mail: 2000, disk: 700, events: 1600 }, days: 2, seed: SEED, clock: () => pinned ?? Date.now(),
+    counts: { mail: 1200, disk: 400, events: 1000 }, days: 2, seed: SEED, clock: () => pinned ?? Date.now(),
     faults: { ...BASE, seed: SEED },
     switches: { pageDepthCap: 4 },
     onRequest: (n) => {

@@ -67,25 +67,27 @@ t.test('429 Retry-After in seconds and HTTP-date form is honoured', async (t) =>
     // Exactly one 429, whatever the machine's speed: the emulator's clock stands still from the 2nd request to the 4th,
     // so with one request per second allowed the 3rd (sent right after the 2nd) is refused; its retry (the 4th) is let
     // through and the limit lifted. The client reads an HTTP-date against its own clock, so the clock is the real one
-    // otherwise; `pinned` is the instant the emulator wrote the date from.
+    // otherwise; `at` is the instant the emulator wrote the date from.
     let pinned: number | undefined
+    let at = 0
     let emu: Emulator | undefined
     emu = await emulator(t, {
       counts: { mail: 300 }, days: 1, seed: 33, clock: () => pinned ?? Date.now(),
       faults: { retryAfter: form, retryAfterSeconds: form === 'seconds' ? 1 : 2 },
       onRequest: (n) => {
         if (n === 2) {
-          pinned = Date.now()
+          pinned = at = Date.now()
           emu?.setFaults({ rateLimitRps: 1 }) // (an update empties the rate window)
         }
-        if (n === 4) emu?.setFaults({ rateLimitRps: 0 })
+        if (n === 4) {
+          pinned = undefined
+          emu?.setFaults({ rateLimitRps: 0 })
+        }
       },
     })
     const dir = t.testdir()
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
     const r = await runIn(['--lookback', '2d', '--concurrency', '1', '--max-pages', '50'], { env, cwd: dir })
-    const at = pinned as number
-    pinned = undefined
     t.equal(r.code, 0, exits(r, 0, `${form}: exit 0`))
     t.equal(emu.stats().faultsInjected.rateLimited, 1, `${form}: one 429`)
     const waits = logLines(r.stderr).filter((l) => typeof l.waitMs === 'number').map((l) => ({ waitMs: l.waitMs as number, loggedAt: Date.parse(l.time as string) }))
