@@ -14,16 +14,17 @@ import { showDuration } from './time.js'
 import { runCycles, type Cycle } from './watch.js'
 
 /** Logs one summary line per source (its fields at debug: the debug log file has them, the terminal does not). */
-function report(log: Logger, s: RunSummary): void {
+function report(log: Logger, s: RunSummary, fields: boolean): void {
   for (const r of s.sources) {
     const files = r.files.length === 0 ? 'no file touched' : `${r.files.length} file(s) touched, last ${r.files[r.files.length - 1]}`
     const state = r.ok ? (r.code === 'OUTPUT_CLOSED' ? 'stopped (stdout closed by the reader)' : 'ok') : `FAILED (${r.code})`
     const span = r.first === undefined ? '' : `; records ${r.first} .. ${r.last}`
     const mode = r.mode === 'append' ? '' : ` (${r.mode})`
     const line = `${r.source}: ${state}${mode}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}${span}`
-    log.debug({ summary: r }, `${r.source}: summary`)
-    if (r.ok) log.info(line)
-    else log.error({ source: r.source, code: r.code }, line)
+    // JSON lines (stderr not a terminal) carry the summary object for machines; a terminal gets the line alone.
+    if (!fields) log.debug({ summary: r }, `${r.source}: summary`)
+    if (r.ok) log.info(fields ? { summary: r } : {}, line)
+    else log.error(fields ? { source: r.source, code: r.code, summary: r } : { source: r.source, code: r.code }, line)
   }
 }
 
@@ -54,7 +55,7 @@ async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: nu
   const started = io.now()
   const summary = await run({ cfg, log, now: io.now, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p) })
   progress.done()
-  report(log, summary)
+  report(log, summary, !io.tty)
   const outputCode = await writeOutputs(cfg, log, io, summary, started, io.now(), n)
   return {
     exitCode: summary.exitCode === EXIT_CODES.OK ? outputCode : summary.exitCode,

@@ -6,18 +6,29 @@ import t from 'tap'
 import { request } from 'undici'
 import { emulatorMain, parseEmulatorArgs } from '../../src/emulator/cli.js'
 
-const BIN = fileURLToPath(new URL('../../src/emulator/bin.ts', import.meta.url))
+// The built bin (what the package ships; `npm test` builds first): under tap's TypeScript loader the .ts entry took
+// 10 s to start on a busy machine.
+const BIN = fileURLToPath(new URL('../../dist/src/emulator/bin.js', import.meta.url))
 
 t.test('bin: ready line, serves, exits 0 on SIGTERM', async (t) => {
-  // tap's execArgv carries its TypeScript loader, so the .ts entry runs as is
-  const child = spawn(process.execPath, [...process.execArgv, BIN, '--token', 'T', '--org', '77', '--mail', '50', '--seed', '3', '--faults', '{"latencyMs":1}'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, '--token', 'T', '--org', '77', '--mail', '50', '--seed', '3', '--faults', '{"latencyMs":1}'], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
+  let err = ''
   child.stdout.setEncoding('utf8')
-  while (!out.includes('\n')) {
-    const [chunk] = await once(child.stdout, 'data') as [string]
-    out += chunk
-  }
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+  // The ready line, or the child's end (then the test fails at once instead of at tap's timeout).
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: string): void => {
+      out += d
+      if (out.includes('\n')) {
+        child.stdout.off('data', onData)
+        resolve()
+      }
+    }
+    child.stdout.on('data', onData)
+    child.once('exit', (code, signal) => reject(new Error(`the emulator ended (${code ?? signal}) before its ready line; stderr:\n${err}`)))
+  })
   const ready = JSON.parse(out.split('\n')[0])
   t.same(Object.keys(ready), ['url', 'org', 'token'])
   t.equal(ready.org, 77)

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { Agent, request } from 'undici'
 import { DEFAULT_FAULTS, startEmulator } from '../../src/emulator/index.js'
-import { NOW, fakeClock, get, iso, pageAll, pathOf } from './fixtures/helpers.js'
+import { NOW, fakeClock, get, iso, pageAll, pathOf, sameJson } from './fixtures/helpers.js'
 
 t.test('faults', async (t) => {
   const clock = fakeClock()
@@ -12,11 +12,20 @@ t.test('faults', async (t) => {
   const clean = (): void => { emu.setFaults({ ...DEFAULT_FAULTS }); emu.resetStats() }
 
   t.test('latency delays the answer', async (t) => {
+    // Without the wall clock: a request held by a long latency is overtaken by a later one without latency, and is
+    // still in flight after it; a short latency is answered normally.
+    const other = await startEmulator({ clock: clock.now, counts: { mail: 5 }, faults: { latencyMs: 600_000 } })
+    t.teardown(() => other.close())
+    const held = get(other, mailPath, '').then((r) => r.status, (e: Error) => e)
+    while (other.stats().requests === 0) await new Promise((r) => setImmediate(r))
+    other.setFaults({ latencyMs: 0 })
+    t.equal((await get(other, mailPath, '')).status, 200, 'a later request without latency is answered first')
+    t.same([other.stats().inFlight, other.stats().faultsInjected.latency], [1, 1], 'the first one is still held')
+    await other.close()
+    t.type(await held, Error, 'close() ends a held request')
     clean()
-    emu.setFaults({ latencyMs: 60, jitterMs: 10 })
-    const t0 = performance.now()
+    emu.setFaults({ latencyMs: 20, jitterMs: 10 })
     t.equal((await get(emu, mailPath, '')).status, 200)
-    t.ok(performance.now() - t0 >= 55)
     t.equal(emu.stats().faultsInjected.latency, 1)
     clean()
   })
@@ -126,7 +135,7 @@ t.test('faults', async (t) => {
     emu.setFaults({ emptyPageWithToken: 0.3, seed: 3 })
     const { records, pages } = await pageAll(emu, 'mail', 50, [])
     t.ok(pages.slice(0, -1).includes(0), 'some empty pages in the middle')
-    t.same(records.reverse(), emu.truth('mail'), 'nothing lost or repeated')
+    sameJson(t, records.reverse(), emu.truth('mail'), 'nothing lost or repeated')
     t.ok(emu.stats().faultsInjected.emptyPageWithToken > 0)
     clean()
   })
@@ -188,9 +197,13 @@ t.test('stats, request log and reset over admin', async (t) => {
 })
 
 t.test('concurrency is tracked', async (t) => {
-  const emu = await startEmulator({ clock: fakeClock().now, counts: { mail: 10 }, faults: { latencyMs: 30 } })
+  // The four requests are held (a latency far longer than the test) until all have arrived, however slowly they come.
+  const emu = await startEmulator({ clock: fakeClock().now, counts: { mail: 10 }, faults: { latencyMs: 600_000 } })
   t.teardown(() => emu.close())
-  await Promise.all([1, 2, 3, 4].map(() => get(emu, pathOf('mail', emu.org), '')))
-  t.equal(emu.stats().peakConcurrency, 4)
+  const pending = [1, 2, 3, 4].map(() => get(emu, pathOf('mail', emu.org), '').catch((e: Error) => e))
+  while (emu.stats().requests < 4) await new Promise((r) => setImmediate(r))
+  t.same([emu.stats().peakConcurrency, emu.stats().inFlight], [4, 4])
+  await emu.close()
+  t.ok((await Promise.all(pending)).every((r) => r instanceof Error), 'close() ends them')
   t.equal(emu.stats().inFlight, 0)
 })

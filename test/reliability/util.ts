@@ -1,9 +1,67 @@
-/** Helpers for the reliability tests: a CLI child that can be signalled mid-run, stderr line waits, archive prefix checks. */
-import { readFileSync } from 'node:fs'
+/**
+ * Helpers for the reliability tests: a CLI child that can be signalled mid-run, stderr line waits, a command run in this
+ * process, the run's summaries and log lines read from stderr, archive prefix checks.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { finished } from 'node:stream/promises'
+import { pathToFileURL } from 'node:url'
+import stableStringify from 'fast-json-stable-stringify'
+import type { SourceSummary } from '../../src/pipeline/outcome.js'
+import type { SourceName } from '../../src/sources/descriptor.js'
+import { ENDPOINTS } from '../../src/sources/index.js'
+import { CLI, ROOT, type ArchiveContent, type CliResult } from '../helpers.js'
+
+/**
+ * Runs a command in this process through the built `main` (dist/src/main.js, the code the bin runs), with its own
+ * environment, working directory and clock, capturing stdout and stderr. For every case where no process matters;
+ * signals, exit by signal, SIGKILL, another user and the umask need `runCli`/`startCli`. `signal` stops the run as the
+ * first SIGINT would (exit 130).
+ * (Not helpers.ts's runMain: that one imports src/main.ts, whose version() then reads ../../package.json from src/ and
+ * fails with ENOENT.)
+ */
+export async function runIn(args: string[], opts: { env: Record<string, string>; cwd: string; now?: () => number; signal?: AbortSignal }): Promise<CliResult> {
+  const { main } = (await import(pathToFileURL(join(ROOT, 'dist/src/main.js')).href)) as typeof import('../../src/main.js')
+  const out = new PassThrough()
+  const err = new PassThrough()
+  let stdout = ''
+  let stderr = ''
+  out.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  err.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const signal = opts.signal ?? new AbortController().signal
+  const code = await main(args, {
+    env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, signal,
+    interrupted: () => (signal.aborted ? 130 : undefined),
+  })
+  out.end()
+  err.end()
+  await Promise.all([finished(out), finished(err)])
+  return { code, signal: null, stdout, stderr }
+}
+
+/** The JSON log lines of a run's stderr (the CLI logs JSON when stderr is not a terminal); other lines are skipped. */
+export function logLines(stderr: string): Record<string, unknown>[] {
+  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+/** The summary the run logged for `source` (the same object --summary-json writes); throws when there is none. */
+export function summaryOf(r: { stderr: string }, source: SourceName): SourceSummary {
+  const s = logLines(r.stderr).map((l) => l.summary as SourceSummary | undefined).find((x) => x?.source === source)
+  if (s === undefined) throw new Error(`no summary for ${source} on stderr:\n${r.stderr.slice(-4000)}`)
+  return s
+}
 
 // The CLI runners, the archive oracle and the PRNG live in test/helpers.ts (one of each for every test); re-exported
 // for these files.
 export { prefixProblems, prng, startCli, type LiveCli } from '../helpers.js'
+
+/** Complete lines in the day files (`*.json`) of an archive directory now; 0 when it does not exist (yet). */
+export function archivedLines(dir: string): number {
+  if (!existsSync(dir)) return 0
+  return readdirSync(dir).filter((f) => f.endsWith('.json')).reduce((n, f) => n + readFileSync(join(dir, f), 'utf8').split('\n').length - 1, 0)
+}
 
 /** Every byte of every file named, concatenated (for grepping outputs for the token). */
 export function slurp(paths: string[]): string {
