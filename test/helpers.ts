@@ -194,9 +194,13 @@ export function startCli(args: string[], opts: { env: Record<string, string>; cw
       }
     }
   })
+  // A test that times out (or throws) must not leave the CLI running, still holding its lock and fixture directory.
+  const orphan = (): void => void child.kill('SIGKILL')
+  process.once('exit', orphan)
   const done = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject)
     child.on('close', (code, signal) => {
+      process.off('exit', orphan)
       for (const w of waiters.splice(0)) w.reject(new Error(`the CLI ended (code ${code}, signal ${signal}) before a line matching ${w.re}; stderr:\n${stderr}`))
       resolve({ code, signal, stdout, stderr })
     })

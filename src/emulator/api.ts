@@ -44,7 +44,7 @@ function pageSize(raw: string | null, name: string, state: EmulatorState, fallba
 
 /** Evaluates an API request that passed the transport faults. */
 export function evaluate(state: EmulatorState, r: Route, method: string, q: URLSearchParams, auth: string | undefined): Outcome {
-  if (!r.source || r.orgId === undefined) return bad('unknown path: no such method')
+  if (!r.source || r.orgId === undefined) return state.switches.unknownPathStatus === 404 ? { kind: 'error', status: 404, message: 'unknown path: no such method' } : bad('unknown path: no such method')
   if (method !== 'GET') return { kind: 'error', status: 405, message: `method ${method} not allowed` }
   if (auth !== `OAuth ${state.token}`) return { kind: 'error', status: 401, message: 'unauthenticated: missing or invalid OAuth token' }
   if (!/^\d+$/.test(r.orgId)) return bad(`orgId must be an integer, got "${r.orgId}"`)

@@ -51,6 +51,8 @@ export interface Switches {
   unlistedDiskTypes: boolean
   /** Unified `event.ip` in host-CIDR form, `192.0.2.41/32` / `2a02:6b8::1/128` (API.md §7); the ip filter matches the bare address. Default false. */
   eventsIpCidr: boolean
+  /** Status of a request to a path no method lives at (a base URL with an extra `/v1`): 404, or 400 as some gateways. Default 404. */
+  unknownPathStatus: 400 | 404
 }
 
 /** A partial update of the switches; `retentionDays` may itself be partial. */
@@ -62,7 +64,7 @@ export const DEFAULT_SWITCHES: Readonly<Switches> = Object.freeze({
   eventsEndMarker: 'null', trailingEmptyPageWithKey: false, retentionDays: { mail: 90, disk: 90, events: 180 },
   pageDepthCap: 0, mailOmitZeroMs: true, eventsOmitZeroUs: true, scopeMissing: [], featureInactive: [], insertPerPage: null,
   pagesOldestFirst: [], dropNextToken: 'off', ignoreBounds: [], endlessToken: [], ignoreFilters: [], typesFirstOnly: false,
-  strayRecords: null, poison: null, unlistedDiskTypes: false, eventsIpCidr: false,
+  strayRecords: null, poison: null, unlistedDiskTypes: false, eventsIpCidr: false, unknownPathStatus: 404,
 })
 
 /** How records are rendered under the switches (the formats, and the variants that change a record's content). */
@@ -97,6 +99,7 @@ const CHECKS: Record<keyof Switches, (v: unknown) => boolean> = {
   poison: (v) => v === null || (typeof v === 'object' && SOURCES.includes((v as { source: SourceName }).source) && Number.isInteger((v as { depth: number }).depth) && (v as { depth: number }).depth >= 1 && (v as { depth: number }).depth <= 100_000),
   unlistedDiskTypes: (v) => typeof v === 'boolean',
   eventsIpCidr: (v) => typeof v === 'boolean',
+  unknownPathStatus: (v) => v === 400 || v === 404,
 }
 
 /** Returns `cur` updated by `patch`; throws TypeError naming every unknown key or bad value. */

@@ -76,8 +76,24 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
   return Array.isArray(v) ? v[0] : v
 }
 
+/**
+ * A 404: an unknown organisation (the API's message names it) or a path no method lives at, most often a base URL with
+ * a path of its own (`Y360_CLOUD_API_URL=…/v1` asks `/v1/v1/auditlog/…`): the hint names what to fix.
+ */
+function notFound(ep: EndpointDescriptor, msg: string, rid: string, url: string, ctx: { source: string; status: number; requestId: string | undefined }): Y360Error {
+  const path = new URL(url).pathname
+  const method = /\/(security|v1\/auditlog)\/.*$/.exec(path)?.[0] ?? ''
+  const prefix = path.slice(0, path.length - method.length)
+  const option = ep.host === 'cloud' ? 'Y360_CLOUD_API_URL / --cloud-api-url' : 'Y360_API_URL / --api-url'
+  if (/organi[sz]ation|\borg\b/i.test(msg) && prefix === '') {
+    return new Y360Error('ORG_NOT_FOUND', `${ep.name}: organisation not found (404: ${msg}); check ORGANIZATION_ID_ARG / --org${rid}`, ctx)
+  }
+  const hint = prefix === '' ? `check ${option} (the host only, e.g. https://${ep.host === 'cloud' ? 'cloud-api' : 'api360'}.yandex.net) and ORGANIZATION_ID_ARG / --org` : `${option} ends in "${prefix}", but the tool adds the method's whole path (${method.replace(/\/organizations\/\d+|\/org\/\d+/, (m) => m.replace(/\d+$/, '{org}'))}) itself: give the host only`
+  return new Y360Error('ORG_NOT_FOUND', `${ep.name}: the API has no method at ${path} (404: ${msg}); ${hint}${rid}`, ctx)
+}
+
 /** Turns a non-2xx, non-transient status into the error the user must act on. */
-function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, requestId: string | undefined): Y360Error {
+function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, requestId: string | undefined, url: string): Y360Error {
   const ctx = { source: ep.name, status, requestId }
   const rid = requestId === undefined ? '' : ` (X-Request-Id ${requestId})`
   if (status === 401) {
@@ -86,9 +102,7 @@ function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, req
   if (status === 403) {
     return new Y360Error('SCOPE_MISSING', `${ep.name}: access denied (403: ${msg}); the token lacks scope ${ep.scope} or the user lacks the admin role: add the scope to the OAuth app and issue a new token${rid}`, ctx)
   }
-  if (status === 404) {
-    return new Y360Error('ORG_NOT_FOUND', `${ep.name}: organisation not found (404: ${msg}); check ORGANIZATION_ID_ARG / --org${rid}`, ctx)
-  }
+  if (status === 404) return notFound(ep, msg, rid, url, ctx)
   if (status === 400 && /not active/i.test(msg)) {
     return new Y360Error('FEATURE_INACTIVE', `${ep.name}: the audit log is not enabled for this organisation (400: ${msg}); an admin must switch it on (it needs a plan that includes audit logs)${rid}`, ctx)
   }
@@ -177,7 +191,7 @@ export class ApiClient {
     const action = statusAction(status)
     if (action === 'rate-limited') throw new TransientError(`rate limited (429)`, requestId, true, headers['retry-after'])
     if (action === 'transient') throw new TransientError(`server error ${status}: ${this.#scrub(errorMessage(body.text))}`, requestId)
-    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.text)), requestId))
+    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.text)), requestId, url))
     if (body.over) {
       // Not retried: a page this large is not a page of the audit log (a broken proxy, a hostile server).
       const msg = `${ep.name}: the response passed --max-body ${this.#maxBody} bytes; stopped reading it at ${body.bytes} bytes (a page of 100 records is well under 1 MiB)${requestId === undefined ? '' : ` (X-Request-Id ${requestId})`}`

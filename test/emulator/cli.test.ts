@@ -1,14 +1,15 @@
 // The emulator CLI as a child process: ready line, one request, SIGTERM → exit 0; bad flags → 1.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
 import { emulatorMain, parseEmulatorArgs } from '../../src/emulator/cli.js'
+import { ROOT } from '../helpers.js'
 
 // The built bin (what the package ships; `npm test` builds first): under tap's TypeScript loader the .ts entry took
-// 10 s to start on a busy machine.
-const BIN = fileURLToPath(new URL('../../dist/src/emulator/bin.js', import.meta.url))
+// 10 s to start on a busy machine. From ROOT: this file also runs compiled, as dist/test/emulator/cli.test.js.
+const BIN = join(ROOT, 'dist/src/emulator/bin.js')
 
 t.test('bin: ready line, serves, exits 0 on SIGTERM', async (t) => {
   const child = spawn(process.execPath, [BIN, '--token', 'T', '--org', '77', '--mail', '50', '--seed', '3', '--faults', '{"latencyMs":1}'], { stdio: ['ignore', 'pipe', 'pipe'] })

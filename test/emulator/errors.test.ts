@@ -88,13 +88,17 @@ t.test('errors', async (t) => {
     }
   })
 
-  t.test('unknown paths → 400 with the family\'s body; non-GET → 405', async (t) => {
+  t.test('unknown paths → 404 (or 400 by the switch) with the family\'s body; non-GET → 405', async (t) => {
     const a = await get(emu, '/security/v1/org/123/audit_log/calendar', '')
-    t.equal(a.status, 400)
-    t.equal(a.json.code, 3)
+    t.equal(a.status, 404)
+    t.equal(a.json.code, 5)
     const b = await get(emu, '/v1/auditlog/organizations/123/items', '')
-    t.equal(b.status, 400)
+    t.equal(b.status, 404)
     t.type(b.json.error, 'string')
+    emu.setSwitches({ unknownPathStatus: 400 })
+    const a400 = await get(emu, '/v1/v1/auditlog/organizations/123/events', '')
+    t.equal(a400.status, 400)
+    emu.setSwitches({ unknownPathStatus: 404 })
     const { request } = await import('undici')
     const c = await request(`${emu.url}${pathOf('mail', emu.org)}`, { method: 'POST', headers: { authorization: 'OAuth s3cret' }, body: '{}' })
     t.equal(c.statusCode, 405)
