@@ -5,7 +5,7 @@
 import t from 'tap'
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cliEnv, emulator, runCli, TOKEN } from '../helpers.js'
+import { cliEnv, emulator, runMain, TOKEN } from '../helpers.js'
 
 /** Every path under `dir`, recursively, sorted (directories end with /). */
 function tree(dir: string): string[] {
@@ -17,16 +17,16 @@ const env = (dir: string, extra: Record<string, string> = {}): Record<string, st
 t.test('two sources writing the same files are refused naming both; nothing is created', async (t) => {
   const dir = t.testdir({ real: {} })
   symlinkSync(join(dir, 'real'), join(dir, 'alias'))
-  const r = await runCli(['--mail-base', 'audit', '--disk-base', 'audit'], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'real'), DISK_LOG_CATALOG_LOCATION: join(dir, 'alias/') }), cwd: dir })
+  const r = await runMain(['--mail-base', 'audit', '--disk-base', 'audit'], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'real'), DISK_LOG_CATALOG_LOCATION: join(dir, 'alias/') }), cwd: dir })
   t.equal(r.code, 1)
   t.equal(r.stderr, `y360-audit: configuration problems:\n  - the mail and disk sources would write the same files (${join(dir, 'alias')}/audit_<day>.json): give them different directories (--mail-dir, --disk-dir) or base names (--mail-base, --disk-base)\n`)
 
-  const missing = await runCli([], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'new', 'x'), NEW_LOG_CATALOG_LOCATION: join(dir, 'new', '.', 'x'), NEW_LOG_FILE_BASE_NAME: 'mail_audit' }), cwd: dir })
+  const missing = await runMain([], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'new', 'x'), NEW_LOG_CATALOG_LOCATION: join(dir, 'new', '.', 'x'), NEW_LOG_FILE_BASE_NAME: 'mail_audit' }), cwd: dir })
   t.equal(missing.code, 1, 'two spellings of a directory that does not exist yet')
   t.match(missing.stderr, 'the mail and events sources would write the same files')
   t.same(tree(dir), ['alias', 'real/'], 'nothing created by either refused run')
 
-  const ok = await runCli(['--mail-base', 'audit', '--disk-base', 'audit2', '--retries', '0', '--lookback', '1h'], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'real'), DISK_LOG_CATALOG_LOCATION: join(dir, 'alias') }), cwd: dir })
+  const ok = await runMain(['--mail-base', 'audit', '--disk-base', 'audit2', '--retries', '0', '--lookback', '1h'], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'real'), DISK_LOG_CATALOG_LOCATION: join(dir, 'alias') }), cwd: dir })
   t.notMatch(ok.stderr, 'would write the same files', 'different base names in one directory are fine')
 })
 
@@ -38,13 +38,13 @@ t.test('a rejected configuration creates nothing: no archive directory, no log d
     ['a log file that is a directory', [], { Y360_LOG_FILE: dir }, `the debug log file ${dir} is not a regular file; fix --log-file / Y360_LOG_FILE or pass --no-log-file`],
   ]
   for (const [what, args, extra, message] of cases) {
-    const r = await runCli(args, { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'archive', 'mail'), ...extra }), cwd: dir })
+    const r = await runMain(args, { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'archive', 'mail'), ...extra }), cwd: dir })
     t.equal(r.code, 1, what)
     t.equal(r.stderr, `y360-audit: configuration problems:\n  - ${message}\n`, what)
     t.same(tree(dir), ['a-file'], `${what}: nothing created`)
   }
   symlinkSync('/etc/passwd', join(dir, 'link.log'))
-  const l = await runCli([], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'archive', 'mail'), Y360_LOG_FILE: join(dir, 'link.log') }), cwd: dir })
+  const l = await runMain([], { env: env(dir, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'archive', 'mail'), Y360_LOG_FILE: join(dir, 'link.log') }), cwd: dir })
   t.equal(l.code, 1)
   t.match(l.stderr, `the debug log file ${join(dir, 'link.log')} is a symbolic link (never followed)`)
   t.same(tree(dir), ['a-file', 'link.log'], 'a link planted on the log file: refused, nothing created')
@@ -55,7 +55,7 @@ t.test('a valid configuration creates the log file\'s own directory, then the ar
   const dir = t.testdir()
   mkdirSync(join(dir, 'x'))
   writeFileSync(join(dir, 'x', 'keep'), '')
-  const r = await runCli(['--lookback', '2d'], { env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'archive', 'mail'), Y360_LOG_FILE: join(dir, 'logs', 'debug.log') }), cwd: dir })
+  const r = await runMain(['--lookback', '2d'], { env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'archive', 'mail'), Y360_LOG_FILE: join(dir, 'logs', 'debug.log') }), cwd: dir })
   t.equal(r.code, 0, r.stderr)
   t.same(tree(dir).filter((p) => !/mail_audit_\d{4}-\d\d-\d\d\.json$/.test(p)), ['archive/', 'archive/mail/', 'logs/', 'logs/debug.log', 'x/', 'x/keep'])
 })

@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import { join } from 'node:path'
 import { secretForms, scrubSecrets } from '../../src/secrets.js'
 import { headerProblem } from '../../src/config/token.js'
-import { cliEnv, emulator, readArchive, runCli, TOKEN, type CliResult } from '../helpers.js'
+import { cliEnv, emulator, readArchive, runCli, runMain, TOKEN, type CliResult } from '../helpers.js'
 
 // A token with the characters that escape differently in JSON and in URLs.
 const NASTY = 'y0_AQ\\Ab"c%2F d/+=&_0123456789'
@@ -144,6 +144,7 @@ t.test('a token that cannot be a header value: exit 1, no request, the token not
   t.same(readdirSync(dir).sort(), ['token'], 'nothing was created')
 })
 
+// In this process: reading the token is configuration; no process-level output is under test here.
 t.test('--token-file, Y360_TOKEN_FILE and $CREDENTIALS_DIRECTORY/y360-token', async (t) => {
   const emu = await emulator(t, { counts: { mail: 20 }, days: 1 })
   const dir = t.testdir()
@@ -151,31 +152,31 @@ t.test('--token-file, Y360_TOKEN_FILE and $CREDENTIALS_DIRECTORY/y360-token', as
   const file = join(dir, 'token')
   writeFileSync(file, `${emu.token}\n`, { mode: 0o600 })
   chmodSync(file, 0o600)
-  const a = await runCli(['--token-file', file, '--lookback', '2d'], { env, cwd: dir })
+  const a = await runMain(['--token-file', file, '--lookback', '2d'], { env, cwd: dir })
   t.equal(a.code, 0, `the trailing newline is trimmed: the emulator accepts the token\n${a.stderr}`)
   t.notMatch(a.stderr, 'readable by every user')
   t.equal(readArchive(join(dir, 'mail'), 'mail_audit').lines.length, 20)
 
   chmodSync(file, 0o644)
-  const b = await runCli([], { env: { ...env, Y360_TOKEN_FILE: file }, cwd: dir })
+  const b = await runMain([], { env: { ...env, Y360_TOKEN_FILE: file }, cwd: dir })
   t.equal(b.code, 0, b.stderr)
   t.match(b.stderr, `${file} is readable by every user and holds the token; run: chmod o-r ${file} (0400, or 0440 for a group such as a Kubernetes fsGroup)`)
   chmodSync(file, 0o440)
-  const g = await runCli([], { env: { ...env, Y360_TOKEN_FILE: file }, cwd: dir })
+  const g = await runMain([], { env: { ...env, Y360_TOKEN_FILE: file }, cwd: dir })
   t.equal(g.code, 0, g.stderr)
   t.notMatch(g.stderr, 'readable by every user', 'group-readable (a Kubernetes Secret with fsGroup) is fine')
 
   const creds = join(dir, 'creds')
   mkdirSync(creds)
   writeFileSync(join(creds, 'y360-token'), emu.token, { mode: 0o400 })
-  const c = await runCli([], { env: { ...env, CREDENTIALS_DIRECTORY: creds }, cwd: dir })
+  const c = await runMain([], { env: { ...env, CREDENTIALS_DIRECTORY: creds }, cwd: dir })
   t.equal(c.code, 0, `the systemd credential is read when no token is given\n${c.stderr}`)
 
-  const both = await runCli(['--token-file', file], { env: { ...env, OAUTH_TOKEN_ARG: emu.token }, cwd: dir })
+  const both = await runMain(['--token-file', file], { env: { ...env, OAUTH_TOKEN_ARG: emu.token }, cwd: dir })
   t.equal(both.code, 1)
   t.equal(both.stderr, 'y360-audit: configuration problems:\n  - both a token (--token / OAUTH_TOKEN_ARG) and a token file (--token-file / Y360_TOKEN_FILE) are set: keep one\n')
 
-  const missing = await runCli(['--token-file', join(dir, 'nope')], { env, cwd: dir })
+  const missing = await runMain(['--token-file', join(dir, 'nope')], { env, cwd: dir })
   t.equal(missing.code, 1)
   t.match(missing.stderr, `cannot read the token file (--token-file / Y360_TOKEN_FILE) ${join(dir, 'nope')}: ENOENT`)
   t.notOk(a.stderr.includes(emu.token) || b.stderr.includes(emu.token) || c.stderr.includes(emu.token))

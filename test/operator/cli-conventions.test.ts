@@ -82,7 +82,7 @@ t.test('output files: judged before the first request, their directories created
       'y360-audit: configuration problems:',
       `  - the directory of --summary-json ${dir}/afile is not a directory`,
       `  - --metrics-file ${dir} is a directory; give a file name`,
-      `  - the directory of --log-file ${dir}/afile is not a directory`,
+      `  - cannot create the debug log file ${dir}/afile/x.log: the debug log directory ${dir}/afile is not a directory; fix --log-file / Y360_LOG_FILE or pass --no-log-file`,
       '',
     ].join('\n'),
   })

@@ -4,7 +4,7 @@
 // each source's archive equals the emulator's ground truth exactly and `verify` passes.
 // Replay a failure with CHAOS_SEED=<seed printed in the output>.
 // The killed runs are real processes (SIGKILL is the point); the catch-up, the final run and verify run main() in this
-// process (runIn). Nothing depends on the machine's speed: kills come at a request number, or at a request after the
+// process (runMain). Nothing depends on the machine's speed: kills come at a request number, or at a request after the
 // run has written (the first three runs, so that kills hit runs that had written whatever the disk's speed); faults
 // are drawn per request from the seed, and each kind is also forced once (the catch-up run), so every kind happens
 // however many requests the kills left; each 429 is forced (a rate limit in requests per real second fired or not
@@ -14,8 +14,8 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 
 import { join } from 'node:path'
 import type { SourceName } from '../../src/sources/descriptor.js'
 import type { Faults } from '../../src/emulator/index.js'
-import { checkArchive, cliEnv, emulator, readArchive } from '../helpers.js'
-import { archivedLines, exits, prng, runIn, startCli, type LiveCli } from './util.js'
+import { checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
+import { archivedLines, exits, prng, startCli, type LiveCli } from './util.js'
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20_261_129)
 const KILLS = 10
@@ -135,7 +135,7 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   at(c + 1 + kinds.length, () => emu.setFaults(BASE))
   force429('seconds', c + 1 + kinds.length)
   const before = emu.stats().faultsInjected
-  const catchUp = await runIn(args, { env, cwd: dir })
+  const catchUp = await runMain(args, { env, cwd: dir })
   t.equal(catchUp.code, 0, exits(catchUp, 0, 'a run to completion under the same faults'))
   const after = emu.stats().faultsInjected
   t.ok([...kinds, 'rateLimited' as const].every((k) => after[k] > before[k]), 'it met each transient fault and a 429')
@@ -146,7 +146,7 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   emu.setFaults({ ...NONE, stall: 1 })
   at(f + 3, () => emu.setFaults(BASE))
   force429('http-date', f + 3)
-  const final = await runIn(args, { env, cwd: dir })
+  const final = await runMain(args, { env, cwd: dir })
   t.equal(final.code, 0, exits(final, 0, 'the final run completes after stalls and a 429 too'))
   t.same([emu.stats().faultsInjected.stall - after.stall >= 2, emu.stats().faultsInjected.rateLimited], [true, after.rateLimited + 1], 'two stalls, one 429')
 
@@ -156,7 +156,7 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   }
   const sidecars = SOURCES.flatMap((s) => readdirSync(join(dir, s.name)).filter((f) => f.endsWith('.torn')))
   t.ok(torn >= 3 && sidecars.length > 0, `torn tails were moved aside (${sidecars.join(', ')})`)
-  const v = await runIn(['verify'], { env, cwd: dir })
+  const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 0, exits(v, 0, 'verify passes on all three archives'))
 
   const st = emu.stats()

@@ -1,12 +1,12 @@
 // Crash safety with real files and the real CLI. Guards: a torn tail (no '\n', or an unparseable last line) is moved to
 // <file>.torn, the file truncated to its last complete line, a warning logged, and the next run completes the archive
 // exactly; a corrupt line in the middle is reported with its file and byte offset and skipped, never fatal.
-// The crash is simulated on the files; the runs after it need no process of their own (runIn: main() in this process).
+// The crash is simulated on the files; the runs after it need no process of their own (runMain: main() in this process).
 import t from 'tap'
 import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkArchive, cliEnv, emulator, readArchive } from '../helpers.js'
-import { exits, runIn, summaryOf } from './util.js'
+import { checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
+import { exits, summaryOf } from './util.js'
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
@@ -20,7 +20,7 @@ t.test('a torn last line without a newline is moved aside and fetched again', as
   const dir = t.testdir()
   const mail = join(dir, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
-  const first = await runIn(['--lookback', '3d'], { env, cwd: dir })
+  const first = await runMain(['--lookback', '3d'], { env, cwd: dir })
   t.equal(first.code, 0, exits(first, 0, 'first run'))
 
   // What a crash mid-write leaves: the last record cut in half.
@@ -30,13 +30,13 @@ t.test('a torn last line without a newline is moved aside and fetched again', as
   writeFileSync(file, lines.slice(0, -1).join('\n') + '\n' + (lines.at(-1) as string).slice(0, 57))
   emu.inject('mail', 7)
 
-  const second = await runIn([], { env, cwd: dir })
+  const second = await runMain([], { env, cwd: dir })
   t.equal(second.code, 0, exits(second, 0, 'the run after the crash exits 0'))
   t.match(second.stderr, new RegExp(`torn last line of ${esc(file)} \\(57 bytes\\) moved to ${esc(file)}\\.torn`))
   t.equal(readFileSync(`${file}.torn`, 'utf8'), (lines.at(-1) as string).slice(0, 57) + '\n', 'the sidecar holds exactly the torn bytes')
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 407 })
   t.match(summaryOf(second, 'mail'), { ok: true, written: 8, repaired: 1 }, 'the torn record and the 7 new ones were written')
-  const v = await runIn(['verify'], { env, cwd: dir })
+  const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 0, exits(v, 0, 'verify passes'))
 })
 
@@ -45,17 +45,17 @@ t.test('an unparseable last line (with its newline) is torn too; a corrupt middl
   const dir = t.testdir()
   const mail = join(dir, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
-  t.equal((await runIn(['--lookback', '3d'], { env, cwd: dir })).code, 0)
+  t.equal((await runMain(['--lookback', '3d'], { env, cwd: dir })).code, 0)
 
   const file = newestFile(mail)
   appendFileSync(file, '{"eventType":"message_seen","date":"2025-\n')
-  const r1 = await runIn([], { env, cwd: dir })
+  const r1 = await runMain([], { env, cwd: dir })
   t.equal(r1.code, 0, exits(r1, 0, 'unparseable tail repaired'))
   t.match(r1.stderr, `torn last line of ${file} (42 bytes) moved to ${file}.torn`)
   t.equal(readFileSync(`${file}.torn`, 'utf8'), '{"eventType":"message_seen","date":"2025-\n')
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 300 })
   emu.inject('mail', 10) // ten records of one instant: the last lines sit inside the overlap
-  t.equal((await runIn([], { env, cwd: dir })).code, 0)
+  t.equal((await runMain([], { env, cwd: dir })).code, 0)
 
   // Damage the third line from the end (inside the overlap the tail reader reads): disk rot, not a crash.
   const lines = readFileSync(file, 'utf8').split('\n').slice(0, -1)
@@ -65,7 +65,7 @@ t.test('an unparseable last line (with its newline) is torn too; a corrupt middl
   writeFileSync(file, lines.join('\n') + '\n')
   const offset = Buffer.byteLength(lines.slice(0, -3).join('\n') + '\n')
   emu.inject('mail', 3)
-  const r2 = await runIn([], { env, cwd: dir })
+  const r2 = await runMain([], { env, cwd: dir })
   t.equal(r2.code, 0, exits(r2, 0, 'a corrupt middle line is not fatal'))
   t.match(r2.stderr, `unreadable line at byte ${offset} of ${file}; skipped`)
   const after = readFileSync(file, 'utf8').split('\n').slice(0, -1)
@@ -77,7 +77,7 @@ t.test('an unparseable last line (with its newline) is torn too; a corrupt middl
   t.equal(appended.length, 4)
   t.ok(appended.some((r) => JSON.stringify(r) === victim), 'the record of the damaged line was fetched again')
 
-  const v = await runIn(['verify'], { env, cwd: dir })
+  const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 7, 'verify reports the damaged line (exit 7)')
   t.match(v.stderr + v.stdout, 'unparseable')
 })

@@ -3,13 +3,13 @@
 // each give a clear error naming the path and a non-zero exit; what is on disk stays a valid prefix with no half line;
 // the next run completes the archive exactly. Needs root for mount/chown (CI runs as root); skipped otherwise.
 // Only the EACCES case needs a process of its own (the CLI runs as another user); the others run main() in this
-// process (runIn): the fault is in the file system, not in the process.
+// process (runMain): the fault is in the file system, not in the process.
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { CLI, checkArchive, cliEnv, emulator, readArchive, type CliResult } from '../helpers.js'
-import { exits, prefixProblems, runIn, startCli } from './util.js'
+import { CLI, checkArchive, cliEnv, emulator, readArchive, type CliResult, runMain } from '../helpers.js'
+import { exits, prefixProblems, startCli } from './util.js'
 
 const ROOT = process.getuid?.() === 0
 const NOBODY = 65534
@@ -37,7 +37,7 @@ t.test('ENOSPC mid-run: exit 5 naming the file, no half line, the next run (disk
   tmpfs(t, mnt, '256k')
   const mail = join(mnt, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
-  const r = await runIn(['--lookback', '3d'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '3d'], { env, cwd: dir })
   t.equal(r.code, 5, exits(r, 5, 'exit 5 (SINK_WRITE)'))
   t.match(r.stderr, new RegExp(`cannot write ${mail.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/mail_audit_\\d{4}-\\d{2}-\\d{2}\\.json: the disk is full \\(ENOSPC\\); the partial write was cut back; what is on disk is a valid prefix`))
   t.ok(noHalfLine(mail), 'no file ends in a half line')
@@ -46,10 +46,10 @@ t.test('ENOSPC mid-run: exit 5 naming the file, no half line, the next run (disk
   t.same(prefixProblems('mail', partial, emu.truth('mail')), [])
 
   execFileSync('mount', ['-o', 'remount,size=64m', mnt])
-  const next = await runIn([], { env, cwd: dir })
+  const next = await runMain([], { env, cwd: dir })
   t.equal(next.code, 0, exits(next, 0, 'the next run exits 0'))
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 2000 })
-  t.equal((await runIn(['verify'], { env, cwd: dir })).code, 0, 'verify passes')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'verify passes')
 })
 
 t.test('EROFS: a read-only archive fails with the path and nothing changes; writable again, the next run completes', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
@@ -59,27 +59,27 @@ t.test('EROFS: a read-only archive fails with the path and nothing changes; writ
   tmpfs(t, mnt, '16m')
   const mail = join(mnt, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
-  t.equal((await runIn(['--lookback', '3d'], { env, cwd: dir })).code, 0)
+  t.equal((await runMain(['--lookback', '3d'], { env, cwd: dir })).code, 0)
   const before = readArchive(mail, 'mail_audit').lines
   // Linux refuses a read-only remount while a file is open for writing, so the file system turns read-only between
   // runs; a mid-run EROFS (ext4 errors=remount-ro) takes the sink's write-error path exercised by the ENOSPC test.
   execFileSync('mount', ['-o', 'remount,ro', mnt])
   emu.inject('mail', 10)
-  const r = await runIn([], { env, cwd: dir })
+  const r = await runMain([], { env, cwd: dir })
   t.not(r.code, 0, 'non-zero exit')
   t.match(r.stderr, mail)
   t.match(r.stderr, /read-only file system|EROFS/)
   t.same(readArchive(mail, 'mail_audit').lines, before, 'nothing changed')
   // Regression: an unwritable debug log file crashed the run later (exit 70, lock left behind) from an async error.
   const requests = emu.stats().requests
-  const logRun = await runIn(['--log-file', join(mnt, 'debug.log')], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'other') }, cwd: dir })
+  const logRun = await runMain(['--log-file', join(mnt, 'debug.log')], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'other') }, cwd: dir })
   t.equal(logRun.code, 1, exits(logRun, 1, 'an unwritable --log-file is a configuration error (exit 1)'))
   // Issue 15: the configuration judges the log file's directory (with the other output files) before anything else.
   t.match(logRun.stderr, `the directory of --log-file ${mnt} is not writable: EROFS: read-only file system`)
   t.equal(emu.stats().requests, requests, 'nothing was fetched')
   t.notOk(existsSync(join(dir, 'other', '.y360-audit.lock')), 'no lock left behind')
   execFileSync('mount', ['-o', 'remount,rw', mnt])
-  const next = await runIn([], { env, cwd: dir })
+  const next = await runMain([], { env, cwd: dir })
   t.equal(next.code, 0, exits(next, 0, 'writable again: exit 0'))
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 310 })
 })
@@ -108,7 +108,7 @@ async function strikeMidRun(t: Test, mail: string, strike: () => void, spawnAs: 
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
   const args = ['--lookback', '2d', '--concurrency', '1', '--max-pages', '3', '--no-log-file']
   running = true
-  const r = spawnAs.uid === undefined ? await runIn(args, { env, cwd: dirname(mail) }) : await startCli(args, { env, cwd: dirname(mail), ...spawnAs }).done
+  const r = spawnAs.uid === undefined ? await runMain(args, { env, cwd: dirname(mail) }) : await startCli(args, { env, cwd: dirname(mail), ...spawnAs }).done
   t.ok(struck, 'the fault struck mid-run')
   return { r, emu, env }
 }
@@ -131,7 +131,7 @@ t.test('EACCES mid-run: the directory stops being writable for the (unprivileged
   const partial = readArchive(mail, 'mail_audit')
   t.ok(partial.lines.length > 0 && partial.lines.length < truth.length, `a prefix was written (${partial.lines.length} records)`)
   t.same(prefixProblems('mail', partial, truth), [])
-  const next = await runIn(['--no-log-file'], { env, cwd: dir }) // as root again: takes the stale lock over and resumes
+  const next = await runMain(['--no-log-file'], { env, cwd: dir }) // as root again: takes the stale lock over and resumes
   t.equal(next.code, 0, exits(next, 0, 'the next run exits 0'))
   t.match(next.stderr, 'taking over the stale lock')
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), truth), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: truth.length })
@@ -146,7 +146,7 @@ t.test('the archive directory removed mid-run: exit 5 naming the path; the next 
   t.match(r.stderr, /mail: FAILED \(SINK_WRITE\)/)
   t.notMatch(r.stderr, /UND_ERR_(CLOSED|DESTROYED)|retrying/, 'nothing is fetched or retried after the sink failed')
   t.notOk(existsSync(mail), 'nothing recreated the directory behind the operator\'s back')
-  const next = await runIn(['--lookback', '2d', '--no-log-file'], { env, cwd: dir })
+  const next = await runMain(['--lookback', '2d', '--no-log-file'], { env, cwd: dir })
   t.equal(next.code, 0, exits(next, 0, 'the next run exits 0'))
   const truth = emu.truth('mail', { from: fromOf(next.stderr) })
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), truth), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: truth.length })

@@ -8,8 +8,7 @@ import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, cliEnv, collect, emulator, readArchive, runCli } from '../helpers.js'
-import { runFetch } from '../inproc.js'
+import { CLI, cliEnv, collect, emulator, readArchive, runCli, runMain } from '../helpers.js'
 import type { Emulator } from '../../src/emulator/index.js'
 
 const DAY = 86_400_000
@@ -165,7 +164,7 @@ t.test('a 1 GB sparse unterminated last line: moved to .torn a block at a time, 
   const size = 1024 * MiB
   truncateSync(day, size) // the rest: a hole, read as NUL bytes, no newline anywhere
   const before = process.resourceUsage().maxRSS * 1024
-  const r = await runFetch(['--lookback', '3d'], { env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }), cwd: dir })
+  const r = await runMain(['--lookback', '3d'], { env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }), cwd: dir })
   const grown = process.resourceUsage().maxRSS * 1024 - before
   t.equal(r.code, 0, r.stderr)
   t.equal(statSync(`${day}.torn`).size, size - Buffer.byteLength(good) + 1, 'the whole torn tail (and a newline) is in .torn')

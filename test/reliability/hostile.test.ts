@@ -3,15 +3,15 @@
 // dropped silently; 429 Retry-After is honoured in seconds and HTTP-date form and capped by --max-wait (exit 75 with a
 // valid prefix, the next run completes it); a repeated page token and a token that never ends stop with exit 4 after
 // a bounded number of requests; empty pages that carry a token mid-result are followed, not taken as the end.
-// No process matters here: every run goes through main() in this process (runIn), against the emulator over HTTP.
+// No process matters here: every run goes through main() in this process (runMain), against the emulator over HTTP.
 import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Emulator, FaultKind, Faults } from '../../src/emulator/index.js'
-import { TOKEN, checkArchive, cliEnv, emulator, readArchive } from '../helpers.js'
-import { archivedLines, exits, logLines, prefixProblems, runIn, summaryOf } from './util.js'
+import { TOKEN, checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
+import { archivedLines, exits, logLines, prefixProblems, summaryOf } from './util.js'
 
 const EXACT = { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0 }
 
@@ -34,7 +34,7 @@ for (const c of TRANSIENT) {
     emu = await emulator(t, { counts: { mail: 600 }, days: 1, seed: 31, faults: { ...c.faults, seed: 5 }, onRequest })
     const dir = t.testdir()
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-    const r = await runIn(['--lookback', '2d', '--retries', '10', ...c.args], { env, cwd: dir })
+    const r = await runMain(['--lookback', '2d', '--retries', '10', ...c.args], { env, cwd: dir })
     t.equal(r.code, 0, exits(r, 0, 'exit 0'))
     const faults = emu.stats().faultsInjected[c.kind]
     t.ok(faults >= 2, `${faults} ${c.kind} faults injected`)
@@ -47,7 +47,7 @@ t.test('records without a timestamp land in <base>.rejected with the reason, cou
   const emu = await emulator(t, { counts: { mail: 400 }, days: 1, seed: 32, faults: { missingTimestamp: 0.05, seed: 9 } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-  const r = await runIn(['--lookback', '2d', '--max-pages', '50'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '2d', '--max-pages', '50'], { env, cwd: dir })
   t.equal(r.code, 0, exits(r, 0, 'exit 0'))
   const n = emu.stats().faultsInjected.missingTimestamp
   t.ok(n >= 5, `${n} records served without a timestamp`)
@@ -87,7 +87,7 @@ t.test('429 Retry-After in seconds and HTTP-date form is honoured', async (t) =>
     })
     const dir = t.testdir()
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-    const r = await runIn(['--lookback', '2d', '--concurrency', '1', '--max-pages', '50'], { env, cwd: dir })
+    const r = await runMain(['--lookback', '2d', '--concurrency', '1', '--max-pages', '50'], { env, cwd: dir })
     t.equal(r.code, 0, exits(r, 0, `${form}: exit 0`))
     t.equal(emu.stats().faultsInjected.rateLimited, 1, `${form}: one 429`)
     const waits = logLines(r.stderr).filter((l) => typeof l.waitMs === 'number').map((l) => ({ waitMs: l.waitMs as number, loggedAt: Date.parse(l.time as string) }))
@@ -124,7 +124,7 @@ t.test('429 asking for more than --max-wait: exit 75 with a valid prefix; the ne
       },
     })
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
-    const r = await runIn(['--lookback', '2d', '--concurrency', '1', '--max-pages', '2', '--max-wait', '5s'], { env, cwd: dir, now: () => start })
+    const r = await runMain(['--lookback', '2d', '--concurrency', '1', '--max-pages', '2', '--max-wait', '5s'], { env, cwd: dir, now: () => start })
     t.equal(r.code, 75, exits(r, 75, `${form}: exit 75 (EX_TEMPFAIL)`))
     t.equal(emu.stats().faultsInjected.rateLimited, 1, 'the run stopped at the first 429')
     t.match(r.stderr, /mail: rate limited \(429\); the API asks to wait 1\d\ds, more than --max-wait 5s allows; try again later \(X-Request-Id [0-9a-f-]{36}\)/)
@@ -133,7 +133,7 @@ t.test('429 asking for more than --max-wait: exit 75 with a valid prefix; the ne
     t.ok(partial.lines.length > 0, `${form}: what was fetched before the 429 was written (${partial.lines.length})`)
     t.same(prefixProblems('mail', partial, emu.truth('mail')), [])
     emu.setFaults({ rateLimitRps: 0 })
-    const next = await runIn([], { env, cwd: dir, now: () => start })
+    const next = await runMain([], { env, cwd: dir, now: () => start })
     t.equal(next.code, 0, exits(next, 0, `${form}: the next run exits 0`))
     t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail')), { ...EXACT, total: 1000 })
   }
@@ -143,7 +143,7 @@ t.test('empty pages that still carry a token are followed (not the end); the arc
   const emu = await emulator(t, { counts: { mail: 800, events: 800 }, days: 1, seed: 35, faults: { emptyPageWithToken: 0.25, seed: 3 } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), NEW_LOG_CATALOG_LOCATION: join(dir, 'events') })
-  const r = await runIn(['--lookback', '2d', '--max-pages', '50'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '2d', '--max-pages', '50'], { env, cwd: dir })
   t.equal(r.code, 0, exits(r, 0, 'exit 0'))
   t.ok(emu.stats().faultsInjected.emptyPageWithToken >= 3)
   t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail')), { ...EXACT, total: 800 })
@@ -154,7 +154,7 @@ t.test('a token that never ends (only empty pages, fresh tokens) stops with exit
   const emu = await emulator(t, { counts: { mail: 100 }, days: 1, seed: 36, faults: { emptyPageWithToken: 1 } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-  const r = await runIn(['--lookback', '2d', '--concurrency', '1'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '2d', '--concurrency', '1'], { env, cwd: dir })
   t.equal(r.code, 4, exits(r, 4, 'exit 4'))
   t.match(r.stderr, /mail: the API sent 10 empty pages in a row that still carry a next token in .* \(a token that never ends\)/)
   t.equal(emu.stats().requests, 40, 'four passes of 10 pages over the first window, then the run stops')
@@ -176,7 +176,7 @@ t.test('a repeated page token stops with exit 4 after refetching the window thre
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const dir = t.testdir()
   const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: url, Y360_CLOUD_API_URL: url, Y360_RETRY_DELAY: '5ms', Y360_LOG_FILE: '', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
-  const r = await runIn(['--since', `${day}T00:00:00Z`, '--until', `${day}T00:00:10Z`, '--concurrency', '1'], { env, cwd: dir })
+  const r = await runMain(['--since', `${day}T00:00:00Z`, '--until', `${day}T00:00:10Z`, '--concurrency', '1'], { env, cwd: dir })
   t.equal(r.code, 4, exits(r, 4, 'exit 4 (BAD_PAGE)'))
   t.match(r.stderr, 'mail: the API repeated a page token')
   t.equal(requests, 8, 'four passes of two pages, then the run stops')
@@ -195,7 +195,7 @@ t.test('a server that answers 429 with Retry-After: 0 forever cannot make a busy
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const dir = t.testdir()
   const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: url, Y360_CLOUD_API_URL: url, Y360_RETRY_DELAY: '20ms', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
-  const r = await runIn(['--lookback', '1h', '--concurrency', '1', '--max-wait', '1s', '--no-log-file'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '1h', '--concurrency', '1', '--max-wait', '1s', '--no-log-file'], { env, cwd: dir })
   t.equal(r.code, 75, exits(r, 75, 'exit 75'))
   t.match(r.stderr, /mail: rate limited \(429\) \d+ times over \ds; waiting longer would pass --max-wait 1s; try again later/)
   // Backoff 20, 40, 80, 160, 320 ms… passes 1 s after 6 answers; a busy loop would have sent thousands. The client

@@ -1,13 +1,13 @@
 // Lock: one run per archive directory. Guards: a second concurrent run exits at once with 6 and names the holder;
 // a stale lock of a dead pid is taken over with a warning; an unreadable lock is taken over; a lock of another host is respected.
 // The holder is a real process (its pid is what the lock names, and it is stopped by SIGTERM); the runs that meet its
-// lock, and those that meet stale ones, run in this process (runIn).
+// lock, and those that meet stale ones, run in this process (runMain).
 import t from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { checkArchive, cliEnv, emulator, readArchive } from '../helpers.js'
-import { exits, runIn, startCli } from './util.js'
+import { checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
+import { exits, startCli } from './util.js'
 
 const LOCK = '.y360-audit.lock'
 /** A pid above pid_max cannot belong to any process. */
@@ -28,7 +28,7 @@ t.test('a second concurrent run exits 6 at once naming the holder; the first sto
   t.ok(!Number.isNaN(Date.parse(lock.started)), 'start time recorded')
 
   const requestsBefore = emu.stats().requests
-  const b = await runIn(['--lookback', '3d'], { env, cwd: dir })
+  const b = await runMain(['--lookback', '3d'], { env, cwd: dir })
   t.equal(b.code, 6, 'the second run exits 6 (LOCKED)')
   t.match(b.stderr, new RegExp(`another y360-audit run \\(pid ${a.child.pid} on ${hostname()}, started ${lock.started}\\) is writing ${join(dir, 'mail').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
   t.equal(emu.stats().requests, requestsBefore, 'the second run sent no request')
@@ -40,7 +40,7 @@ t.test('a second concurrent run exits 6 at once naming the holder; the first sto
   t.notOk(existsSync(join(dir, 'mail', LOCK)), 'the lock is released on a graceful stop')
 
   emu.setFaults({ stall: 0 })
-  const c = await runIn(['--lookback', '3d'], { env, cwd: dir })
+  const c = await runMain(['--lookback', '3d'], { env, cwd: dir })
   t.equal(c.code, 0, exits(c, 0, 'exit 0'))
   t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 300 })
   t.notOk(existsSync(join(dir, 'mail', LOCK)), 'the lock is released at the end')
@@ -53,7 +53,7 @@ t.test('stale locks (dead pid, unreadable) are taken over with a warning; anothe
   const lockPath = join(dir, 'mail', LOCK)
 
   writeFileSync(lockPath, JSON.stringify({ pid: DEAD_PID, host: hostname(), started: '2025-01-01T00:00:00.000Z' }) + '\n')
-  const r1 = await runIn(['--lookback', '3d'], { env, cwd: dir })
+  const r1 = await runMain(['--lookback', '3d'], { env, cwd: dir })
   t.equal(r1.code, 0, exits(r1, 0, 'exit 0'))
   t.match(r1.stderr, `taking over the stale lock ${lockPath}: the lock of pid ${DEAD_PID} started 2025-01-01T00:00:00.000Z (no longer running)`)
   t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 200 })
@@ -61,7 +61,7 @@ t.test('stale locks (dead pid, unreadable) are taken over with a warning; anothe
 
   writeFileSync(lockPath, '{"pid": 12') // a lock torn by a crash of an old version
   emu.inject('mail', 5)
-  const r2 = await runIn([], { env, cwd: dir })
+  const r2 = await runMain([], { env, cwd: dir })
   t.equal(r2.code, 0, exits(r2, 0, 'exit 0'))
   t.match(r2.stderr, `taking over the stale lock ${lockPath}: an unreadable lock`)
   t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 205 })
@@ -70,7 +70,7 @@ t.test('stale locks (dead pid, unreadable) are taken over with a warning; anothe
   writeFileSync(lockPath, foreign)
   const before = readArchive(join(dir, 'mail'), 'mail_audit').lines
   emu.inject('mail', 5)
-  const r3 = await runIn([], { env, cwd: dir })
+  const r3 = await runMain([], { env, cwd: dir })
   t.equal(r3.code, 6, 'a lock of another host cannot be judged stale: exit 6')
   t.match(r3.stderr, 'another y360-audit run (pid ' + DEAD_PID + ' on other-host.example')
   t.match(r3.stderr, `remove ${lockPath}`)

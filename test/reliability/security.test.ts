@@ -5,15 +5,15 @@
 // hostile subjects land byte-exact and create nothing.
 // The succeeding run of the token test is a real process (what leaves it on fd 1 and 2, crash-trace scrubbing
 // included), and so are the umask runs; the failing runs, --help, the configuration checks and the record-content
-// case run main() in this process (runIn), their outputs captured from the streams main writes to.
+// case run main() in this process (runMain), their outputs captured from the streams main writes to.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, TOKEN, checkArchive, cliEnv, emulator, readArchive, runCli, collect, type CliResult } from '../helpers.js'
-import { exits, runIn } from './util.js'
+import { CLI, TOKEN, checkArchive, cliEnv, emulator, readArchive, runCli, collect, type CliResult, runMain } from '../helpers.js'
+import { exits } from './util.js'
 
 /** Every file under `dir`, recursively (relative paths). */
 function tree(dir: string, rel = ''): string[] {
@@ -37,17 +37,17 @@ t.test('the token never leaves: succeeding, failing and hostile runs, debug log 
   t.notOk(everything(ok, dir).includes(TOKEN), 'not in stdout, stderr, archive or debug log')
 
   const wrong = 'y0_wrong-token-fedcba9876543210'
-  const denied = await runIn([], { env: { ...env, OAUTH_TOKEN_ARG: wrong }, cwd: dir })
+  const denied = await runMain([], { env: { ...env, OAUTH_TOKEN_ARG: wrong }, cwd: dir })
   t.equal(denied.code, 3, exits(denied, 3, '401: exit 3'))
   t.match(denied.stderr, 'check OAUTH_TOKEN_ARG')
   t.notOk(everything(denied, dir).includes(wrong), 'a rejected token is not printed either')
 
-  const swapped = await runIn(['--org', TOKEN], { env, cwd: dir })
+  const swapped = await runMain(['--org', TOKEN], { env, cwd: dir })
   t.equal(swapped.code, 1, 'the token pasted as the org id: config error')
   t.match(swapped.stderr, 'the organisation id must be a positive integer, got "[REDACTED]"')
   t.notOk(everything(swapped, dir).includes(TOKEN))
 
-  const help = await runIn(['--help'], { env, cwd: dir })
+  const help = await runMain(['--help'], { env, cwd: dir })
   t.equal(help.code, 0)
   t.match(help.stdout, 'OAUTH_TOKEN_ARG')
   t.notOk(help.stdout.includes(TOKEN) || help.stderr.includes(TOKEN), '--help shows no token')
@@ -60,7 +60,7 @@ t.test('the token never leaves: succeeding, failing and hostile runs, debug log 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   t.teardown(() => new Promise<void>((r) => server.close(() => r())))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const echoed = await runIn([], { env: { ...env, Y360_API_URL: url, Y360_CLOUD_API_URL: url }, cwd: dir })
+  const echoed = await runMain([], { env: { ...env, Y360_API_URL: url, Y360_CLOUD_API_URL: url }, cwd: dir })
   t.equal(echoed.code, 3, exits(echoed, 3, 'exit 3'))
   t.match(echoed.stderr, 'bad credentials: OAuth [REDACTED]', 'the echoed token is redacted in the message')
   t.notOk(everything(echoed, dir).includes(TOKEN), 'not in any output or file')
@@ -69,17 +69,17 @@ t.test('the token never leaves: succeeding, failing and hostile runs, debug log 
 t.test('https is required except for loopback; every problem is reported at once', async (t) => {
   const dir = t.testdir()
   const base = { PATH: process.env.PATH ?? '', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '1', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), Y360_LOG_FILE: '' }
-  const r = await runIn(['--api-url', 'http://api360.yandex.net', '--cloud-api-url', 'http://127.0.0.1.evil.example'], { env: base, cwd: dir })
+  const r = await runMain(['--api-url', 'http://api360.yandex.net', '--cloud-api-url', 'http://127.0.0.1.evil.example'], { env: base, cwd: dir })
   t.equal(r.code, 1)
   t.match(r.stderr, '--api-url must use https: (plain http: is allowed only for loopback addresses), got http://api360.yandex.net')
   t.match(r.stderr, '--cloud-api-url must use https: (plain http: is allowed only for loopback addresses), got http://127.0.0.1.evil.example')
-  const r2 = await runIn(['--api-url', 'ftp://api360.yandex.net', '--cloud-api-url', `https://user:${TOKEN}@cloud-api.yandex.net`], { env: base, cwd: dir })
+  const r2 = await runMain(['--api-url', 'ftp://api360.yandex.net', '--cloud-api-url', `https://user:${TOKEN}@cloud-api.yandex.net`], { env: base, cwd: dir })
   t.equal(r2.code, 1)
   t.match(r2.stderr, '--api-url must be an https: URL, got ftp:')
   t.match(r2.stderr, '--cloud-api-url must not contain credentials')
   t.notOk(r2.stderr.includes(TOKEN))
   for (const local of ['http://127.0.0.1:9', 'http://localhost:9', 'http://[::1]:9']) {
-    const r3 = await runIn(['--api-url', local, '--cloud-api-url', local, '--retries', '0', '--lookback', '1h'], { env: base, cwd: dir })
+    const r3 = await runMain(['--api-url', local, '--cloud-api-url', local, '--retries', '0', '--lookback', '1h'], { env: base, cwd: dir })
     t.notMatch(r3.stderr, /must use https/, `${local} is allowed`)
     t.equal(r3.code, 4, `${local}: allowed, then the API is unreachable (exit 4)`)
   }
@@ -88,10 +88,10 @@ t.test('https is required except for loopback; every problem is reported at once
 t.test('base names and extensions with /, \\, .. or NUL are config errors, all at once; nothing is created', async (t) => {
   const dir = t.testdir({ '.env': 'LOG_FILE_EXTENSION="js\0n"\n' })
   const env = { PATH: process.env.PATH ?? '', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '1', Y360_LOG_FILE: '', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), DISK_LOG_CATALOG_LOCATION: join(dir, 'disk'), NEW_LOG_CATALOG_LOCATION: join(dir, 'events'), MAIL_LOG_FILE_BASE_NAME: '../../etc/passwd', DISK_LOG_FILE_BASE_NAME: 'a\\b', NEW_LOG_FILE_BASE_NAME: '..' }
-  const r = await runIn([], { env, cwd: dir })
+  const r = await runMain([], { env, cwd: dir })
   t.equal(r.code, 1, exits(r, 1, 'exit 1'))
   for (const bad of ['"../../etc/passwd"', '"a\\b"', '".."', '"js\\0n"']) t.match(r.stderr, `${bad} must be a plain file name part (no /, \\, .. or NUL)`)
-  const r2 = await runIn(['--mail-base', 'x/y'], { env: { ...env, MAIL_LOG_FILE_BASE_NAME: 'ok', DISK_LOG_FILE_BASE_NAME: 'ok2', NEW_LOG_FILE_BASE_NAME: 'ok3' }, cwd: dir })
+  const r2 = await runMain(['--mail-base', 'x/y'], { env: { ...env, MAIL_LOG_FILE_BASE_NAME: 'ok', DISK_LOG_FILE_BASE_NAME: 'ok2', NEW_LOG_FILE_BASE_NAME: 'ok3' }, cwd: dir })
   t.match(r2.stderr, '"x/y" must be a plain file name part')
   t.same(tree(dir).filter((p) => p !== '.env'), [], 'no directory or file was created')
 })
@@ -123,7 +123,7 @@ t.test('record content is data: path-like and control-character subjects land by
   const emu = await emulator(t, { datasets: { mail: join(data, 'mail.ndjson') } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), Y360_LOG_FILE: '' })
-  const r = await runIn(['--since', `${day}T00:00:00Z`, '--no-log-file'], { env, cwd: dir })
+  const r = await runMain(['--since', `${day}T00:00:00Z`, '--no-log-file'], { env, cwd: dir })
   t.equal(r.code, 0, exits(r, 0, 'exit 0'))
   const archive = readArchive(join(dir, 'mail'), 'mail_audit')
   t.same(checkArchive('mail', archive, recs), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: recs.length })

@@ -1,12 +1,12 @@
 // Graceful stop. Guards: SIGTERM/SIGINT mid-run stop fetching, flush + fsync what was fetched, exit 143/130, release the
 // lock; a second signal exits at once; either way the archive is a valid prefix (verify passes) and the next run
 // completes it exactly. Signals are sent when the emulator has seen a given number of requests (no sleeps).
-// The interrupted run is a real process (signals are the point); verify and the next run run in this process (runIn).
+// The interrupted run is a real process (signals are the point); verify and the next run run in this process (runMain).
 import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkArchive, cliEnv, emulator, readArchive } from '../helpers.js'
-import { exits, prefixProblems, runIn, startCli, summaryOf, type LiveCli } from './util.js'
+import { checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
+import { exits, prefixProblems, startCli, summaryOf, type LiveCli } from './util.js'
 
 async function interrupted(t: Test, sig: 'SIGTERM' | 'SIGINT', twice: boolean, want: number): Promise<void> {
   let live: LiveCli | undefined
@@ -42,11 +42,11 @@ async function interrupted(t: Test, sig: 'SIGTERM' | 'SIGINT', twice: boolean, w
   const partial = readArchive(mail, 'mail_audit') // throws on a torn line
   t.ok(partial.lines.length > 0 && partial.lines.length < 3000, `a part was flushed (${partial.lines.length} records)`)
   t.same(prefixProblems('mail', partial, emu.truth('mail')), [], 'what is on disk is a valid prefix')
-  const v = await runIn(['verify'], { env, cwd: dir })
+  const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 0, exits(v, 0, 'verify passes on the interrupted archive'))
 
   emu.setFaults({ latencyMs: 0 }) // the latency only keeps the child from running ahead of its signal
-  const next = await runIn([], { env, cwd: dir })
+  const next = await runMain([], { env, cwd: dir })
   t.equal(next.code, 0, exits(next, 0, 'the next run exits 0'))
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 3000 })
 }

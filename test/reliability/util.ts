@@ -14,33 +14,6 @@ import type { SourceName } from '../../src/sources/descriptor.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { CLI, ROOT, type ArchiveContent, type CliResult } from '../helpers.js'
 
-/**
- * Runs a command in this process through the built `main` (dist/src/main.js, the code the bin runs), with its own
- * environment, working directory and clock, capturing stdout and stderr. For every case where no process matters;
- * signals, exit by signal, SIGKILL, another user and the umask need `runCli`/`startCli`. `signal` stops the run as the
- * first SIGINT would (exit 130).
- * (Not helpers.ts's runMain: that one imports src/main.ts, whose version() then reads ../../package.json from src/ and
- * fails with ENOENT.)
- */
-export async function runIn(args: string[], opts: { env: Record<string, string>; cwd: string; now?: () => number; signal?: AbortSignal }): Promise<CliResult> {
-  const { main } = (await import(pathToFileURL(join(ROOT, 'dist/src/main.js')).href)) as typeof import('../../src/main.js')
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let stdout = ''
-  let stderr = ''
-  out.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-  err.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-  const signal = opts.signal ?? new AbortController().signal
-  const code = await main(args, {
-    env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, signal,
-    interrupted: () => (signal.aborted ? 130 : undefined),
-  })
-  out.end()
-  err.end()
-  await Promise.all([finished(out), finished(err)])
-  return { code, signal: null, stdout, stderr }
-}
-
 /** The JSON log lines of a run's stderr (the CLI logs JSON when stderr is not a terminal); other lines are skipped. */
 export function logLines(stderr: string): Record<string, unknown>[] {
   return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)

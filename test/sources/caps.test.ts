@@ -14,8 +14,7 @@ import { readBounded, serverText } from '../../src/sources/bounded.js'
 import { mail } from '../../src/sources/mail.js'
 import { Limiters } from '../../src/sources/limiter.js'
 import { Y360Error } from '../../src/errors.js'
-import { cliEnv, emulator, TOKEN } from '../helpers.js'
-import { runFetch } from '../inproc.js'
+import { cliEnv, emulator, TOKEN, runMain } from '../helpers.js'
 import { Readable } from 'node:stream'
 
 const MiB = 1024 * 1024
@@ -43,7 +42,7 @@ t.test('an endless 200 body: the run stops by itself at --max-body, memory bound
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
   const before = process.resourceUsage().maxRSS * 1024
-  const r = await runFetch(['--lookback', '1d', '--max-body', '4MiB', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
+  const r = await runMain(['--lookback', '1d', '--max-body', '4MiB', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
   const peak = process.resourceUsage().maxRSS * 1024
   t.equal(r.code, 4, `exit 4 (BAD_PAGE); stderr:\n${r.stderr}`)
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { sources: { code: string; error: string }[] }
@@ -65,7 +64,7 @@ t.test('a body dripped a byte every 50ms passes no inactivity timeout but fails 
   const emu = await emulator(t, { counts: { mail: 50 }, days: 1, faults: { dripBody: 1, dripMs: 50 } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-  const r = await runFetch(['--lookback', '1d', '--timeout', '300ms', '--retries', '1', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
+  const r = await runMain(['--lookback', '1d', '--timeout', '300ms', '--retries', '1', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
   t.equal(r.code, 4, `exit 4 (API_UNAVAILABLE); stderr:\n${r.stderr}`)
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { sources: { code: string; error: string }[] }
   t.equal(summary.sources[0].code, 'API_UNAVAILABLE')
@@ -80,7 +79,7 @@ t.test('102 Processing every 50ms does not extend the deadline (--request-deadli
   const emu = await emulator(t, { counts: { mail: 50 }, days: 1, faults: { processing: 1, dripMs: 50 } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-  const r = await runFetch(['--lookback', '1d', '--timeout', '300ms', '--request-deadline', '600ms', '--retries', '0'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '1d', '--timeout', '300ms', '--request-deadline', '600ms', '--retries', '0'], { env, cwd: dir })
   t.equal(r.code, 4, `exit 4; stderr:\n${r.stderr}`)
   t.match(r.stderr, 'no complete response within the request deadline of 600ms (--request-deadline)')
   t.equal(emu.stats().requests, 1)
@@ -120,7 +119,7 @@ t.test('error messages with control characters, 50 KB or 5 MB long: quoted clean
 t.test('--max-body and --request-deadline are validated', async (t) => {
   const dir = t.testdir()
   const env = { PATH: process.env.PATH ?? '', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '1', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), Y360_LOG_FILE: '' }
-  const r = await runFetch(['--max-body', '12', '--request-deadline', '10ms'], { env, cwd: dir })
+  const r = await runMain(['--max-body', '12', '--request-deadline', '10ms'], { env, cwd: dir })
   t.equal(r.code, 1)
   t.equal(r.stderr, [
     'y360-audit: configuration problems:',
