@@ -14,8 +14,8 @@ t.test('a clean archive: counts and span, no problem; a late arrival within the 
     'mail_audit_2026-10-01.json': rec('2026-10-01T10:00:00.000Z', '1') + rec('2026-10-01T23:59:59.999Z', '2') + rec('2026-10-01T23:58:30.000Z', 'late'),
     'mail_audit_2026-10-02.json': rec('2026-10-02T00:00:00.000Z', '3') + '\n',
   })
-  t.same(await verify(dir, ['2026-10-01', '2026-10-02']), { source: 'mail', files: 2, records: 4, problems: [], first: '2026-10-01T10:00:00.000Z', last: '2026-10-02T00:00:00.000Z' })
-  t.same(await verify(dir, []), { source: 'mail', files: 0, records: 0, problems: [] }, 'no files: nothing to report')
+  t.same(await verify(dir, ['2026-10-01', '2026-10-02']), { source: 'mail', files: 2, records: 4, problems: [], problemCount: 0, byKind: {}, first: '2026-10-01T10:00:00.000Z', last: '2026-10-02T00:00:00.000Z' })
+  t.same(await verify(dir, []), { source: 'mail', files: 0, records: 0, problems: [], problemCount: 0, byKind: {} }, 'no files: nothing to report')
 })
 
 t.test('each kind of damage is reported with its file, line and detail', async (t) => {
@@ -40,6 +40,8 @@ t.test('each kind of damage is reported with its file, line and detail', async (
     records: 6,
     first: '2026-10-01T10:00:00.000Z',
     last: '2026-10-02T02:00:00.000Z',
+    problemCount: 7,
+    byKind: { unparseable: 2, 'no-timestamp': 1, duplicate: 1, 'out-of-order': 1, 'wrong-day': 1, 'torn-tail': 1 },
     problems: [
       { file: a, line: 2, kind: 'unparseable', detail: `{"broken": ${long}`.slice(0, 80) },
       { file: a, line: 3, kind: 'no-timestamp', detail: '{"uniqId":"no-date"}' },

@@ -75,7 +75,7 @@ t.test('EROFS: a read-only archive fails with the path and nothing changes; writ
   const logRun = await runMain(['--log-file', join(mnt, 'debug.log')], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'other') }, cwd: dir })
   t.equal(logRun.code, 1, exits(logRun, 1, 'an unwritable --log-file is a configuration error (exit 1)'))
   // Issue 15: the configuration judges the log file's directory (with the other output files) before anything else.
-  t.match(logRun.stderr, `the directory of --log-file ${mnt} is not writable: EROFS: read-only file system`)
+  t.match(logRun.stderr, `the debug log directory ${mnt} is not writable: EROFS: read-only file system`)
   t.equal(emu.stats().requests, requests, 'nothing was fetched')
   t.notOk(existsSync(join(dir, 'other', '.y360-audit.lock')), 'no lock left behind')
   execFileSync('mount', ['-o', 'remount,rw', mnt])
