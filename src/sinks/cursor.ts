@@ -71,6 +71,19 @@ export async function saveCursor(path: string, cursor: Cursor, nowMs: number, sc
   }
 }
 
+/** Moves each source's position in `cursor` to what its tracker saw delivered in this run; true when one moved. */
+export function advanceCursor(cursor: Cursor, trackers: ReadonlyMap<string, DeliveryTracker>): boolean {
+  let changed = false
+  for (const [name, t] of trackers) {
+    const snap = t.snapshot()
+    if (snap !== undefined && t.count > 0) {
+      cursor.set(name, snap)
+      changed = true
+    }
+  }
+  return changed
+}
+
 /** Tracks what stdout accepted: the newest instant and the keys within the overlap of it (bounded memory). */
 export class DeliveryTracker {
   #resume: Micros | undefined

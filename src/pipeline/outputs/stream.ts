@@ -9,7 +9,7 @@ import { dirname } from 'node:path'
 import type { Config, SourceConfig } from '../../config.js'
 import type { Logger } from '../../log.js'
 import type { SourceStats } from '../../messages.js'
-import { DeliveryTracker, loadCursor, saveCursor, type Cursor } from '../../sinks/cursor.js'
+import { advanceCursor, DeliveryTracker, loadCursor, saveCursor, type Cursor } from '../../sinks/cursor.js'
 import { scrubber } from '../../secrets.js'
 import { StdoutSink, isOutputClosed } from '../../sinks/stdout.js'
 import { DirLock } from '../lock.js'
@@ -63,14 +63,7 @@ export class StreamOutput implements Output {
       this.#log.info(`state file ${path} left at its previous position (output closed or interrupted)`)
       return
     }
-    let changed = false
-    for (const [name, t] of this.#trackers) {
-      const snap = t.snapshot()
-      if (snap !== undefined && t.count > 0) {
-        this.#cursor.set(name, snap)
-        changed = true
-      }
-    }
+    const changed = advanceCursor(this.#cursor, this.#trackers)
     if (!changed && (await fileExists(path))) return
     this.#lock?.check()
     await saveCursor(path, this.#cursor, this.#now(), scrubber([this.#cfg.token]))

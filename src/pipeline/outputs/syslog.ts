@@ -10,7 +10,8 @@ import type { Config, SourceConfig } from '../../config.js'
 import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { isObject, recordKey, type AuditRecord, type SourceStats } from '../../messages.js'
-import { DeliveryTracker, loadCursor, saveCursor, type Cursor } from '../../sinks/cursor.js'
+import { advanceCursor, DeliveryTracker, loadCursor, saveCursor, type Cursor } from '../../sinks/cursor.js'
+import { scrubber } from '../../secrets.js'
 import { frame, type Header } from '../../sinks/rfc5424.js'
 import { Delivery, SyslogSink, showEndpoint, type DeliveryOptions, type SyslogEndpoint } from '../../sinks/syslog.js'
 import type { SourceName } from '../../sources/descriptor.js'
@@ -114,17 +115,10 @@ export class SyslogOutput implements Output {
     for (const [name, d] of this.#deliveries) logDelivery(this.#log, name, this.#endpoint as SyslogEndpoint, d)
     const path = this.#cfg.stateFile
     if (path === undefined || this.#cursor === undefined) return
-    let changed = false
-    for (const [name, t] of this.#trackers) {
-      const snap = t.snapshot()
-      if (snap !== undefined && t.count > 0) {
-        this.#cursor.set(name, snap)
-        changed = true
-      }
-    }
+    const changed = advanceCursor(this.#cursor, this.#trackers)
     if (!changed) return
     this.#lock?.check()
-    await saveCursor(path, this.#cursor, this.#now())
+    await saveCursor(path, this.#cursor, this.#now(), scrubber([this.#cfg.token]))
   }
 
   close(): void {
