@@ -49,16 +49,18 @@ t.test('one limiter per host, shared by every source on it', async (t) => {
 })
 
 /** A discrete-event clock: sleeps are timers that fire in time order as the test advances; nothing waits for real. */
-function eventClock(): { now: () => number; sleep: (ms: number) => Promise<void>; runUntil: (t: number) => Promise<void> } {
+function eventClock(): { now: () => number; sleep: (ms: number) => Promise<void>; elapse: (ms: number) => Promise<void>; runUntil: (t: number) => Promise<void> } {
   let at = 0
   const timers: { due: number; fire: () => void }[] = []
   const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
+  const elapse = (ms: number): Promise<void> => new Promise<void>((fire) => {
+    timers.push({ due: at + ms, fire })
+    timers.sort((a, b) => a.due - b.due)
+  })
   return {
     now: () => at,
-    sleep: (ms) => new Promise<void>((fire) => {
-      timers.push({ due: at + ms, fire })
-      timers.sort((a, b) => a.due - b.due)
-    }),
+    sleep: elapse,
+    elapse,
     runUntil: async (end) => {
       for (let i = 0; i < 4; i++) await tick()
       while (timers.length > 0 && timers[0].due <= end) {
@@ -91,7 +93,7 @@ t.test('adaptive rate: a host limited to R/s gets few 429s and most of R', async
         while (window.length > 0 && window[0] <= now - 1000) window.shift()
         const rejected = window.length >= R
         if (!rejected) window.push(now)
-        await c.sleep(LATENCY)
+        await c.elapse(LATENCY) // simulated time: the event clock fires it, nothing waits
         const late = now >= 5000
         if (rejected) {
           limited++
