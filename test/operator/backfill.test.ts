@@ -111,11 +111,15 @@ t.test('--since is inclusive, --until exclusive; relative forms yesterday / toda
 // sink's destroy has finished: the chunk being written goes on merging its remaining days and a temp file exists for a
 // moment after main() returns; the process's exit waits for that I/O.)
 t.test('SIGTERM during a backfill: finished days merged, the day in progress unchanged, no temp file, no duplicate', async (t) => {
-  const emu = await emulator(t, { counts: { mail: 1500 }, days: 5, seed: 22 })
+  // The data ends at the last noon (UTC): every day file holds half a day or more, whatever the time of day the test
+  // runs at (ending at "now" just before midnight left a first day of a few records, which can have none to merge).
+  const DAY = 86_400_000
+  const lastNoon = Date.now() - ((((Date.now() % DAY) - DAY / 2) % DAY) + DAY) % DAY
+  const emu = await emulator(t, { counts: { mail: 1500 }, days: 5, seed: 22, end: lastNoon })
   const dir = t.testdir()
   const mailDir = join(dir, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
-  t.equal((await runMain(['--lookback', '6d'], { env, cwd: dir })).code, 0)
+  t.equal((await runMain(['--lookback', '7d'], { env, cwd: dir })).code, 0)
   // Lose every other line of every file, then backfill everything slowly and stop it after the first merged day.
   const names = readdirSync(mailDir).filter((n) => n.startsWith('mail_audit_')).sort()
   t.ok(names.length >= 5, `${names.length} day files`)
@@ -126,7 +130,7 @@ t.test('SIGTERM during a backfill: finished days merged, the day in progress unc
     writeFileSync(join(mailDir, n), kept.map((l) => l + '\n').join(''))
   }
   emu.setFaults({ latencyMs: 40 })
-  const live = startCli(['--since', '-6d', '--log-level', 'debug', '--concurrency', '1'], { env, cwd: dir })
+  const live = startCli(['--since', '-7d', '--log-level', 'debug', '--concurrency', '1'], { env, cwd: dir })
   await live.waitLine(/day file merged/)
   live.child.kill('SIGTERM')
   const end = await live.done
