@@ -140,7 +140,7 @@ t.test('EACCES mid-run: the directory stops being writable for the (unprivileged
 t.test('the archive directory removed mid-run: exit 5 naming the path; the next run rebuilds it exactly', async (t) => {
   const dir = t.testdir()
   const mail = join(dir, 'mail')
-  const { r, emu, env } = await strikeMidRun(t, mail, () => rmSync(mail, { recursive: true, force: true }), {})
+  const { r, emu, env } = await strikeMidRun(t, mail, () => rmSync(mail, { recursive: true, force: true, maxRetries: 20, retryDelay: 1 }), {}) // the run creates files in it meanwhile (ENOTEMPTY): rm again
   t.equal(r.code, 5, exits(r, 5, 'exit 5 (SINK_WRITE)'))
   t.match(r.stderr, new RegExp(`cannot write ${esc(mail)}/mail_audit_\\d{4}-\\d{2}-\\d{2}\\.json: the directory was removed \\(ENOENT\\)`))
   t.match(r.stderr, /mail: FAILED \(SINK_WRITE\)/)
