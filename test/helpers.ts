@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { finished } from 'node:stream/promises'
@@ -28,6 +30,18 @@ export const TOKEN = 'y0_test-token-0123456789abcdef'
 
 interface TapLike {
   teardown(fn: () => unknown): void
+}
+
+/**
+ * A plain HTTP server on 127.0.0.1 (port 0) for one test: a hostile or odd API the emulator does not play. Closed at
+ * teardown; `handler` gets the request's number since the start or the last `reset()` (1 for the first).
+ */
+export async function localServer(t: TapLike, handler: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<{ url: string; requests: () => number; reset: () => void }> {
+  let n = 0
+  const server = createServer((req, res) => handler(req, res, ++n))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => n, reset: () => void (n = 0) }
 }
 
 /** Starts an emulator for one test and closes it at teardown. */

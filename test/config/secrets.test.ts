@@ -5,13 +5,11 @@
 // no request made; the token is read from --token-file or systemd's $CREDENTIALS_DIRECTORY/y360-token (one trailing
 // newline trimmed, a warning when others can read it).
 import t, { type Test } from 'tap'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { secretForms, scrubSecrets } from '../../src/secrets.js'
 import { headerProblem } from '../../src/config/token.js'
-import { cliEnv, emulator, readArchive, runCli, runMain, TOKEN, type CliResult } from '../helpers.js'
+import { cliEnv, emulator, readArchive, runCli, runMain, TOKEN, type CliResult, localServer } from '../helpers.js'
 
 // A token with the characters that escape differently in JSON and in URLs.
 const NASTY = 'y0_AQ\\Ab"c%2F d/+=&_0123456789'
@@ -51,10 +49,8 @@ function files(dir: string): Map<string, string> {
 }
 
 /** A server that puts the Authorization header it receives into everything it answers. */
-async function echoServer(t: Test, mode: 'mixed' | '401'): Promise<{ url: string; requests: () => number }> {
-  let n = 0
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    n++
+function echoServer(t: Test, mode: 'mixed' | '401'): Promise<{ url: string; requests: () => number }> {
+  return localServer(t, (req, res) => {
     const auth = req.headers.authorization ?? ''
     const url = req.url ?? ''
     if (mode === '401') {
@@ -73,9 +69,6 @@ async function echoServer(t: Test, mode: 'mixed' | '401'): Promise<{ url: string
     res.writeHead(400, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ error: 'bad_request', description: `header was ${JSON.stringify({ authorization: auth })}` }))
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => n }
 }
 
 function baseEnv(url: string, dir: string, token: string): Record<string, string> {

@@ -5,12 +5,10 @@
 // a bounded number of requests; empty pages that carry a token mid-result are followed, not taken as the end.
 // No process matters here: every run goes through main() in this process (runMain), against the emulator over HTTP.
 import t from 'tap'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Emulator, FaultKind, Faults } from '../../src/emulator/index.js'
-import { TOKEN, checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
+import { TOKEN, checkArchive, cliEnv, emulator, localServer, readArchive, runMain } from '../helpers.js'
 import { archivedLines, exits, logLines, prefixProblems, summaryOf } from './util.js'
 
 const EXACT = { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0 }
@@ -164,35 +162,27 @@ t.test('a token that never ends (only empty pages, fresh tokens) stops with exit
 t.test('a repeated page token stops with exit 4 after refetching the window three times; nothing is written', async (t) => {
   const day = new Date().toISOString().slice(0, 10)
   const rec = (i: number): object => ({ eventType: 'message_seen', date: `${day}T00:00:0${i}.000Z`, orgId: 123, userUid: '1', uniqId: String(i) })
-  let requests = 0
-  const server = createServer((req, res) => {
-    requests++
+  const server = await localServer(t, (req, res, n) => {
     const token = new URL(req.url ?? '/', 'http://x').searchParams.get('pageToken')
     res.setHeader('content-type', 'application/json')
     res.end(JSON.stringify(token === null ? { events: [rec(2), rec(1)], nextPageToken: 'AAA' } : { events: [rec(0)], nextPageToken: 'AAA' }))
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = server.url
   const dir = t.testdir()
   const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: url, Y360_CLOUD_API_URL: url, Y360_RETRY_DELAY: '5ms', Y360_LOG_FILE: '', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
   const r = await runMain(['--since', `${day}T00:00:00Z`, '--until', `${day}T00:00:10Z`, '--concurrency', '1'], { env, cwd: dir })
   t.equal(r.code, 4, exits(r, 4, 'exit 4 (BAD_PAGE)'))
   t.match(r.stderr, 'mail: the API repeated a page token')
-  t.equal(requests, 8, 'four passes of two pages, then the run stops')
+  t.equal(server.requests(), 8, 'four passes of two pages, then the run stops')
   t.same(readArchive(join(dir, 'mail'), 'mail_audit').lines, [], 'a window that could not be read completely is not written')
 })
 
 t.test('a server that answers 429 with Retry-After: 0 forever cannot make a busy loop: backoff, then exit 75 at --max-wait', async (t) => {
-  let requests = 0
-  const server = createServer((_req, res) => {
-    requests++
+  const server = await localServer(t, (_req, res, n) => {
     res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' })
     res.end('{"code":8,"message":"too many requests"}')
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = server.url
   const dir = t.testdir()
   const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: url, Y360_CLOUD_API_URL: url, Y360_RETRY_DELAY: '20ms', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
   const r = await runMain(['--lookback', '1h', '--concurrency', '1', '--max-wait', '1s', '--no-log-file'], { env, cwd: dir })
@@ -201,5 +191,5 @@ t.test('a server that answers 429 with Retry-After: 0 forever cannot make a busy
   // Backoff 20, 40, 80, 160, 320 ms… passes 1 s after 6 answers; a busy loop would have sent thousands. The client
   // measures that second on the real clock, so a slow machine reaches it in fewer answers (5 once each round trip
   // takes ~100 ms): at least 3 still shows it backed off and tried again rather than giving up at the first 429.
-  t.ok(requests >= 3 && requests <= 8, `${requests} requests in all`)
+  t.ok(server.requests() >= 3 && server.requests() <= 8, `${server.requests()} requests in all`)
 })

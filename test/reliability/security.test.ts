@@ -8,11 +8,9 @@
 // case run main() in this process (runMain), their outputs captured from the streams main writes to.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, TOKEN, checkArchive, cliEnv, emulator, readArchive, runCli, collect, type CliResult, runMain } from '../helpers.js'
+import { CLI, TOKEN, checkArchive, cliEnv, emulator, readArchive, runCli, collect, type CliResult, runMain, localServer } from '../helpers.js'
 import { exits } from './util.js'
 
 /** Every file under `dir`, recursively (relative paths). */
@@ -53,13 +51,11 @@ t.test('the token never leaves: succeeding, failing and hostile runs, debug log 
   t.notOk(help.stdout.includes(TOKEN) || help.stderr.includes(TOKEN), '--help shows no token')
 
   // A hostile or broken server that echoes the Authorization header into its error body.
-  const server = createServer((req, res) => {
+  const server = await localServer(t, (req, res) => {
     res.writeHead(req.url?.includes('/events') ? 400 : 401, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ code: 16, message: `bad credentials: ${req.headers.authorization}` }))
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = server.url
   const echoed = await runMain([], { env: { ...env, Y360_API_URL: url, Y360_CLOUD_API_URL: url }, cwd: dir })
   t.equal(echoed.code, 3, exits(echoed, 3, 'exit 3'))
   t.match(echoed.stderr, 'bad credentials: OAuth [REDACTED]', 'the echoed token is redacted in the message')

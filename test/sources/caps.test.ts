@@ -4,8 +4,6 @@
 // inactivity timeouts restart on every byte and every 1xx); the server's error text reaches logs and the summary
 // stripped of control characters and cut to 300 characters.
 import t from 'tap'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -14,7 +12,7 @@ import { readBounded, serverText } from '../../src/sources/bounded.js'
 import { mail } from '../../src/sources/mail.js'
 import { Limiters } from '../../src/sources/limiter.js'
 import { Y360Error } from '../../src/errors.js'
-import { cliEnv, emulator, TOKEN, runMain } from '../helpers.js'
+import { cliEnv, emulator, TOKEN, runMain, localServer } from '../helpers.js'
 import { Readable } from 'node:stream'
 
 const MiB = 1024 * 1024
@@ -87,14 +85,12 @@ t.test('102 Processing every 50ms does not extend the deadline (--request-deadli
 })
 
 t.test('error messages with control characters, 50 KB or 5 MB long: quoted cleanly and cut short', async (t) => {
-  const server = createServer((req, res) => {
+  const server = await localServer(t, (req, res) => {
     const n = req.url?.includes('huge') === true ? 5 * MiB : 50_000
     res.writeHead(400, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ code: 3, message: `bad\x1b]0;pwned\x07 request\n${'y'.repeat(n)}` }))
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = server.url
   const c = new ApiClient({ token: TOKEN, retries: 0, retryBaseMs: 1, retryMaxMs: 1, maxWaitMs: 1, timeoutMs: 5000, connectTimeoutMs: 1000, log: pino({ level: 'silent' }) })
   t.teardown(() => c.close())
   const refusal = async (path: string): Promise<Y360Error> => {

@@ -1,8 +1,6 @@
 // ApiClient against the real emulator over HTTP: transient failures are retried, fatal ones fail at once with a
 // message that names the source, the cause and the X-Request-Id, never the token.
 import t from 'tap'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { ApiClient } from '../../src/sources/client.js'
 import { parseRetryAfter } from '../../src/sources/retry.js'
@@ -11,7 +9,7 @@ import { mail } from '../../src/sources/mail.js'
 import { events } from '../../src/sources/events.js'
 import type { EndpointDescriptor } from '../../src/sources/descriptor.js'
 import { Limiters } from '../../src/sources/limiter.js'
-import { emulator, TOKEN } from '../helpers.js'
+import { emulator, localServer, TOKEN } from '../helpers.js'
 import type { Emulator } from '../../src/emulator/index.js'
 
 const log = pino({ level: 'silent' })
@@ -146,40 +144,32 @@ for (const form of ['seconds', 'http-date'] as const) {
 }
 
 t.test('429 with Retry-After: 0 forever: exponential floor, then RATE_LIMITED at --max-wait (no busy loop)', async (t) => {
-  let requests = 0
-  const server = createServer((_req, res) => {
-    requests++
+  const server = await localServer(t, (_req, res, n) => {
     res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' })
     res.end('{"code":8,"message":"too many requests"}')
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
   const clock = fakeClock(NOW)
   // Not adaptive: this case is about the retry decision's floor, not the rate a 429 leaves the host at.
   const limiter = new Limiters({ maxRps: 0, now: clock.now, sleep: clock.sleep, adaptive: false }).for('http://127.0.0.1')
   const c = new ApiClient({ token: TOKEN, retries: 6, retryBaseMs: 20, retryMaxMs: 10_000, maxWaitMs: 1000, timeoutMs: 5000, connectTimeoutMs: 2000, log, now: clock.now, sleep: clock.sleep })
   t.teardown(() => c.close())
-  const err = await failure(c.getPage(mail, `http://127.0.0.1:${(server.address() as AddressInfo).port}/security/v1/org/1/audit_log/mail`, limiter))
+  const err = await failure(c.getPage(mail, `${server.url}/security/v1/org/1/audit_log/mail`, limiter))
   t.equal(err.code, 'RATE_LIMITED')
   t.match(err.message, /^mail: rate limited \(429\) 6 times over 1s; waiting longer would pass --max-wait 1s; try again later/)
   t.same(clock.slept, [20, 40, 80, 160, 320], 'waits double from --retry-delay; the sixth would pass 1 s in all')
-  t.equal(requests, 6)
+  t.equal(server.requests(), 6)
 })
 
 t.test('transient failures back off on the injected sleep: base × 2^retry × (1 + jitter), capped; then API_UNAVAILABLE', async (t) => {
-  let requests = 0
   let failFirst = 3
-  const server = createServer((_req, res) => {
-    requests++
+  const server = await localServer(t, (_req, res, n) => {
     res.setHeader('content-type', 'application/json')
-    if (requests <= failFirst) {
+    if (n <= failFirst) {
       res.statusCode = 503
       res.end('{"message":"busy"}')
     } else res.end('{"events":[{"date":"2025-09-10T11:00:00.000Z","uniqId":"1"}],"nextPageToken":""}')
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/security/v1/org/1/audit_log/mail`
+  const url = `${server.url}/security/v1/org/1/audit_log/mail`
   const limiter = new Limiters({ maxRps: 0 }).for(url)
   const make = (retries: number, clock: ReturnType<typeof fakeClock>): ApiClient =>
     new ApiClient({ token: TOKEN, retries, retryBaseMs: 100, retryMaxMs: 300, maxWaitMs: 1000, timeoutMs: 5000, connectTimeoutMs: 2000, log, now: clock.now, sleep: clock.sleep, random: () => 0.5 })
@@ -189,9 +179,9 @@ t.test('transient failures back off on the injected sleep: base × 2^retry × (1
   t.teardown(() => c1.close())
   t.equal((await c1.getPage(mail, url, limiter)).records.length, 1)
   t.same(ok.slept, [150, 300, 300], '150, then capped at 300')
-  t.equal(requests, 4)
+  t.equal(server.requests(), 4)
 
-  requests = 0
+  server.reset()
   failFirst = 10
   const gaveUp = fakeClock(NOW)
   const c2 = make(2, gaveUp)
@@ -200,7 +190,7 @@ t.test('transient failures back off on the injected sleep: base × 2^retry × (1
   t.equal(err.code, 'API_UNAVAILABLE')
   t.match(err.message, /^mail: the API kept failing after 3 attempts; last error: server error 503: busy/)
   t.same(gaveUp.slept, [150, 300], 'no wait after the last attempt')
-  t.equal(requests, 3)
+  t.equal(server.requests(), 3)
 })
 
 t.test('an abort during a backoff ends the request with the signal\'s reason', async (t) => {
