@@ -44,6 +44,15 @@ export async function localServer(t: TapLike, handler: (req: IncomingMessage, re
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => n, reset: () => void (n = 0) }
 }
 
+/**
+ * The most recent 12:00 UTC (epoch ms): an emulator `end` for data whose day boundaries must not move with the time of
+ * day the suite runs at (data ending at "now" just after midnight holds a first or last day of a few records).
+ */
+export function lastNoonUtc(now = Date.now()): number {
+  const day = 86_400_000
+  return now - ((((now % day) - day / 2) % day) + day) % day
+}
+
 /** Starts an emulator for one test and closes it at teardown. */
 export async function emulator(t: TapLike, opts: EmulatorOptions = {}): Promise<Emulator> {
   const emu = await startEmulator({ token: TOKEN, org: 123, ...opts })

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkArchive, cliEnv, emulator, exact, fakeClock, readArchive, runMain, startCli, summaryOf } from '../helpers.js'
+import { checkArchive, cliEnv, emulator, exact, fakeClock, readArchive, runMain, startCli, summaryOf, lastNoonUtc } from '../helpers.js'
 import { pythonDumps } from '../../src/pipeline/format.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { show } from '../../src/time.js'
@@ -113,9 +113,7 @@ t.test('--since is inclusive, --until exclusive; relative forms yesterday / toda
 t.test('SIGTERM during a backfill: finished days merged, the day in progress unchanged, no temp file, no duplicate', async (t) => {
   // The data ends at the last noon (UTC): every day file holds half a day or more, whatever the time of day the test
   // runs at (ending at "now" just before midnight left a first day of a few records, which can have none to merge).
-  const DAY = 86_400_000
-  const lastNoon = Date.now() - ((((Date.now() % DAY) - DAY / 2) % DAY) + DAY) % DAY
-  const emu = await emulator(t, { counts: { mail: 1500 }, days: 5, seed: 22, end: lastNoon })
+  const emu = await emulator(t, { counts: { mail: 1500 }, days: 5, seed: 22, end: lastNoonUtc() })
   const dir = t.testdir()
   const mailDir = join(dir, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
