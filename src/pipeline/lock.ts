@@ -7,9 +7,9 @@
  * interleaving with the new holder.
  */
 import { randomBytes } from 'node:crypto'
-import { linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { Y360Error, sysCode } from '../errors.js'
 import type { Logger } from '../log.js'
 
@@ -172,6 +172,9 @@ export class DirLock {
   /** Throws LOCKED when another run has taken the lock over (this one was stopped longer than the stale time). */
   check(): void {
     if (this.#ours()) return
+    // The directory itself is gone (removed under the run): no other run can hold a lock in it, and the write that
+    // follows fails on the missing directory, naming the file (exit 5), which says what happened.
+    if (!existsSync(dirname(this.path))) return
     throw new Y360Error('LOCKED', `the lock ${this.path} was taken over by another run (this one did not refresh it for too long, e.g. it was stopped); stopping before the next write so that two runs never write the same files`, { path: this.path })
   }
 

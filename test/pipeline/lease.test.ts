@@ -3,7 +3,7 @@
 // holder that lost its lock (it was stopped too long) stops before its next write; release never removes a lock that
 // is no longer ours. Time is injected: nothing here waits.
 import t from 'tap'
-import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { DirLock, LOCK_NAME } from '../../src/pipeline/lock.js'
@@ -67,4 +67,14 @@ t.test('the lock appears whole: written to an unpredictable temp name, created e
   t.same(JSON.parse(readFileSync(join(dir, LOCK_NAME), 'utf8')), a.info)
   a.release()
   again.release()
+})
+
+t.test('a directory removed under the run is not a takeover: check() leaves the failure to the write (exit 5), naming the file', async (t) => {
+  const dir = t.testdir({ archive: {} })
+  const a = DirLock.acquire(join(dir, 'archive'), capture().log, { now: () => T0, refresh: false })
+  rmSync(join(dir, 'archive'), { recursive: true })
+  t.doesNotThrow(() => a.check(), 'no LOCKED for a lock whose directory is gone')
+  mkdirSync(join(dir, 'archive'))
+  t.throws(() => a.check(), { code: 'LOCKED' }, 'the directory is back without our lock: another run may hold it')
+  a.release()
 })
