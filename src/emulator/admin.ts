@@ -9,6 +9,7 @@ import { iterTruth, type TruthQuery } from './truth.js'
 /** Operations the admin API delegates to the emulator. */
 export interface AdminHooks {
   inject(source: SourceName, n: number, opts: { lateSeconds?: number; at?: number }): object[]
+  late(source: SourceName, n: number, range: { from: number; to: number }): object[]
   setFaults(patch: unknown): void
   setSwitches(patch: unknown): void
 }
@@ -56,6 +57,18 @@ async function streamTruth(state: EmulatorState, res: ServerResponse, url: URL):
   res.end(batch.length ? batch.join('\n') + '\n' : '')
 }
 
+/** `POST /__admin/late {"source", "n", "from", "to"}` (from/to: epoch ms or RFC 3339): records inserted into the past. */
+function lateArrivals(hooks: AdminHooks, body: unknown): object[] {
+  const b = body as { source?: SourceName; n?: number; from?: unknown; to?: unknown }
+  const at = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' ? (parseMsOrIsoToUs(v) ?? NaN) / 1000 : undefined)
+  const from = at(b.from)
+  const to = at(b.to)
+  if (!SOURCES.includes(b.source as SourceName) || !Number.isInteger(b.n) || (b.n as number) < 0 || from === undefined || to === undefined) {
+    throw new TypeError('late needs {"source": "mail"|"disk"|"events", "n": <integer>, "from": <ms|iso>, "to": <ms|iso>}')
+  }
+  return hooks.late(b.source as SourceName, b.n as number, { from, to })
+}
+
 /** Handles one /__admin/ request. */
 export async function handleAdmin(state: EmulatorState, hooks: AdminHooks, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const key = `${req.method} ${url.pathname.replace(/\/$/, '')}`
@@ -76,6 +89,7 @@ export async function handleAdmin(state: EmulatorState, hooks: AdminHooks, req: 
         if (!SOURCES.includes(b.source as SourceName) || !Number.isInteger(b.n) || (b.n as number) < 0) throw new TypeError('inject needs {"source": "mail"|"disk"|"events", "n": <integer>}')
         return ok(hooks.inject(b.source as SourceName, b.n as number, { lateSeconds: b.lateSeconds, at: b.at }))
       }
+      case 'POST /__admin/late': return ok(lateArrivals(hooks, await readJson(req)))
       default:
         req.resume()
         return sendJson(res, 404, JSON.stringify({ error: `no admin route ${key}` }))

@@ -63,6 +63,11 @@ export interface Emulator {
   truth(source: SourceName, q?: TruthQuery): object[]
   /** Adds n records stamped clock() (or clock() − random(0..lateSeconds) s, or exactly `at` epoch ms, fractions = µs), rounded down to the source's precision; returns them as served. */
   inject(source: SourceName, n: number, opts?: { lateSeconds?: number; at?: number }): object[]
+  /**
+   * Late arrivals: adds n records stamped in the past, spread over [from, to) (epoch ms, to ≤ clock()), visible from now
+   * on (the ground truth holds them at once); returns them as served, ascending.
+   */
+  late(source: SourceName, n: number, range: { from: number; to: number }): object[]
   /** Changes faults at runtime (partial, validated; throws TypeError). */
   setFaults(f: Partial<Faults>): void
   /** Changes switches at runtime (partial, validated; throws TypeError). */
@@ -106,9 +111,17 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const f = fmt()
     return ids.map((id) => sources[source].render(id, f))
   }
+  const late = (source: SourceName, n: number, r: { from: number; to: number }): object[] => {
+    if (!SOURCES.includes(source)) throw new TypeError(`unknown source "${source}"`)
+    if (!Number.isInteger(n) || n < 0) throw new TypeError('late needs a count n >= 0')
+    if (!Number.isFinite(r.from) || !Number.isFinite(r.to) || r.from >= r.to || r.to > clock()) throw new TypeError('late needs from < to <= now (epoch ms or RFC 3339)')
+    const ids = sources[source].backdate(n, r.from, r.to)
+    const f = fmt()
+    return ids.map((id) => sources[source].render(id, f))
+  }
   const setFaults = (f: unknown): void => state.faults.update(f)
   const setSwitches = (s: unknown): void => { state.switches = mergeSwitches(state.switches, s) }
-  const { server, timers } = createEmulatorServer(state, { inject, setFaults, setSwitches })
+  const { server, timers } = createEmulatorServer(state, { inject, late, setFaults, setSwitches })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve() })
@@ -130,7 +143,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       return closing
     },
     truth: (source, q) => [...iterTruth(state, source, q)],
-    inject,
+    inject, late,
     setFaults, setSwitches,
     switches: () => structuredClone(state.switches),
     stats: () => state.stats.snapshot(),

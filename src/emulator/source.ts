@@ -56,6 +56,20 @@ export class SourceData {
     return ids
   }
 
+  /**
+   * Adds `n` generated records stamped in the past, spread over [fromMs, toMs) (seeded, ascending): late arrivals,
+   * records the API makes visible only now although their own time is hours or days ago. Returns their ids.
+   */
+  backdate(n: number, fromMs: number, toMs: number): number[] {
+    const ids: number[] = []
+    const stamps = Array.from({ length: n }, () => Math.floor((fromMs + this.#injectRng.next() * (toMs - fromMs)) * 1000)).sort((a, b) => a - b)
+    for (const us of stamps) {
+      const id = this.store.nextId
+      ids.push(this.store.insert(this.factory.quantize(us), this.factory.attrsFor(id)))
+    }
+    return ids
+  }
+
   /** The record as served (a fresh object, safe to mutate), with the content variants of the switches applied. */
   render(id: number, fmt: RenderFormat): Record<string, unknown> {
     const rec = this.#plain(id, fmt)
