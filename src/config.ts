@@ -34,7 +34,7 @@ export function readConfig(input: ConfigInput): { config: Config; problems: Prob
   const ctx = { ...base, zone: quietValue(OPTION.timezone, layered.raw, base, mode) }
   const parsed = parseAll(OPTIONS, layered.raw, ctx, mode)
   const picked = selectSources(parsed.values)
-  const token = resolveToken(parsed.values.get(OPTION.token), parsed.values.get(OPTION.tokenFile), input.env, mode === 'fetch')
+  const token = resolveToken(parsed.values.get(OPTION.token), parsed.values.get(OPTION.tokenFile), input.env, mode !== 'verify')
   const draft = assemble(parsed.values, token.token, picked.sources, [...layered.warnings, ...token.warnings])
   const cfg: Config = { ...draft, warnings: [...draft.warnings, ...unknownTypeWarnings(draft)] }
   // The token's problems stand where its row's would (it is the first option).

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ARCHIVE_DAMAGED' // verify found problems
   | 'SYSLOG_FAILED' // --syslog: the receiver could not be reached (or its certificate was refused) after all retries
   | 'ANOMALY' // the run completed, but the API or the archive broke an assumption (summary `anomalies`)
+  | 'RECORDS_MISSING' // reconcile: the archive lacked records the API returns (merged in, or reported only with --dry-run)
   | 'INTERNAL'
 
 export interface ErrorContext {
@@ -64,6 +65,7 @@ export const EXIT_CODES: Record<ErrorCode | 'OK', number> = {
   ARCHIVE_DAMAGED: 7,
   ANOMALY: 8,
   SYSLOG_FAILED: 9,
+  RECORDS_MISSING: 10,
   INTERNAL: 70,
   RATE_LIMITED: 75,
   INTERRUPTED: 130,

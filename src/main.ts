@@ -1,5 +1,5 @@
 /**
- * The commands: fetch (the default), verify, demo, emulator, help. `main` finds the command wherever it stands among
+ * The commands: fetch (the default), verify, reconcile, demo, emulator, help. `main` finds the command wherever it stands among
  * the options, answers -h/--help, -V/--version and `help [command]` itself, and runs the command in this process with
  * the given Io. A reader that leaves stdout (`verify | head`) ends any command quietly (exit 0, no trace).
  */
@@ -8,7 +8,7 @@ import type { Io } from './io.js'
 import { OPTIONS } from './config/options.js'
 import { EXIT_CODES } from './errors.js'
 
-const COMMANDS = ['fetch', 'verify', 'demo', 'emulator'] as const
+const COMMANDS = ['fetch', 'verify', 'reconcile', 'demo', 'emulator'] as const
 type Command = (typeof COMMANDS)[number]
 const isCommand = (s: string): s is Command => (COMMANDS as readonly string[]).includes(s)
 
@@ -43,6 +43,7 @@ export function splitCommand(argv: readonly string[]): { cmd: Command | 'help'; 
 async function helpOf(cmd: Exclude<Command, 'emulator'>, v: string): Promise<string> {
   if (cmd === 'verify') return (await import('./verify.js')).verifyHelp(v)
   if (cmd === 'demo') return (await import('./demo.js')).demoHelp(v)
+  if (cmd === 'reconcile') return (await import('./reconcile.js')).reconcileHelp(v)
   return (await import('./config/options.js')).helpText(v)
 }
 
@@ -81,5 +82,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   if (cmd === 'demo') return (await import('./demo.js')).demoMain(rest, cio)
   if (cmd === 'verify') return (await import('./verify.js')).verifyMain(rest, cio)
+  if (cmd === 'reconcile') return (await import('./reconcile.js')).reconcileMain(rest, cio)
   return (await import('./fetch.js')).fetchCommand(rest, cio, version())
 }

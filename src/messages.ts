@@ -144,6 +144,17 @@ export class SourceStats {
   repaired = 0
   /** Request retries (5xx, resets, timeouts, 429). */
   retries = 0
+  /** reconcile: records the API returns that the archive lacked (written unless --dry-run). */
+  missing = 0
+  /** reconcile: archived records the API did not return, within its retention. */
+  unconfirmed = 0
+  /** reconcile: archived records the API did not return, older than its retention (the API forgot them). */
+  beyondRetention = 0
+  /** The re-check before sealing: days asked of the API again, late arrivals it found (and merged). */
+  recheckedDays = 0
+  recheckLate = 0
+  /** The largest lateness of those: the archive's newest instant before the run minus the record's own instant (µs). */
+  recheckMaxLateUs = 0
   /** Anomalies by kind (only kinds seen). */
   readonly anomalies = new Map<AnomalyKind, number>()
   /** Files written, in the order first written. */

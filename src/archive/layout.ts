@@ -89,3 +89,9 @@ export function isDayName(day: string): boolean {
   const dt = DateTime.fromISO(day, { zone: 'UTC' })
   return dt.isValid && dt.toISODate() === day
 }
+
+/** The instants of local day `day` in `zone`: [from, to) in µs (DST-safe: a day may last 23 or 25 hours). */
+export function dayBounds(zone: string, day: string): { from: Micros; to: Micros } {
+  const dt = DateTime.fromISO(day, { zone }).startOf('day')
+  return { from: dt.toMillis() * 1000, to: dt.plus({ days: 1 }).toMillis() * 1000 }
+}

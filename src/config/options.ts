@@ -131,7 +131,9 @@ export const OPTION = {
   noLogFile: flag({ flag: 'no-log-file', help: 'no debug log file' }),
   logLevel: opt({ flag: 'log-level', env: 'Y360_LOG_LEVEL', default: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), help: 'stderr log level: debug, info, warn, error' }),
   quiet: flag({ flag: 'quiet', help: 'warnings and errors only on stderr, no progress line' }),
-  json: flag({ flag: 'json', help: 'verify: print the report as one JSON document on stdout' }),
+  json: flag({ flag: 'json', help: 'verify, reconcile: print the report as one JSON document on stdout' }),
+  dryRun: flag({ flag: 'dry-run', help: 'reconcile: report what the archive lacks and holds beyond the API, change nothing on disk' }),
+  noRecheck: flag({ flag: 'no-recheck', help: 'do not ask the API again for a day before sealing it (the re-check costs one more day of requests per sealed day and merges late arrivals)' }),
   help: flag({ flag: 'help', short: 'h', help: 'show this help' }),
   version: flag({ flag: 'version', short: 'V', help: 'show the version' }),
 }
@@ -159,6 +161,8 @@ export function helpText(version: string): string {
     'Usage:',
     '  y360-audit [fetch] [options]     fetch new records into the archive (the default command)',
     '  y360-audit verify [options]      check an archive without the network',
+    '  y360-audit reconcile --since X [--until Y] [--dry-run] [--json]',
+    '                                   ask the API for a range again and merge what the archive lacks',
     '  y360-audit demo [--dir D]        run the whole job against the bundled emulator',
     '  y360-audit emulator [options]    start the bundled API emulator',
     '  y360-audit help [command]        help of a command; options go before or after the command',
@@ -171,7 +175,7 @@ export function helpText(version: string): string {
     'Exit codes: 0 ok (also "nothing new"), 1 bad configuration, 3 the API refused (token, scope, org, audit log off),',
     '4 the API kept failing, 5 the archive could not be written, 6 another run holds the lock, 7 verify found damage,',
     '8 the run completed but saw anomalies (summary "anomalies"), 9 the syslog receiver could not be reached (or its',
-    'certificate was refused),',
+    'certificate was refused), 10 reconcile found records the archive lacked (merged in, or not with --dry-run),',
     '75 rate limited beyond --max-wait (try later), 130/143 stopped by SIGINT/SIGTERM, 70 internal error.',
   ].join('\n')
 }

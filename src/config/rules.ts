@@ -132,7 +132,7 @@ function realDir(dir: string): string {
 /** The debug log file: an existing one must be a regular file we can write; a missing one, creatable. Judged without touching the disk. */
 export const logFileUsable: Rule = (cfg, mode) => {
   const path = cfg.logFile
-  if (path === undefined || mode !== 'fetch') return [] // verify writes no debug log
+  if (path === undefined || mode === 'verify') return [] // verify writes no debug log
   const fix = 'fix --log-file / Y360_LOG_FILE or pass --no-log-file'
   let st
   try {
@@ -163,8 +163,18 @@ export const directoriesUsable: Rule = (cfg, mode) => {
   })
 }
 
-/** --json shapes verify's report; the fetch job has --summary-json. */
-export const jsonOnlyForVerify: Rule = (cfg, mode) => (cfg.json && mode === 'fetch' ? [problem(OPTION.json.flag, undefined, '--json is an option of verify; a fetch run writes its summary with --summary-json (- for stdout)')] : [])
+/** --json shapes verify's and reconcile's report; the fetch job has --summary-json. */
+export const jsonOnlyForVerify: Rule = (cfg, mode) => (cfg.json && mode === 'fetch' ? [problem(OPTION.json.flag, undefined, '--json is an option of verify and reconcile; a fetch run writes its summary with --summary-json (- for stdout)')] : [])
+
+/** --dry-run belongs to reconcile; reconcile needs a range and writes to the archive only (its report goes to stdout). */
+export const reconcileShape: Rule = (cfg, mode) => {
+  if (mode !== 'reconcile') return cfg.dryRun && mode === 'fetch' ? [problem(OPTION.dryRun.flag, undefined, '--dry-run is an option of reconcile (y360-audit reconcile --since X --dry-run)')] : []
+  const out: Problem[] = []
+  if (cfg.since === undefined) out.push(problem(OPTION.since.flag, undefined, 'reconcile needs --since (the start of the range to ask the API for again; --until defaults to now)'))
+  const refused: [string, boolean][] = [[OPTION.stdout.flag, cfg.stdout], [OPTION.syslog.flag, cfg.syslog !== undefined], [OPTION.watch.flag, cfg.watch], [OPTION.stateFile.flag, cfg.stateFile !== undefined], [OPTION.summaryJson.flag, cfg.summaryJson !== undefined], [OPTION.metricsFile.flag, cfg.metricsFile !== undefined]]
+  for (const [flag, given] of refused) if (given) out.push(problem(flag, undefined, `--${flag} is not an option of reconcile, which compares the archive directories with the API (its report: stdout, --json)`))
+  return out
+}
 
 /** `-` puts a document on stdout: not beside the records of --stdout, and only one document there. */
 export const stdoutTakenOnce: Rule = (cfg, mode) => {
@@ -200,7 +210,7 @@ export const outputFilesUsable: Rule = (cfg, mode) => {
 }
 
 /** Every rule, in the order their problems are listed. */
-export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, syslogNotWithStdout, syslogCaNeedsTls, syslogBesideArchiveAppendsOnly, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, jsonOnlyForVerify, stdoutTakenOnce, distinctFiles, outputFilesUsable, directoriesUsable, logFileUsable]
+export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, syslogNotWithStdout, syslogCaNeedsTls, syslogBesideArchiveAppendsOnly, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, jsonOnlyForVerify, reconcileShape, stdoutTakenOnce, distinctFiles, outputFilesUsable, directoriesUsable, logFileUsable]
 
 /** Event types the endpoints do not know yet are sent anyway (the vendor adds types), with a warning. */
 export function unknownTypeWarnings(cfg: Config): string[] {

@@ -60,8 +60,12 @@ export interface Config {
   readonly logFile: string | undefined
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   readonly quiet: boolean
-  /** verify: the report as one JSON document. */
+  /** verify, reconcile: the report as one JSON document. */
   readonly json: boolean
+  /** reconcile: report only, change nothing on disk. */
+  readonly dryRun: boolean
+  /** No re-check of a day before it is sealed. */
+  readonly noRecheck: boolean
   readonly help: boolean
   readonly version: boolean
   /** Non-fatal remarks found while validating (unknown event types, a world-readable .env). */

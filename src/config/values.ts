@@ -4,8 +4,8 @@ import type { ParseContext } from './parse.js'
 import { problem, type Problem } from './problem.js'
 import type { Raw } from './layer.js'
 
-/** Which command reads the options: `verify` ignores the rows marked fetchOnly. */
-export type Mode = 'fetch' | 'verify'
+/** Which command reads the options: `verify` ignores the rows marked fetchOnly; `reconcile` reads them as fetch does. */
+export type Mode = 'fetch' | 'verify' | 'reconcile'
 
 /** Parsed values by row; a row whose text was refused holds what its default gives (the run is refused anyway). */
 export interface Values {
@@ -16,14 +16,14 @@ export interface Values {
 
 /** One row's value and problems. */
 function parseRow(o: StringOption<unknown>, text: string | undefined, ctx: ParseContext, mode: Mode): { value: unknown; problems: Problem[] } {
-  if (o.fetchOnly === true && mode !== 'fetch') return { value: undefined, problems: [] }
+  if (o.fetchOnly === true && mode === 'verify') return { value: undefined, problems: [] }
   const trimmed = text?.trim()
   const r = trimmed === undefined ? { ok: true as const, value: undefined } : o.parse(trimmed, ctx)
   if (!r.ok) {
     const fallback = r.partial !== undefined || o.default === undefined ? undefined : o.parse(o.default, ctx)
     return { value: r.partial ?? (fallback?.ok === true ? fallback.value : undefined), problems: r.messages.map((m) => problem(o.flag, trimmed, m)) }
   }
-  if (r.value === undefined && o.required !== undefined && mode === 'fetch') return { value: undefined, problems: [problem(o.flag, trimmed, o.required)] }
+  if (r.value === undefined && o.required !== undefined && mode !== 'verify') return { value: undefined, problems: [problem(o.flag, trimmed, o.required)] }
   return { value: r.value, problems: [] }
 }
 

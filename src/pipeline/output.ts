@@ -8,8 +8,8 @@ import type { SourceConfig } from '../config.js'
 import type { SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
 
-/** Summary mode of a source: append (incremental), backfill (--since merged into day files), stdout or syslog (alone). */
-export type OutputMode = 'append' | 'backfill' | 'stdout' | 'syslog'
+/** Summary mode of a source: append (incremental), backfill (--since merged into day files), stdout or syslog (alone), reconcile. */
+export type OutputMode = 'append' | 'backfill' | 'stdout' | 'syslog' | 'reconcile'
 
 /** One source's side of an output: its start point, then its sink for the planned range. */
 export interface SourceTarget {
@@ -19,8 +19,11 @@ export interface SourceTarget {
   readonly where: string
   /** Keys already delivered at or after `from` (may still be loading: Dedupe awaits it). */
   seed(from: Micros): Promise<Map<string, Micros>> | Map<string, Micros>
-  /** The sink of this run for [from, to), and the mode it writes in. */
-  sink(range: { from: Micros; to: Micros }): { sink: Writable; mode: OutputMode }
+  /**
+   * The sink of this run for [from, to), and the mode it writes in; `afterCommit` (archive, merging) runs after each
+   * day file a merge renamed into place.
+   */
+  sink(range: { from: Micros; to: Micros }, opts?: { afterCommit?: (path: string, day: string) => Promise<void> }): { sink: Writable; mode: OutputMode }
 }
 
 export interface Output {

@@ -52,6 +52,8 @@ export interface RunContext {
   onProgress?: (source: string, p: ProgressUpdate) => void
   /** Where --stdout writes (default process.stdout). */
   stdout?: NodeJS.WritableStream
+  /** The output to use instead of the one the configuration implies (reconcile). */
+  output?: Output
 }
 
 const PAGE_SIZE = 100
@@ -139,6 +141,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
 /** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */
 function outputFor(ctx: RunContext): Output {
   const { cfg } = ctx
+  if (ctx.output !== undefined) return ctx.output
   if (cfg.stdout) return new StreamOutput(cfg, ctx.log, ctx.now, ctx.stdout ?? process.stdout)
   if (cfg.syslog !== undefined && cfg.sources.every((s) => s.dir === '')) return new SyslogOutput(cfg, ctx.log, ctx.now, ctx.signal)
   const archive = new ArchiveOutput(cfg, ctx.log, ctx.now)

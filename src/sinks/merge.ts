@@ -191,11 +191,16 @@ export class MergingFileSink extends Writable {
   readonly #stats: SourceStats
   readonly #guard: () => void
   readonly #scrub: Scrub | undefined
+  readonly #afterCommit: ((path: string, day: string) => Promise<void>) | undefined
   #day: DayMerge | undefined
+  #dayName = ''
   #inflight: Promise<void> | undefined
 
-  /** `guard` runs before every chunk and every rename, and throws when this run may no longer write (lock lost). */
-  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void; scrub?: Scrub }) {
+  /**
+   * `guard` runs before every chunk and every rename, and throws when this run may no longer write (lock lost);
+   * `afterCommit` runs after each day file was renamed into place (reconcile reseals the day there).
+   */
+  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void; scrub?: Scrub; afterCommit?: (path: string, day: string) => Promise<void> }) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = o.archive
     this.#source = o.source
@@ -205,6 +210,7 @@ export class MergingFileSink extends Writable {
     this.#stats = o.stats
     this.#guard = o.guard ?? (() => undefined)
     this.#scrub = o.scrub
+    this.#afterCommit = o.afterCommit
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -236,6 +242,7 @@ export class MergingFileSink extends Writable {
       if (this.#day?.path !== path) {
         await this.#finishDay()
         this.#day = await DayMerge.open(path, this.#instantOf, this.#tolUs, this.#stats)
+        this.#dayName = seg.day
       }
       for (const r of seg.records) {
         if (await (this.#day as DayMerge).add({ us: r.us, key: recordKey(r), line: r.line, out: r.out })) {
@@ -258,6 +265,7 @@ export class MergingFileSink extends Writable {
       throw err
     }
     this.#log.debug({ source: this.#source, file: d.path }, 'day file merged')
+    await this.#afterCommit?.(d.path, this.#dayName)
   }
 
   #wrap(err: unknown): Error {

@@ -32,13 +32,21 @@ export class ArchiveOutput implements Output {
   readonly #log: Logger
   readonly #now: () => number
   readonly #locks = new Map<string, DirLock>()
+  readonly #readOnly: boolean
 
-  constructor(cfg: Config, log: Logger, now: () => number) {
+  /** `readOnly` (reconcile --dry-run): open() takes the locks and checks the marks but creates and removes nothing. */
+  constructor(cfg: Config, log: Logger, now: () => number, opts: { readOnly?: boolean } = {}) {
     this.#scrub = scrubber([cfg.token])
     this.#cfg = cfg
     this.#log = log
     this.#now = now
+    this.#readOnly = opts.readOnly === true
     this.mode = cfg.since !== undefined ? 'backfill' : 'append'
+  }
+
+  /** Throws LOCKED when this run no longer holds the lock of `src`'s directory (call before each write). */
+  checkLock(src: SourceConfig): void {
+    this.#locks.get(src.dir)?.check()
   }
 
   #archive(src: SourceConfig): ArchiveId {
@@ -47,7 +55,7 @@ export class ArchiveOutput implements Output {
 
   async open(): Promise<void> {
     const problems: string[] = []
-    for (const src of this.#cfg.sources) {
+    for (const src of this.#readOnly ? [] : this.#cfg.sources) {
       const r = prepareDir(src.dir, `the ${src.name} directory (--${src.name}-dir)`)
       if (r.problem !== undefined) problems.push(r.problem)
       if (r.created) this.#log.info({ dir: src.dir }, `created directory ${src.dir}`)
@@ -67,6 +75,7 @@ export class ArchiveOutput implements Output {
       if (zone.write !== undefined) writes.push(zone.write)
     }
     if (problems.length > 0) throw configProblems(problems)
+    if (this.#readOnly) return
     for (const write of writes) write()
     for (const src of this.#cfg.sources) await this.#removeStaleTemps(src)
   }
@@ -95,13 +104,13 @@ export class ArchiveOutput implements Output {
       resume: cp.resume,
       where: 'archive',
       seed: (from) => cp.seed(from),
-      sink: ({ from }) => {
+      sink: ({ from }, opts = {}) => {
         if (mode === 'backfill' && cp.resume !== undefined && from > cp.resume + overlapUs) {
           log.warn({ source: src.name }, `${src.name}: --since ${show(from)} is after the archive's newest record ${show(cp.resume)}: records between them are not fetched now, and later runs resume after the newest archived record, so they stay missing; run a backfill --since ${show(cp.resume)} to close the gap`)
         }
         // A range wholly after the archive (or into an empty one) appends like any run: nothing to merge with.
         if (mode === 'backfill' && cp.resume !== undefined && from <= cp.resume) {
-          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub }) }
+          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub, afterCommit: opts.afterCommit }) }
         }
         return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub) }
       },

@@ -1,0 +1,136 @@
+/**
+ * reconcile: asks the API for --since..--until again, compares it with the archive day by day by record identity,
+ * merges what the archive lacks (not with --dry-run) under the archive's lock, reseals the days it changed, and reports
+ * per day what the archive lacked and what it holds that the API no longer returns (beyond the API's retention: said
+ * so). Exit 0 when nothing was missing, RECORDS_MISSING (10) when something was (repaired, or not with --dry-run).
+ */
+import { loadConfig, type Config } from './config.js'
+import { OPTION } from './config/options.js'
+import { EXIT_CODES, exitCodeOf, Y360Error } from './errors.js'
+import type { Io } from './io.js'
+import { createLogger } from './log.js'
+import { ReconcileOutput, type SourceReconcile } from './pipeline/outputs/reconcile.js'
+import { run, type RunSummary, type SourceSummary } from './pipeline/run.js'
+
+/** The options reconcile reads besides the fetch job's connection and archive options. */
+const OWN = [OPTION.since, OPTION.until, OPTION.dryRun, OPTION.json, OPTION.timezone, OPTION.overlapMs]
+
+/** `y360-audit help reconcile`. */
+export function reconcileHelp(version: string): string {
+  const rows = OWN.map((o) => `  ${(o.kind === 'boolean' ? `--${o.flag}` : `--${o.flag} <v>`).padEnd(24)} ${o.help}`)
+  return [
+    `y360-audit ${version} reconcile: ask the API for a range again and repair what the archive lacks`,
+    '',
+    'Usage:',
+    '  y360-audit reconcile --since X [--until Y] [--dry-run] [--json] [options]   (the fetch job\'s configuration)',
+    '',
+    'Each day of the range is compared with its day file by record identity (canonical content: spacing and key',
+    'order do not matter). Records the API returns that the file lacks are merged in (temp file + rename, ascending,',
+    'existing lines kept byte for byte) and the day is resealed; records the file holds that the API no longer',
+    'returns are reported ("unconfirmed"; "beyond retention" when older than the API keeps records), never removed.',
+    '',
+    'Options (and every fetch option: directories, base names, --ext, --sources, filters, URLs, token, retries):',
+    ...rows,
+    '',
+    'Exit codes: 0 nothing missing, 10 records were missing (merged in; with --dry-run only reported), 1 bad',
+    'configuration, 3/4/5/6/75 as for fetch (API refused, API failing, archive not writable, locked, rate limited),',
+    '8 nothing missing but the API broke an assumption, 130/143 stopped by a signal.',
+  ].join('\n')
+}
+
+/** The report of one source, as --json writes it. */
+interface SourceReport extends SourceReconcile {
+  ok: boolean
+  code?: string
+  error?: string
+  from?: string
+  to?: string
+  missing: number
+  repaired: number
+  unconfirmed: number
+  beyondRetention: number
+}
+
+function sourceReport(s: SourceSummary, r: SourceReconcile | undefined): SourceReport {
+  const days = r?.days ?? []
+  const sum = (k: 'missing' | 'unconfirmed' | 'beyondRetention'): number => days.reduce((n, d) => n + d[k], 0)
+  const out: SourceReport = { source: s.source, ok: s.ok, from: s.from, to: s.to, missing: sum('missing'), repaired: s.written, unconfirmed: sum('unconfirmed'), beyondRetention: sum('beyondRetention'), days, changed: r?.changed ?? [] }
+  if (s.code !== undefined) out.code = s.code
+  if (s.error !== undefined) out.error = s.error
+  return out
+}
+
+/** The text report: one line per source, one per day where the two sides differ. */
+function textReport(reports: SourceReport[], dryRun: boolean): string {
+  const lines: string[] = []
+  for (const r of reports) {
+    const state = r.ok ? (r.missing === 0 ? 'nothing missing' : `${r.missing} missing, ${dryRun ? 'not repaired (--dry-run)' : `${r.repaired} merged in`}`) : `FAILED (${r.code})`
+    lines.push(`${r.source}: ${r.from ?? '?'} .. ${r.to ?? '?'}: ${r.days.length} day(s) compared, ${state}; ${r.unconfirmed} unconfirmed, ${r.beyondRetention} beyond the API's retention`)
+    for (const d of r.days) {
+      if (d.missing === 0 && d.unconfirmed === 0 && d.beyondRetention === 0) continue
+      const parts = [`${d.archived} archived`, `${d.api} from the API`, `${d.missing} missing`]
+      if (d.unconfirmed > 0) parts.push(`${d.unconfirmed} archived but not returned by the API`)
+      if (d.beyondRetention > 0) parts.push(`${d.beyondRetention} older than the API's retention (the API no longer has them; not an error)`)
+      lines.push(`  ${d.day} ${d.file}: ${parts.join(', ')}`)
+    }
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** The exit code: a failure's own, else 10 when records were missing, else the run's (0, or 8 for anomalies). */
+function exitOf(summary: RunSummary, reports: SourceReport[]): number {
+  const failed = summary.exitCode !== EXIT_CODES.OK && summary.exitCode !== EXIT_CODES.ANOMALY
+  if (failed) return summary.exitCode
+  return reports.some((r) => r.missing > 0) ? EXIT_CODES.RECORDS_MISSING : summary.exitCode
+}
+
+/** Test seam: Y360_TEST_RECONCILE_PAUSE=n stops before the n-th batch of repairs and says so on stderr (a crash test kills it there). */
+function testPause(io: Io): ((n: number) => Promise<void>) | undefined {
+  const at = Number(io.env.Y360_TEST_RECONCILE_PAUSE ?? '')
+  if (!Number.isInteger(at) || at < 1) return undefined
+  return (n) => {
+    if (n !== at) return Promise.resolve()
+    io.stderr.write(`y360-audit reconcile: test pause before repair batch ${n}\n`)
+    const keep = setInterval(() => undefined, 1 << 30)
+    return new Promise((_resolve, reject) => io.signal.addEventListener('abort', () => {
+      clearInterval(keep)
+      reject(new Y360Error('INTERRUPTED', 'stopped during the test pause'))
+    }, { once: true }))
+  }
+}
+
+/** `y360-audit reconcile`: returns the exit code. */
+export async function reconcileMain(argv: string[], io: Io): Promise<number> {
+  let cfg: Config
+  try {
+    cfg = loadConfig({ argv, env: io.env, cwd: io.cwd, now: io.now, mode: 'reconcile' })
+  } catch (err) {
+    io.stderr.write(`y360-audit reconcile: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  let logging: Awaited<ReturnType<typeof createLogger>>
+  try {
+    const file = cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 }
+    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color: io.env.TERM !== 'dumb' && (io.env.NO_COLOR ?? '') === '', journal: !io.tty && io.journal === true, stderr: io.stderr, file, secrets: [cfg.token] })
+  } catch (err) {
+    io.stderr.write(`y360-audit reconcile: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  const { log, close } = logging
+  try {
+    for (const w of cfg.warnings) log.warn(w)
+    const output = new ReconcileOutput(cfg, log, io.now, { dryRun: cfg.dryRun, beforeRepair: testPause(io) })
+    const summary = await run({ cfg, log, now: io.now, signal: io.signal, output })
+    const reports = summary.sources.map((s) => sourceReport(s, output.results.get(s.source)))
+    const code = io.interrupted() ?? exitOf(summary, reports)
+    const text = cfg.json ? JSON.stringify({ version: 1, ok: code === EXIT_CODES.OK, exitCode: code, dryRun: cfg.dryRun, sources: reports }) + '\n' : textReport(reports, cfg.dryRun)
+    await new Promise<void>((resolve) => io.stdout.write(text, () => resolve()))
+    return code
+  } catch (err) {
+    if (err instanceof Y360Error && err.code === 'CONFIG_INVALID') io.stderr.write(`y360-audit reconcile: ${err.message}\n`)
+    else log.error({ code: (err as Y360Error).code }, (err as Error).message)
+    return io.interrupted() ?? exitCodeOf(err)
+  } finally {
+    await close()
+  }
+}

@@ -1,0 +1,156 @@
+// reconcile: late arrivals inserted into the emulator's past (beyond any overlap) are found day by day, merged in, and
+// the archive then equals the ground truth and passes verify; --dry-run changes nothing on disk; records the API no
+// longer returns are reported (beyond its retention: said so, not an error); a SIGKILL in the middle of the repair
+// leaves a valid archive that a rerun completes exactly. In-process (runMain), but for the SIGKILL (a real process).
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { checkArchive, cliEnv, emulator, exact, fakeClock, lastNoonUtc, readArchive, runMain, startCli } from '../helpers.js'
+import { pythonDumps } from '../../src/pipeline/format.js'
+import { ENDPOINTS } from '../../src/sources/index.js'
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+const OVERLAP_US = 120_000_000
+
+/** Every file of a directory (names, bytes), as one hash: what "nothing changed on disk" compares. */
+function dirHash(dir: string): string {
+  const h = createHash('sha256')
+  for (const name of readdirSync(dir).sort()) h.update(`${name}\0`).update(readFileSync(join(dir, name))).update('\0')
+  return h.digest('hex')
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+t.test('late arrivals in the past: found per day, --dry-run changes nothing, the repair makes the archive exact', async (t) => {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { mail: 600, disk: 300 }, days: 4, end: now, seed: 5 })
+  const dir = t.testdir()
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), DISK_LOG_CATALOG_LOCATION: join(dir, 'disk') })
+  t.equal((await runMain(['--lookback', '5d'], { env, cwd: dir, now: clock.now })).code, 0, 'full run')
+  // Records whose own time is one to three days ago, visible only now: far beyond the overlap of the next runs.
+  const mailLate = emu.late('mail', 7, { from: now - 3 * DAY, to: now - 2 * DAY })
+  emu.late('mail', 4, { from: now - 30 * HOUR, to: now - 26 * HOUR })
+  emu.late('disk', 5, { from: now - 50 * HOUR, to: now - 40 * HOUR })
+  t.equal((await runMain([], { env, cwd: dir, now: clock.now })).code, 0, 'an incremental run does not see them')
+  t.equal(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail'), OVERLAP_US).missing, 11)
+
+  const range = ['--since', iso(now - 4 * DAY), '--until', iso(now)]
+  const before = [dirHash(join(dir, 'mail')), dirHash(join(dir, 'disk'))]
+  const dry = await runMain(['reconcile', ...range, '--dry-run', '--json'], { env, cwd: dir, now: clock.now })
+  t.equal(dry.code, 10, 'records missing: exit 10')
+  t.same([dirHash(join(dir, 'mail')), dirHash(join(dir, 'disk'))], before, '--dry-run changed nothing on disk')
+  const doc = JSON.parse(dry.stdout)
+  t.match(doc, { version: 1, ok: false, exitCode: 10, dryRun: true })
+  const mail = doc.sources.find((s: { source: string }) => s.source === 'mail')
+  t.match(mail, { ok: true, missing: 11, repaired: 0, unconfirmed: 0, beyondRetention: 0, changed: [] })
+  const lateDay = mailLate[0] as { date: string }
+  t.ok(mail.days.some((d: { day: string; missing: number }) => d.day === lateDay.date.slice(0, 10) && d.missing >= 1), 'named by day')
+  t.equal(mail.days.reduce((n: number, d: { archived: number }) => n + d.archived, 0), 600, 'every archived record compared')
+  t.match(doc.sources.find((s: { source: string }) => s.source === 'disk'), { missing: 5 })
+
+  const fix = await runMain(['reconcile', ...range], { env, cwd: dir, now: clock.now })
+  t.equal(fix.code, 10, 'records were missing (now repaired): exit 10')
+  t.match(fix.stdout, /^mail: .*: \d+ day\(s\) compared, 11 missing, 11 merged in; 0 unconfirmed, 0 beyond the API's retention$/m)
+  t.match(fix.stdout, /^disk: .* 5 missing, 5 merged in/m)
+  t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(611), 'mail equals the truth')
+  t.same(checkArchive('disk', readArchive(join(dir, 'disk'), 'disk_audit'), emu.truth('disk'), OVERLAP_US), exact(305), 'disk equals the truth')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'verify passes')
+  const again = await runMain(['reconcile', ...range], { env, cwd: dir, now: clock.now })
+  t.equal(again.code, 0, 'nothing missing any more: exit 0')
+  t.match(again.stdout, /^mail: .* nothing missing; 0 unconfirmed/m)
+})
+
+t.test('records the API no longer returns: unconfirmed within its retention, "beyond retention" past it (exit 0)', async (t) => {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { events: 200 }, days: 2, end: now, seed: 6 })
+  const dir = t.testdir()
+  const eventsDir = join(dir, 'all')
+  const env = cliEnv(emu, { NEW_LOG_CATALOG_LOCATION: eventsDir })
+  t.equal((await runMain(['--lookback', '3d', '--line-format', 'seed'], { env, cwd: dir, now: clock.now })).code, 0)
+  // A day file the Python script wrote 200 days ago (the events API keeps 180), and one record of yesterday that the
+  // API never had, written the Python way into the day file where it belongs, in order.
+  const old = { event: { occurred_at: iso(now - 200 * DAY), type: 'id_login', idempotency_id: 'old-1' }, user_login: 'a@example.org' }
+  writeFileSync(join(eventsDir, `y360_audit_${iso(now - 200 * DAY).slice(0, 10)}.json`), pythonDumps(old) + '\n')
+  const name = readdirSync(eventsDir).filter((n) => n.startsWith('y360_audit_')).sort().at(-2) as string
+  const lines = readFileSync(join(eventsDir, name), 'utf8').split('\n').slice(0, -1)
+  const ts = (l: string): number => ENDPOINTS.events.timestamp(JSON.parse(l)) as number
+  const stray = { event: { occurred_at: new Date(Math.floor(ts(lines[0]) / 1000)).toISOString(), type: 'id_login', idempotency_id: 'stray-1' } }
+  writeFileSync(join(eventsDir, name), [pythonDumps(stray), ...lines].map((l) => l + '\n').join(''))
+
+  const r = await runMain(['reconcile', '--since', iso(now - 201 * DAY), '--json'], { env, cwd: dir, now: clock.now })
+  t.equal(r.code, 0, 'nothing missing: exit 0')
+  const src = JSON.parse(r.stdout).sources[0]
+  t.match(src, { source: 'events', missing: 0, unconfirmed: 1, beyondRetention: 1 })
+  t.match(src.days.find((d: { beyondRetention: number }) => d.beyondRetention === 1), { archived: 1, api: 0, day: iso(now - 200 * DAY).slice(0, 10) })
+  const text = await runMain(['reconcile', '--since', iso(now - 201 * DAY)], { env, cwd: dir, now: clock.now })
+  t.match(text.stdout, /1 older than the API's retention \(the API no longer has them; not an error\)/)
+  t.match(text.stdout, new RegExp(`${name}: \\d+ archived, \\d+ from the API, 0 missing, 1 archived but not returned by the API`))
+})
+
+t.test('another zone: an archive in Europe/Moscow days is reconciled in its zone', async (t) => {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { events: 300 }, days: 3, end: now, seed: 7 })
+  const dir = t.testdir()
+  const env = cliEnv(emu, { NEW_LOG_CATALOG_LOCATION: join(dir, 'all'), Y360_TIMEZONE: 'Europe/Moscow' })
+  t.equal((await runMain(['--lookback', '4d'], { env, cwd: dir, now: clock.now })).code, 0)
+  // Around Moscow midnight (21:00 UTC) two days ago: the UTC and local days differ there.
+  emu.late('events', 6, { from: now - 39 * HOUR - 30 * 60_000, to: now - 39 * HOUR + 30 * 60_000 })
+  const r = await runMain(['reconcile', '--since', iso(now - 4 * DAY), '--json'], { env, cwd: dir, now: clock.now })
+  t.equal(r.code, 10)
+  t.match(JSON.parse(r.stdout).sources[0], { missing: 6, repaired: 6 })
+  const got = checkArchive('events', readArchive(join(dir, 'all'), 'y360_audit'), emu.truth('events'), OVERLAP_US)
+  t.same([got.missing, got.extra, got.duplicates, got.total], [0, 0, 0, 306], 'exact (days named in Moscow time)')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'verify passes in the zone (wrong-day checked there)')
+})
+
+t.test('reconcile refuses what it cannot do', async (t) => {
+  const emu = await emulator(t)
+  const dir = t.testdir({ mail: {} })
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
+  const noRange = await runMain(['reconcile'], { env, cwd: dir })
+  t.equal(noRange.code, 1)
+  t.match(noRange.stderr, /reconcile needs --since/)
+  const stdout = await runMain(['reconcile', '--since', '-1d', '--stdout'], { env, cwd: dir })
+  t.equal(stdout.code, 1)
+  t.match(stdout.stderr, /--stdout is not an option of reconcile/)
+  const dry = await runMain(['--dry-run'], { env, cwd: dir })
+  t.equal(dry.code, 1)
+  t.match(dry.stderr, /--dry-run is an option of reconcile/)
+  const missingDir = await runMain(['reconcile', '--since', '-1d'], { env: { ...env, MAIL_LOG_CATALOG_LOCATION: join(dir, 'nope') }, cwd: dir })
+  t.equal(missingDir.code, 1, 'the directory must exist')
+})
+
+t.test('SIGKILL during the repair leaves a valid archive; a rerun completes it exactly', async (t) => {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { mail: 400 }, days: 4, end: now, seed: 8 })
+  const dir = t.testdir()
+  const mailDir = join(dir, 'mail')
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
+  t.equal((await runMain(['--lookback', '5d'], { env, cwd: dir, now: clock.now })).code, 0)
+  emu.late('mail', 3, { from: now - 3 * DAY, to: now - 3 * DAY + HOUR })
+  emu.late('mail', 3, { from: now - 2 * DAY, to: now - 2 * DAY + HOUR })
+  emu.late('mail', 3, { from: now - DAY, to: now - DAY + HOUR })
+  // The child's clock is the real one: its range ends at its now, after the emulator's fixed now (nothing there).
+  const range = ['--since', iso(now - 4 * DAY), '--max-pages', '1'] // small windows: one batch of repairs per late day
+  // Paused before the third batch of repairs: the first day is merged and renamed, the second's temp file is open.
+  const cli = startCli(['reconcile', ...range], { env: { ...env, Y360_TEST_RECONCILE_PAUSE: '3' }, cwd: dir })
+  await cli.waitLine(/test pause before repair batch 3/)
+  t.ok(readdirSync(mailDir).some((n) => n.includes('.tmp')), 'a merge temp file is open at the kill')
+  cli.child.kill('SIGKILL')
+  t.equal((await cli.done).signal, 'SIGKILL')
+  const mid = checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US)
+  t.same([mid.missing, mid.extra, mid.duplicates, mid.outOfOrder], [6, 0, 0, 0], 'the first day repaired, the others as they were')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'verify passes after the kill')
+  const rerun = await runMain(['reconcile', ...range], { env, cwd: dir, now: clock.now })
+  t.equal(rerun.code, 10)
+  t.match(rerun.stdout, /6 missing, 6 merged in/)
+  t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(409), 'exact after the rerun')
+  t.same(readdirSync(mailDir).filter((n) => n.includes('.tmp')), [], 'the dead run\'s temp file was removed')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
+})
