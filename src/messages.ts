@@ -159,6 +159,8 @@ export class SourceStats {
   readonly anomalies = new Map<AnomalyKind, number>()
   /** Files written, in the order first written. */
   readonly files = new Set<string>()
+  /** Newest instant the output held before the run (its high-water mark); undefined when it held nothing. */
+  resume: Micros | undefined
   /** Oldest and newest instant written. */
   first: Micros | undefined
   last: Micros | undefined

@@ -131,7 +131,27 @@ export function metricsText(s: RunSummary, finishedMs: number, previous: string,
     }
   }
   lines.push(...anomalyLines(s))
+  lines.push(...recheckLines(s, previous))
   return lines.join('\n') + '\n'
+}
+
+const RECHECK_TOTAL = 'y360_audit_recheck_late_arrivals_total'
+
+/**
+ * The re-check before sealing: late arrivals it found (a counter, carried across runs) and the largest lateness of the
+ * last run that re-checked a day; written once a run re-checked a day (or the previous file had the counter).
+ */
+function recheckLines(s: RunSummary, previous: string): string[] {
+  const before = previousValues(previous, RECHECK_TOTAL)
+  const rows = s.sources.filter((src) => src.recheck !== undefined || before.has(src.source))
+  if (rows.length === 0) return []
+  const lines = [`# HELP ${RECHECK_TOTAL} Late arrivals the re-check before sealing found and merged in. Counts across runs (kept in the textfile).`, `# TYPE ${RECHECK_TOTAL} counter`]
+  for (const src of rows) lines.push(`${RECHECK_TOTAL}{source="${src.source}"} ${(before.get(src.source) ?? 0) + (src.recheck?.late ?? 0)}`)
+  const gauges = rows.filter((src) => src.recheck !== undefined)
+  if (gauges.length === 0) return lines
+  lines.push('# HELP y360_audit_recheck_max_lateness_seconds Largest lateness of a late arrival the last re-check found: the archive\'s newest record before the run minus the record\'s own time.', '# TYPE y360_audit_recheck_max_lateness_seconds gauge')
+  for (const src of gauges) lines.push(`y360_audit_recheck_max_lateness_seconds{source="${src.source}"} ${show((src.recheck?.maxLateMs ?? 0) / 1000)}`)
+  return lines
 }
 
 /** `y360_audit_anomalies{source,kind}` for every kind a source saw in the last run (nothing when none did). */

@@ -30,6 +30,10 @@ export interface SourceSummary {
   corrupt?: number
   /** Broken assumptions by kind (README "What is checked on every page"); present when there were any. */
   anomalies?: Partial<Record<AnomalyKind, number>>
+  /** The re-check before sealing: days asked again, late arrivals found (and merged), the largest lateness; present when a day was re-checked. */
+  recheck?: { days: number; late: number; maxLateMs: number }
+  /** reconcile: records the archive lacked, and archived records the API did not return (within / beyond its retention). */
+  reconcile?: { missing: number; unconfirmed: number; beyondRetention: number }
   durationMs: number
 }
 
@@ -75,6 +79,8 @@ export function summarize(stats: SourceStats, o: Outcome): SourceSummary {
   }
   if (stats.corrupt > 0) s.corrupt = stats.corrupt
   if (stats.anomalies.size > 0) s.anomalies = Object.fromEntries([...stats.anomalies].sort(([a], [b]) => (a < b ? -1 : 1)))
+  if (stats.recheckedDays > 0) s.recheck = { days: stats.recheckedDays, late: stats.recheckLate, maxLateMs: Math.round(stats.recheckMaxLateUs / 1000) }
+  if (o.mode === 'reconcile') s.reconcile = { missing: stats.missing, unconfirmed: stats.unconfirmed, beyondRetention: stats.beyondRetention }
   if (o.error !== undefined) s.error = o.error
   if (o.code !== undefined) s.code = o.code
   return s

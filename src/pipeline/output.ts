@@ -26,6 +26,9 @@ export interface SourceTarget {
   sink(range: { from: Micros; to: Micros }, opts?: { afterCommit?: (path: string, day: string) => Promise<void> }): { sink: Writable; mode: OutputMode }
 }
 
+/** Asks the API again for [from, to) of one source into `sink`, counting into `stats` (the run's client and limits). */
+export type Refetch = (src: SourceConfig, range: { from: Micros; to: Micros }, sink: Writable, stats: SourceStats) => Promise<void>
+
 export interface Output {
   /** The mode before any source is opened (a backfill source may still append: see SourceTarget.sink). */
   readonly mode: OutputMode

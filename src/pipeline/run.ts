@@ -9,7 +9,7 @@
  *   Beside the archive, --syslog forwards from the day files once every source ended (ForwardingOutput.commit).
  */
 import { setMaxListeners } from 'node:events'
-import { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import type { Config, SourceConfig } from '../config.js'
@@ -23,7 +23,7 @@ import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
 import { summarize, type Outcome, type RunSummary, type SourceSummary } from './outcome.js'
-import type { Output, SourceTarget } from './output.js'
+import type { Output, Refetch, SourceTarget } from './output.js'
 import { ArchiveOutput } from './outputs/archive.js'
 import { ForwardingOutput } from './outputs/forward.js'
 import { StreamOutput } from './outputs/stream.js'
@@ -96,9 +96,9 @@ function logStart(ctx: RunContext, src: SourceConfig, target: SourceTarget, rang
 /** Fetches one source into its output's sink, filling `outcome` and `stats` as it goes (also when it fails). */
 async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, stats: SourceStats, outcome: Outcome, runSignal: AbortSignal): Promise<void> {
   const { cfg, log } = ctx
-  const ep = ENDPOINTS[src.name]
   const target = await shared.output.source(src, stats)
   outcome.resume = target.resume
+  stats.resume = target.resume
   const range = planRange(ctx, target)
   outcome.range = range
   const { sink, mode } = target.sink(range)
@@ -106,6 +106,21 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   logStart(ctx, src, target, range, mode)
   if (cfg.until !== undefined && cfg.until > range.to) log.warn({ source: src.name, until: show(cfg.until), to: show(range.to) }, `${src.name}: --until ${show(cfg.until)} is in the future; fetching up to now (${show(range.to)})`)
   if (range.from >= range.to) return
+  // An explicit range (--since) is not resumed: a file backfill merges against the day files themselves
+  // (MergingFileSink), a stdout replay delivers the whole range. Dedupe then only drops repeats within the run, and the
+  // seed is not read (for a backfill it would hold every archived key from --since on).
+  const start = cfg.since !== undefined ? undefined : { seed: target.seed(range.from), resume: target.resume }
+  await pump(ctx, src, shared, stats, range, sink, runSignal, start)
+}
+
+/**
+ * The one pipeline of the tool: [from, to) of one source from the API into `sink`. `start` (an incremental run) seeds
+ * Dedupe with what the output already holds; without it (a range asked explicitly, the re-check) Dedupe drops only
+ * repeats within the run.
+ */
+async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'client' | 'limiters'>, stats: SourceStats, range: { from: Micros; to: Micros }, sink: Writable, runSignal: AbortSignal, start?: { seed: Promise<Map<string, Micros>> | Map<string, Micros>; resume: Micros | undefined }): Promise<void> {
+  const { cfg, log } = ctx
+  const ep = ENDPOINTS[src.name]
   const baseUrl = ep.host === 'cloud' ? cfg.cloudApiUrl : cfg.apiUrl
   // Ends this source's prefetched windows when its pipeline ends for any reason (a sink error, too), not only on a signal.
   const done = new AbortController()
@@ -123,19 +138,23 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
       ctx.onProgress?.(src.name, { ...range, covered: b.hi, written: stats.written, fetched: stats.fetched, retries: stats.retries })
     }
   }
-  // An explicit range (--since) is not resumed: a file backfill merges against the day files themselves
-  // (MergingFileSink), a stdout replay delivers the whole range. Dedupe then only drops repeats within the run, and the
-  // seed is not read (for a backfill it would hold every archived key from --since on).
-  const ranged = cfg.since !== undefined
-  const seed = ranged ? new Map<string, Micros>() : target.seed(range.from) // read while the first pages are fetched
+  const seed = start?.seed ?? new Map<string, Micros>() // read while the first pages are fetched
   if (!(seed instanceof Map)) seed.catch(() => undefined) // awaited (and reported) by Dedupe
-  const dedupe = new Dedupe({ seed, overlapUs: cfg.overlapMs * 1000, resume: ranged ? undefined : target.resume, stats })
+  const dedupe = new Dedupe({ seed, overlapUs: cfg.overlapMs * 1000, resume: start?.resume, stats })
   const partition = new PartitionByDate({ zone: cfg.timezone, lineFormat: cfg.lineFormat, decorate: cfg.tagSource ? (d) => ({ ...d, _source: src.name }) : undefined })
   try {
     await pipeline(Readable.from(progressed(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
   } finally {
     done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
   }
+}
+
+/**
+ * Asks the API again for [from, to) of one source into `sink` (the re-check before sealing), with the run's client,
+ * limiters and stop signal; what was fetched counts into `stats`.
+ */
+export function refetcher(ctx: RunContext, shared: Pick<Shared, 'client' | 'limiters'>, signal: AbortSignal): Refetch {
+  return (src, range, sink, stats) => pump(ctx, src, shared, stats, range, sink, signal)
 }
 
 /** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */

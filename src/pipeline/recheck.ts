@@ -1,0 +1,74 @@
+/**
+ * The re-check before a day is sealed: the day is asked of the API again (that source, the archive's zone and
+ * filters), compared with its day file by record identity, and what the file lacks (late arrivals: records that
+ * reached the API after the runs that covered their time) is merged in through the backfill merge, so the file stays
+ * ascending and exact before its seal fixes it. Costs one more day of requests per sealed day (--no-recheck: none).
+ *
+ * How late a late arrival was: the archive's high-water mark before this run (the newest record it held) minus the
+ * record's own instant, i.e. how far behind the front of the archive it turned up. An --overlap (or seal settle time)
+ * at least this large would have caught it in the normal run. 0 when the record is newer than that mark.
+ */
+import { dayBounds, dayFile, type ArchiveId } from '../archive/layout.js'
+import type { SourceConfig } from '../config.js'
+import type { Logger } from '../log.js'
+import type { SourceStats } from '../messages.js'
+import type { Scrub } from '../secrets.js'
+import { MergingFileSink } from '../sinks/merge.js'
+import { ENDPOINTS } from '../sources/index.js'
+import { showDuration, type Micros } from '../time.js'
+import type { Refetch } from './output.js'
+import { ReconcileSink } from './reconcile-sink.js'
+
+/** One source's days about to be sealed, and how to write into its archive. */
+export interface RecheckRequest {
+  source: SourceConfig
+  archive: ArchiveId
+  /** Day names, oldest first. */
+  days: readonly string[]
+  stats: SourceStats
+  log: Logger
+  /** Throws LOCKED when the run lost the archive's lock (run before each write). */
+  guard: () => void
+}
+
+/** What the re-check needs from the run: the API, the archive's zone and overlap, the scrubber for `.rejected`, the clock. */
+export interface RecheckDeps {
+  refetch: Refetch
+  zone: string
+  overlapMs: number
+  scrub: Scrub
+  now: () => number
+}
+
+const DAY_US = 86_400_000_000
+
+/** Re-checks each day of `req` (oldest first), merging its late arrivals; counts into req.stats (recheckedDays, recheckLate, recheckMaxLateUs). */
+export async function recheckDays(deps: RecheckDeps, req: RecheckRequest): Promise<void> {
+  for (const day of req.days) await recheckDay(deps, req, day)
+}
+
+async function recheckDay(deps: RecheckDeps, req: RecheckRequest, day: string): Promise<void> {
+  const { source: src, archive, stats, log } = req
+  const ep = ENDPOINTS[src.name]
+  const range = dayBounds(deps.zone, day)
+  const toleranceUs = deps.overlapMs * 1000
+  const highWater = stats.resume
+  let late = 0
+  let maxLateUs: Micros = 0
+  const repair = new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs, log, stats, guard: req.guard, scrub: deps.scrub })
+  const sink = new ReconcileSink({
+    archive, instantOf: ep.timestamp, toleranceUs, range, files: [{ day, path: dayFile(archive, day) }],
+    retainedFrom: deps.now() * 1000 - ep.retentionDays * DAY_US, repair,
+    onDay: () => undefined,
+    onMissing: (r) => {
+      late++
+      if (highWater !== undefined && highWater - r.us > maxLateUs) maxLateUs = highWater - r.us
+    },
+  })
+  await deps.refetch(src, range, sink, stats)
+  stats.recheckedDays++
+  stats.recheckLate += late
+  if (maxLateUs > stats.recheckMaxLateUs) stats.recheckMaxLateUs = maxLateUs
+  if (late > 0) log.warn({ source: src.name, day, late, maxLateMs: Math.round(maxLateUs / 1000) }, `${src.name}: re-check of ${day} before sealing found ${late} late arrival(s), merged in; the latest turned up ${showDuration(Math.round(maxLateUs / 1000))} behind the archive's newest record (a larger --overlap would have caught it)`)
+  else log.debug({ source: src.name, day }, `${src.name}: re-check of ${day} before sealing: nothing missing`)
+}
