@@ -117,6 +117,16 @@ export interface SinkChunk {
   rejected: Rejected[]
 }
 
+/** The seal chain of a source's archive after a run's commit (src/pipeline/seal.ts). */
+export interface SealStats {
+  /** Hash of the manifest's last entry (null while nothing is sealed): keep a copy outside the archive. */
+  head: string | null
+  entries: number
+  /** Day files sealed for the first time, and resealed after this run changed them. */
+  sealed: string[]
+  resealed: string[]
+}
+
 /**
  * Everything one source's run counts, in one place: each stage adds what it fetched, dropped, wrote or repaired.
  * The summary and the metrics are snapshots of it.
@@ -161,9 +171,13 @@ export class SourceStats {
   readonly files = new Set<string>()
   /** Newest instant the output held before the run (its high-water mark); undefined when it held nothing. */
   resume: Micros | undefined
+  /** Start of the range this run asked the API for (undefined until planned). */
+  fetchedFrom: Micros | undefined
   /** Oldest and newest instant written. */
   first: Micros | undefined
   last: Micros | undefined
+  /** The seal chain after the commit (archive runs that seal). */
+  seal: SealStats | undefined
 
   /** Counts `n` anomalies of `kind`. */
   anomaly(kind: AnomalyKind, n = 1): void {

@@ -11,6 +11,8 @@ import type { Io } from './io.js'
 import { createLogger } from './log.js'
 import { ReconcileOutput, type SourceReconcile } from './pipeline/outputs/reconcile.js'
 import { run, type RunSummary, type SourceSummary } from './pipeline/run.js'
+import type { BeforeSeal } from './pipeline/seal.js'
+import { packageVersion } from './package.js'
 
 /** The options reconcile reads besides the fetch job's connection and archive options. */
 const OWN = [OPTION.since, OPTION.until, OPTION.dryRun, OPTION.json, OPTION.timezone, OPTION.overlapMs]
@@ -119,9 +121,11 @@ export async function reconcileMain(argv: string[], io: Io): Promise<number> {
   const { log, close } = logging
   try {
     for (const w of cfg.warnings) log.warn(w)
-    const output = new ReconcileOutput(cfg, log, io.now, { dryRun: cfg.dryRun, beforeRepair: testPause(io) })
-    const summary = await run({ cfg, log, now: io.now, signal: io.signal, output })
-    const reports = summary.sources.map((s) => sourceReport(s, output.results.get(s.source)))
+    const tool = `y360-audit ${packageVersion()}`
+    let output: ReconcileOutput | undefined
+    const make = (beforeSeal: BeforeSeal | undefined): ReconcileOutput => (output = new ReconcileOutput(cfg, log, io.now, { dryRun: cfg.dryRun, beforeRepair: testPause(io), beforeSeal, tool }))
+    const summary = await run({ cfg, log, now: io.now, signal: io.signal, output: make, tool })
+    const reports = summary.sources.map((s) => sourceReport(s, output?.results.get(s.source)))
     const code = io.interrupted() ?? exitOf(summary, reports)
     const text = cfg.json ? JSON.stringify({ version: 1, ok: code === EXIT_CODES.OK, exitCode: code, dryRun: cfg.dryRun, sources: reports }) + '\n' : textReport(reports, cfg.dryRun)
     await new Promise<void>((resolve) => io.stdout.write(text, () => resolve()))

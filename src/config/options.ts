@@ -121,6 +121,11 @@ export const OPTION = {
   syslogAckEvery: opt({ flag: 'syslog-ack-every', env: 'Y360_SYSLOG_ACK_EVERY', default: '1000', parse: int(1, 1_000_000), fetchOnly: true, help: 'records sent on one connection before it is closed cleanly, which acknowledges them; after a drop at most this many (and at most 8 MiB) are sent again' }),
   syslogRetries: opt({ flag: 'syslog-retries', env: 'Y360_SYSLOG_RETRIES', default: '8', parse: int(0, 1000), fetchOnly: true, help: 'reconnections to the syslog receiver after a failure before giving up (exit 9)' }),
   syslogRetryDelayMs: opt({ flag: 'syslog-retry-delay', env: 'Y360_SYSLOG_RETRY_DELAY', default: '1s', parse: duration(), fetchOnly: true, help: 'first reconnection delay; doubles each attempt, at most 30s' }),
+  // Seals (issue 16): the manifest beside the day files (README "Sealed days").
+  sealSettleMs: opt({ flag: 'seal-settle', env: 'Y360_SEAL_SETTLE', default: '1h', parse: duration(), fetchOnly: true, help: 'a day file is sealed (an entry in <base>.manifest.jsonl: lines, bytes, SHA-256, hash chain) by the first archive run after its end in --timezone plus this; late arrivals later than this are merged and resealed' }),
+  noSeal: flag({ flag: 'no-seal', help: 'archive runs seal no day (verify still checks the seals already written)' }),
+  sealKey: opt({ flag: 'seal-key', env: 'Y360_SEAL_KEY', parse: optional(path()), fetchOnly: true, help: 'Ed25519 private key (PEM, openssl genpkey -algorithm ed25519) signing every seal entry; keep its public half away from the archive' }),
+  sealPubkey: opt({ flag: 'seal-pubkey', env: 'Y360_SEAL_PUBKEY', parse: optional(path()), help: 'verify: Ed25519 public key (PEM) every seal entry must be signed with (entries older than the first signed one excepted)' }),
   lineFormat: opt({ flag: 'line-format', env: 'Y360_LINE_FORMAT', default: 'compact', parse: oneOf(['compact', 'seed'] as const), help: 'compact (JSON as the API sent it) or seed (the Python script\'s json.dumps spacing)' }),
   timezone: opt({ flag: 'timezone', env: 'Y360_TIMEZONE', default: 'UTC', parse: zone(), help: 'IANA zone whose local day names the files' }),
   watch: flag({ flag: 'watch', help: 'run again every --interval until SIGINT/SIGTERM (one log line per cycle; exit 130/143)' }),

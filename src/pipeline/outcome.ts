@@ -1,5 +1,5 @@
 /** What a run reports: one SourceSummary per source, a snapshot of its SourceStats plus the run's plan and outcome. */
-import type { AnomalyKind, SourceStats } from '../messages.js'
+import type { AnomalyKind, SealStats, SourceStats } from '../messages.js'
 import { show, type Micros } from '../time.js'
 import type { OutputMode } from './output.js'
 
@@ -34,6 +34,8 @@ export interface SourceSummary {
   recheck?: { days: number; late: number; maxLateMs: number }
   /** reconcile: records the archive lacked, and archived records the API did not return (within / beyond its retention). */
   reconcile?: { missing: number; unconfirmed: number; beyondRetention: number }
+  /** The seal chain after the run (archive runs that seal): its head, length, and the days sealed now. */
+  seal?: SealStats
   durationMs: number
 }
 
@@ -81,6 +83,7 @@ export function summarize(stats: SourceStats, o: Outcome): SourceSummary {
   if (stats.anomalies.size > 0) s.anomalies = Object.fromEntries([...stats.anomalies].sort(([a], [b]) => (a < b ? -1 : 1)))
   if (stats.recheckedDays > 0) s.recheck = { days: stats.recheckedDays, late: stats.recheckLate, maxLateMs: Math.round(stats.recheckMaxLateUs / 1000) }
   if (o.mode === 'reconcile') s.reconcile = { missing: stats.missing, unconfirmed: stats.unconfirmed, beyondRetention: stats.beyondRetention }
+  if (stats.seal !== undefined) s.seal = stats.seal
   if (o.error !== undefined) s.error = o.error
   if (o.code !== undefined) s.code = o.code
   return s

@@ -7,6 +7,8 @@ import type { Writable } from 'node:stream'
 import type { SourceConfig } from '../config.js'
 import type { SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
+import type { BeforeRename } from '../sinks/merge.js'
+import type { Outcome } from './outcome.js'
 
 /** Summary mode of a source: append (incremental), backfill (--since merged into day files), stdout or syslog (alone), reconcile. */
 export type OutputMode = 'append' | 'backfill' | 'stdout' | 'syslog' | 'reconcile'
@@ -20,10 +22,10 @@ export interface SourceTarget {
   /** Keys already delivered at or after `from` (may still be loading: Dedupe awaits it). */
   seed(from: Micros): Promise<Map<string, Micros>> | Map<string, Micros>
   /**
-   * The sink of this run for [from, to), and the mode it writes in; `afterCommit` (archive, merging) runs after each
-   * day file a merge renamed into place.
+   * The sink of this run for [from, to), and the mode it writes in; `beforeRename` (archive, merging) runs for each
+   * merged day file just before it replaces the old one.
    */
-  sink(range: { from: Micros; to: Micros }, opts?: { afterCommit?: (path: string, day: string) => Promise<void> }): { sink: Writable; mode: OutputMode }
+  sink(range: { from: Micros; to: Micros }, opts?: { beforeRename?: BeforeRename }): { sink: Writable; mode: OutputMode }
 }
 
 /** Asks the API again for [from, to) of one source into `sink`, counting into `stats` (the run's client and limits). */
@@ -38,8 +40,11 @@ export interface Output {
   source(src: SourceConfig, stats: SourceStats): Promise<SourceTarget>
   /** Whether a source's error ends the run quietly and successfully (the stdout reader went away). */
   quietEnd(err: unknown): boolean
-  /** After every source ended: keeps what was delivered (the cursor). `clean` is false after a signal or a quiet end. */
-  commit(clean: boolean): Promise<void>
+  /**
+   * After every source ended: keeps what was delivered (the cursor), seals the archive's closed days. `clean` is false
+   * after a signal or a quiet end; `outcomes` says how each source ended (what its archive is known to cover).
+   */
+  commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void>
   /** Releases the locks; never throws. */
   close(): void
 }

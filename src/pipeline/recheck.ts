@@ -2,7 +2,8 @@
  * The re-check before a day is sealed: the day is asked of the API again (that source, the archive's zone and
  * filters), compared with its day file by record identity, and what the file lacks (late arrivals: records that
  * reached the API after the runs that covered their time) is merged in through the backfill merge, so the file stays
- * ascending and exact before its seal fixes it. Costs one more day of requests per sealed day (--no-recheck: none).
+ * ascending and exact before its seal fixes it. Costs one more day of requests per sealed day that earlier runs
+ * fetched part of: in steady operation, every day (--no-recheck: none).
  *
  * How late a late arrival was: the archive's high-water mark before this run (the newest record it held) minus the
  * record's own instant, i.e. how far behind the front of the archive it turned up. An --overlap (or seal settle time)
@@ -42,9 +43,17 @@ export interface RecheckDeps {
 
 const DAY_US = 86_400_000_000
 
-/** Re-checks each day of `req` (oldest first), merging its late arrivals; counts into req.stats (recheckedDays, recheckLate, recheckMaxLateUs). */
+/**
+ * Re-checks each day of `req` (oldest first) that earlier runs fetched part of, merging its late arrivals; counts into
+ * req.stats (recheckedDays, recheckLate, recheckMaxLateUs). A day this run fetched whole (a first run, a backfill) was
+ * fetched after its end plus the settle time already: asking again at once would only repeat it.
+ */
 export async function recheckDays(deps: RecheckDeps, req: RecheckRequest): Promise<void> {
-  for (const day of req.days) await recheckDay(deps, req, day)
+  const fetchedFrom = req.stats.fetchedFrom
+  for (const day of req.days) {
+    if (fetchedFrom !== undefined && dayBounds(deps.zone, day).from >= fetchedFrom) continue
+    await recheckDay(deps, req, day)
+  }
 }
 
 async function recheckDay(deps: RecheckDeps, req: RecheckRequest, day: string): Promise<void> {

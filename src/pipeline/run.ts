@@ -7,6 +7,7 @@
  *                        output's                         stream:  StdoutSink (cursor saved once stdout accepted it)
  *                        start point)                     syslog:  SyslogSink (cursor saved once the receiver acknowledged it)
  *   Beside the archive, --syslog forwards from the day files once every source ended (ForwardingOutput.commit).
+ *   The archive output seals closed days at commit, locks held, after the re-check hook (recheckBeforeSeal).
  */
 import { setMaxListeners } from 'node:events'
 import { Readable, type Writable } from 'node:stream'
@@ -29,6 +30,9 @@ import { ForwardingOutput } from './outputs/forward.js'
 import { StreamOutput } from './outputs/stream.js'
 import { SyslogOutput } from './outputs/syslog.js'
 import { PartitionByDate } from './partition.js'
+import { recheckDays, type RecheckDeps } from './recheck.js'
+import type { BeforeSeal } from './seal.js'
+import { scrubber } from '../secrets.js'
 
 export type { RunSummary, SourceSummary } from './outcome.js'
 
@@ -52,8 +56,10 @@ export interface RunContext {
   onProgress?: (source: string, p: ProgressUpdate) => void
   /** Where --stdout writes (default process.stdout). */
   stdout?: NodeJS.WritableStream
-  /** The output to use instead of the one the configuration implies (reconcile). */
-  output?: Output
+  /** The tool and its version, written into each seal entry (`y360-audit 1.2.3`). */
+  tool?: string
+  /** Builds the output instead of the one the configuration implies (reconcile), given the re-check before sealing. */
+  output?: (beforeSeal: BeforeSeal | undefined) => Output
 }
 
 const PAGE_SIZE = 100
@@ -101,6 +107,7 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   stats.resume = target.resume
   const range = planRange(ctx, target)
   outcome.range = range
+  stats.fetchedFrom = range.from
   const { sink, mode } = target.sink(range)
   outcome.mode = mode
   logStart(ctx, src, target, range, mode)
@@ -150,20 +157,25 @@ async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'cl
 }
 
 /**
- * Asks the API again for [from, to) of one source into `sink` (the re-check before sealing), with the run's client,
- * limiters and stop signal; what was fetched counts into `stats`.
+ * The re-check before sealing (src/pipeline/recheck.ts): the hook the archive output calls just before days are first
+ * sealed, asking the API for those days again with this run's client, limiters and stop signal, and merging what the
+ * archive lacks. Undefined with --no-recheck: days are sealed as they are.
  */
-export function refetcher(ctx: RunContext, shared: Pick<Shared, 'client' | 'limiters'>, signal: AbortSignal): Refetch {
-  return (src, range, sink, stats) => pump(ctx, src, shared, stats, range, sink, signal)
+function recheckBeforeSeal(ctx: RunContext, client: ApiClient, limiters: Limiters): BeforeSeal | undefined {
+  const { cfg } = ctx
+  if (cfg.noRecheck) return undefined
+  const refetch: Refetch = (src, range, sink, stats) => pump(ctx, src, { client, limiters }, stats, range, sink, ctx.signal)
+  const deps: RecheckDeps = { refetch, zone: cfg.timezone, overlapMs: cfg.overlapMs, scrub: scrubber([cfg.token]), now: ctx.now }
+  return (req) => recheckDays(deps, req)
 }
 
 /** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */
-function outputFor(ctx: RunContext): Output {
+function outputFor(ctx: RunContext, client: ApiClient, limiters: Limiters): Output {
   const { cfg } = ctx
-  if (ctx.output !== undefined) return ctx.output
+  if (ctx.output !== undefined) return ctx.output(recheckBeforeSeal(ctx, client, limiters))
   if (cfg.stdout) return new StreamOutput(cfg, ctx.log, ctx.now, ctx.stdout ?? process.stdout)
   if (cfg.syslog !== undefined && cfg.sources.every((s) => s.dir === '')) return new SyslogOutput(cfg, ctx.log, ctx.now, ctx.signal)
-  const archive = new ArchiveOutput(cfg, ctx.log, ctx.now)
+  const archive = new ArchiveOutput(cfg, ctx.log, ctx.now, { beforeSeal: recheckBeforeSeal(ctx, client, limiters), tool: ctx.tool })
   return cfg.syslog !== undefined ? new ForwardingOutput(cfg, ctx.log, ctx.now, ctx.signal, archive) : archive
 }
 
@@ -219,14 +231,15 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
     timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
     onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++,
   })
-  const output = outputFor(ctx)
-  const shared: Shared = { client, limiters: new Limiters({ maxRps: cfg.maxRps }), output }
+  const limiters = new Limiters({ maxRps: cfg.maxRps })
+  const output = outputFor(ctx, client, limiters)
+  const shared: Shared = { client, limiters, output }
   try {
     await output.open()
     const outcomes = await Promise.all(cfg.sources.map((src) => settle(ctx, src, shared, stats.get(src.name) as SourceStats, quiet, signal)))
     let exitCode: number = outcomes.find((o) => o.exit !== EXIT_CODES.OK)?.exit ?? EXIT_CODES.OK
     try {
-      await output.commit(!quiet.signal.aborted && !ctx.signal.aborted && outcomes.every((o) => o.code !== 'INTERRUPTED'))
+      await output.commit(!quiet.signal.aborted && !ctx.signal.aborted && outcomes.every((o) => o.code !== 'INTERRUPTED'), outcomes)
     } catch (err) {
       log.error({ code: (err as Y360Error).code }, (err as Error).message)
       if (exitCode === EXIT_CODES.OK) exitCode = exitCodeOf(err)

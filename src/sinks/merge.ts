@@ -156,8 +156,8 @@ class DayMerge {
     return true
   }
 
-  /** Copies the rest of the existing file, syncs the temp file and renames it over the day file. */
-  async commit(): Promise<void> {
+  /** Copies the rest of the existing file, syncs the temp file, runs `beforeRename` (given the synced temp file) and renames it over the day file. */
+  async commit(beforeRename?: (tmp: string) => Promise<void>): Promise<void> {
     await this.#emitExistingUpTo(Infinity)
     while (!this.#eof) {
       await this.#readUntil(Infinity)
@@ -168,6 +168,7 @@ class DayMerge {
     await this.#out.close()
     await this.#lines?.return(undefined)
     await this.#in?.close()
+    await beforeRename?.(this.tmp)
     await rename(this.tmp, this.path)
     await syncDir(dirname(this.path))
   }
@@ -181,6 +182,9 @@ class DayMerge {
   }
 }
 
+/** Called with a merged day's complete, synced temp file just before it is renamed over the day file `path`. */
+export type BeforeRename = (d: { tmp: string; path: string; day: string }) => Promise<void>
+
 /** in: SinkChunk (ascending); each day's records are merged into that day's file (see the top of this file). */
 export class MergingFileSink extends Writable {
   readonly #archive: ArchiveId
@@ -191,16 +195,17 @@ export class MergingFileSink extends Writable {
   readonly #stats: SourceStats
   readonly #guard: () => void
   readonly #scrub: Scrub | undefined
-  readonly #afterCommit: ((path: string, day: string) => Promise<void>) | undefined
+  readonly #beforeRename: BeforeRename | undefined
   #day: DayMerge | undefined
   #dayName = ''
   #inflight: Promise<void> | undefined
 
   /**
    * `guard` runs before every chunk and every rename, and throws when this run may no longer write (lock lost);
-   * `afterCommit` runs after each day file was renamed into place (reconcile reseals the day there).
+   * `beforeRename` runs for each merged day once its temp file is complete and synced, just before it replaces the day
+   * file (reconcile reseals the day there); when it throws, the day file stays as it was.
    */
-  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void; scrub?: Scrub; afterCommit?: (path: string, day: string) => Promise<void> }) {
+  constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void; scrub?: Scrub; beforeRename?: BeforeRename }) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = o.archive
     this.#source = o.source
@@ -210,7 +215,7 @@ export class MergingFileSink extends Writable {
     this.#stats = o.stats
     this.#guard = o.guard ?? (() => undefined)
     this.#scrub = o.scrub
-    this.#afterCommit = o.afterCommit
+    this.#beforeRename = o.beforeRename
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -259,13 +264,14 @@ export class MergingFileSink extends Writable {
     this.#day = undefined
     try {
       this.#guard()
-      await d.commit()
+      const day = this.#dayName
+      const hook = this.#beforeRename
+      await d.commit(hook === undefined ? undefined : (tmp) => hook({ tmp, path: d.path, day }))
     } catch (err) {
       await d.abort()
       throw err
     }
     this.#log.debug({ source: this.#source, file: d.path }, 'day file merged')
-    await this.#afterCommit?.(d.path, this.#dayName)
   }
 
   #wrap(err: unknown): Error {

@@ -1,17 +1,20 @@
 /**
  * The archive output: day files per source. open(): creates the directories, takes each directory's lock, then checks
  * (and writes) the filter and zone marks under the lock. Each source resumes from its archive's tail (Checkpoint) and writes
- * through a RotatingFileSink, or, for a --since range that reaches into the archive, a MergingFileSink.
+ * through a RotatingFileSink, or, for a --since range that reaches into the archive, a MergingFileSink. commit() seals
+ * each source's closed days under the locks (src/pipeline/seal.ts), after the re-check hook.
  */
+import type { KeyObject } from 'node:crypto'
 import { readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TEMP_NAME } from '../../atomic.js'
 import type { Config, SourceConfig } from '../../config.js'
 import { checkFilterMark, checkZoneMark } from '../../archive/marks.js'
 import type { ArchiveId } from '../../archive/layout.js'
+import { loadSealKey } from '../../archive/manifest.js'
 import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
-import type { SourceStats } from '../../messages.js'
+import type { SealStats, SourceStats } from '../../messages.js'
 import { prepareDir } from '../../prepare.js'
 import { MergingFileSink } from '../../sinks/merge.js'
 import { RotatingFileSink } from '../../sinks/file.js'
@@ -20,7 +23,9 @@ import { scrubber, type Scrub } from '../../secrets.js'
 import { show } from '../../time.js'
 import { loadCheckpoint } from '../checkpoint.js'
 import { DirLock } from '../lock.js'
+import type { Outcome } from '../outcome.js'
 import type { Output, OutputMode, SourceTarget } from '../output.js'
+import { sealSource, type BeforeSeal, type SealPolicy } from '../seal.js'
 
 /** Merge temp files of versions before unpredictable temp names. */
 const OLD_MERGE_TEMP = /^\..+\.merge-\d+\.tmp$/
@@ -32,16 +37,30 @@ export class ArchiveOutput implements Output {
   readonly #log: Logger
   readonly #now: () => number
   readonly #locks = new Map<string, DirLock>()
+  readonly #stats = new Map<string, SourceStats>()
+  readonly #beforeSeal: BeforeSeal | undefined
+  #sealKey: KeyObject | undefined
+  readonly #tool: string
   readonly #readOnly: boolean
 
-  /** `readOnly` (reconcile --dry-run): open() takes the locks and checks the marks but creates and removes nothing. */
-  constructor(cfg: Config, log: Logger, now: () => number, opts: { readOnly?: boolean } = {}) {
+  /**
+   * `beforeSeal`: the re-check run just before days are first sealed (src/pipeline/seal.ts); `tool` names the tool in
+   * seals; `readOnly` (reconcile --dry-run): open() takes the locks and checks the marks but creates and removes nothing.
+   */
+  constructor(cfg: Config, log: Logger, now: () => number, opts: { beforeSeal?: BeforeSeal; tool?: string; readOnly?: boolean } = {}) {
     this.#scrub = scrubber([cfg.token])
     this.#cfg = cfg
     this.#log = log
     this.#now = now
+    this.#beforeSeal = opts.beforeSeal
+    this.#tool = opts.tool ?? 'y360-audit'
     this.#readOnly = opts.readOnly === true
     this.mode = cfg.since !== undefined ? 'backfill' : 'append'
+  }
+
+  /** How this run seals (undefined with --no-seal): the key (read by open()) and the tool named in the entries. */
+  sealing(): { key: KeyObject | undefined; tool: string } | undefined {
+    return this.#cfg.seal ? { key: this.#sealKey, tool: this.#tool } : undefined
   }
 
   /** Throws LOCKED when this run no longer holds the lock of `src`'s directory (call before each write). */
@@ -75,12 +94,21 @@ export class ArchiveOutput implements Output {
       if (zone.write !== undefined) writes.push(zone.write)
     }
     if (problems.length > 0) throw configProblems(problems)
+    if (this.#cfg.seal && this.#cfg.sealKey !== undefined) this.#sealKey = this.#loadKey(this.#cfg.sealKey)
     if (this.#readOnly) return
     for (const write of writes) write()
     for (const src of this.#cfg.sources) await this.#removeStaleTemps(src)
   }
 
   /** Temp files of merges that died (SIGKILL, power loss): under the lock no other run is merging, so they are junk. */
+  /** The --seal-key (config already judged it; read again here, the file may have changed since). */
+  #loadKey(path: string): KeyObject {
+    const r = loadSealKey(path)
+    if (r.key === undefined) throw configProblems([r.problem ?? `cannot read ${path}`])
+    if (r.warning !== undefined) this.#log.warn({ file: path }, r.warning)
+    return r.key
+  }
+
   async #removeStaleTemps(src: SourceConfig): Promise<void> {
     const prefix = `.${src.base}_`
     for (const name of await readdir(src.dir)) {
@@ -100,6 +128,7 @@ export class ArchiveOutput implements Output {
     const mode = this.mode
     const lock = this.#locks.get(src.dir) as DirLock
     const guard = (): void => lock.check()
+    this.#stats.set(src.name, stats)
     return {
       resume: cp.resume,
       where: 'archive',
@@ -110,7 +139,7 @@ export class ArchiveOutput implements Output {
         }
         // A range wholly after the archive (or into an empty one) appends like any run: nothing to merge with.
         if (mode === 'backfill' && cp.resume !== undefined && from <= cp.resume) {
-          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub, afterCommit: opts.afterCommit }) }
+          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub, beforeRename: opts.beforeRename }) }
         }
         return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub) }
       },
@@ -121,8 +150,29 @@ export class ArchiveOutput implements Output {
     return false
   }
 
-  async commit(): Promise<void> {
-    // The archive is the checkpoint: what the sinks synced is the position.
+  /** The archive is the checkpoint (what the sinks synced is the position); seals each source's closed days, locks held. */
+  async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
+    if (!this.#cfg.seal) return
+    if (!clean) {
+      this.#log.info({}, 'no day sealed: the run was interrupted; the next run seals the closed days')
+      return
+    }
+    const policy: SealPolicy = { zone: this.#cfg.timezone, settleMs: this.#cfg.sealSettleMs, tool: this.#tool, key: this.#sealKey, now: this.#now, beforeSeal: this.#beforeSeal }
+    let failure: unknown
+    for (const src of this.#cfg.sources) {
+      const stats = this.#stats.get(src.name)
+      if (stats === undefined) continue // the source never opened (its checkpoint failed): its error is reported
+      const lock = this.#locks.get(src.dir) as DirLock
+      try {
+        stats.seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check())
+        logSeal(this.#log, src, stats.seal)
+      } catch (err) {
+        // The first failure is thrown (and logged by run); the others are logged here, each source is tried.
+        if (failure === undefined) failure = err
+        else this.#log.error({ source: src.name, code: (err as Y360Error).code }, (err as Error).message)
+      }
+    }
+    if (failure !== undefined) throw failure
   }
 
   close(): void {
@@ -133,4 +183,11 @@ export class ArchiveOutput implements Output {
 
 function configProblems(problems: string[]): Y360Error {
   return new Y360Error('CONFIG_INVALID', `configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems })
+}
+
+/** The log line of a source's seal: what was sealed now, and the chain's head (a SIEM keeps a copy of it). */
+function logSeal(log: Logger, src: SourceConfig, s: SealStats): void {
+  const now = [s.sealed.length > 0 ? `sealed ${s.sealed.join(', ')}` : '', s.resealed.length > 0 ? `resealed ${s.resealed.join(', ')}` : ''].filter(Boolean).join('; ')
+  const head = s.head === null ? 'nothing sealed yet' : `seal chain head ${s.head} (${s.entries} entries)`
+  log.info({ source: src.name, sealHead: s.head, sealEntries: s.entries, sealed: s.sealed, resealed: s.resealed }, `${src.name}: ${now === '' ? '' : `${now}; `}${head}`)
 }

@@ -1,18 +1,25 @@
 /**
  * The reconcile output: the range asked of the API again is compared with the archive day by day (ReconcileSink), and
- * what the archive lacks is merged in through the archive output's own sink (the backfill merge), then the days it
- * changed are resealed (`resealChanged`). A dry run takes the locks and checks the marks but writes nothing: no
- * directory, mark, torn-tail repair, temp file or manifest entry.
+ * what the archive lacks is merged in through the archive output's own sink (the backfill merge). A sealed day it
+ * changes is resealed from the merged temp file just before that file replaces the day file (`resealMerged`), so a
+ * crash leaves either the old file under its old seal, or the new seal with the old file, which the rerun's identical
+ * merge then puts in place. At commit the archive output seals as every archive run does (closed days, with the
+ * re-check). A dry run takes the locks and checks the marks but writes nothing: no directory, mark, torn-tail repair,
+ * temp file or manifest entry.
  */
 import type { Writable } from 'node:stream'
 import { basename } from 'node:path'
-import { dayBounds, listArchive, type ArchiveFile, type ArchiveId } from '../../archive/layout.js'
+import type { KeyObject } from 'node:crypto'
+import { dayBounds, dayFile, listArchive, type ArchiveFile, type ArchiveId } from '../../archive/layout.js'
+import { readChain, sealDays } from '../../archive/manifest.js'
 import type { Config, SourceConfig } from '../../config.js'
 import type { Logger } from '../../log.js'
-import type { SourceStats } from '../../messages.js'
+import type { InstantOf, SourceStats } from '../../messages.js'
 import { ENDPOINTS } from '../../sources/index.js'
 import type { Micros } from '../../time.js'
+import type { Outcome } from '../outcome.js'
 import type { Output, SourceTarget } from '../output.js'
+import type { BeforeSeal } from '../seal.js'
 import { ReconcileSink, type DayReport } from '../reconcile-sink.js'
 import { ArchiveOutput } from './archive.js'
 
@@ -48,12 +55,13 @@ export class ReconcileOutput implements Output {
   readonly #opts: ReconcileOptions
   readonly #archive: ArchiveOutput
 
-  constructor(cfg: Config, log: Logger, now: () => number, opts: ReconcileOptions) {
+  /** `beforeSeal`, `tool`: as for the archive output, which seals the closed days at commit. */
+  constructor(cfg: Config, log: Logger, now: () => number, opts: ReconcileOptions & { beforeSeal?: BeforeSeal; tool?: string }) {
     this.#cfg = cfg
     this.#log = log
     this.#now = now
     this.#opts = opts
-    this.#archive = new ArchiveOutput(cfg, log, now, { readOnly: opts.dryRun })
+    this.#archive = new ArchiveOutput(cfg, log, now, { readOnly: opts.dryRun, beforeSeal: opts.beforeSeal, tool: opts.tool })
   }
 
   open(): Promise<void> {
@@ -80,6 +88,7 @@ export class ReconcileOutput implements Output {
           retainedFrom: this.#now() * 1000 - ep.retentionDays * DAY_US, repair, beforeRepair: this.#opts.beforeRepair,
           onDay: (r) => {
             result.days.push(r)
+            if (repair !== undefined && r.missing > 0) result.changed.push(r.day)
             stats.missing += r.missing
             stats.unconfirmed += r.unconfirmed
             stats.beyondRetention += r.beyondRetention
@@ -90,12 +99,13 @@ export class ReconcileOutput implements Output {
     }
   }
 
-  /** The archive output's sink for the range (the backfill merge, or an append past the archive's end), resealing each day it renames. */
+  /** The archive output's sink for the range (the backfill merge, or an append past the archive's end), resealing each sealed day it merges. */
   #repairSink(inner: SourceTarget, range: { from: Micros; to: Micros }, src: SourceConfig, archive: ArchiveId, result: SourceReconcile): Writable {
-    const { sink } = inner.sink(range, { afterCommit: async (path, day) => {
-      result.changed.push(day)
-      await resealChanged(archive, src, day, this.#log)
-      this.#log.info({ source: src.name, file: path }, `${src.name}: ${basename(path)} repaired`)
+    const { sink } = inner.sink(range, { beforeRename: async ({ tmp, path, day }) => {
+      this.#archive.checkLock(src)
+      const sealing = this.#archive.sealing()
+      const resealed = sealing !== undefined && (await resealMerged({ archive, instantOf: ENDPOINTS[src.name].timestamp, day, tmp, now: this.#now, ...sealing }))
+      this.#log.info({ source: src.name, file: path, resealed }, `${src.name}: ${basename(path)} repaired${resealed ? ' and resealed' : ''}`)
     } })
     return sink
   }
@@ -104,8 +114,9 @@ export class ReconcileOutput implements Output {
     return false
   }
 
-  async commit(): Promise<void> {
-    // Each changed day was resealed right after its rename (resealChanged); nothing is kept beyond the archive.
+  /** Seals as every archive run does (not on a dry run: nothing is written). */
+  async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
+    if (!this.#opts.dryRun) await this.#archive.commit(clean, outcomes)
   }
 
   close(): void {
@@ -114,9 +125,12 @@ export class ReconcileOutput implements Output {
 }
 
 /**
- * Where the manifest call goes: appends a new manifest entry for a day file reconcile (or the re-check) changed, so
- * that verify passes afterwards. Called under the archive's lock, right after the merged file was renamed into place.
+ * Appends a `reseal` entry for a sealed day whose merged file `tmp` is about to replace its day file (measured from
+ * `tmp`); a day not sealed yet is left to the seal at commit. Returns whether an entry was appended. Lock held.
  */
-export async function resealChanged(_archive: ArchiveId, _src: SourceConfig, _day: string, _log: Logger): Promise<void> {
-  // Wired to src/archive/manifest.ts (sealDays) once that module is merged.
+export async function resealMerged(o: { archive: ArchiveId; instantOf: InstantOf; day: string; tmp: string; now: () => number; key: KeyObject | undefined; tool: string }): Promise<boolean> {
+  const chain = await readChain(o.archive)
+  if (!chain.newest.has(basename(dayFile(o.archive, o.day)))) return false
+  const r = await sealDays({ archive: o.archive, days: [o.day], measure: { [o.day]: o.tmp }, instantOf: o.instantOf, tool: o.tool, now: o.now, key: o.key })
+  return r.appended.length > 0
 }
