@@ -86,13 +86,16 @@ function exitOf(summary: RunSummary, reports: SourceReport[]): number {
   return reports.some((r) => r.missing > 0) ? EXIT_CODES.RECORDS_MISSING : summary.exitCode
 }
 
-/** Test seam: Y360_TEST_RECONCILE_PAUSE=n stops before the n-th batch of repairs and says so on stderr (a crash test kills it there). */
-function testPause(io: Io): ((n: number) => Promise<void>) | undefined {
-  const at = Number(io.env.Y360_TEST_RECONCILE_PAUSE ?? '')
-  if (!Number.isInteger(at) || at < 1) return undefined
-  return (n) => {
-    if (n !== at) return Promise.resolve()
-    io.stderr.write(`y360-audit reconcile: test pause before repair batch ${n}\n`)
+/**
+ * Test seam: Y360_TEST_RECONCILE_PAUSE=repair:n stops before the n-th batch of repairs, =rename:n before the n-th
+ * merged day file is renamed into place (after its reseal), and says so on stderr: a crash test kills it there.
+ */
+function testPause(io: Io): ((point: 'repair' | 'rename', n: number) => Promise<void>) | undefined {
+  const m = /^(repair|rename):([1-9]\d*)$/.exec(io.env.Y360_TEST_RECONCILE_PAUSE ?? '')
+  if (m === null) return undefined
+  return (point, n) => {
+    if (point !== m[1] || n !== Number(m[2])) return Promise.resolve()
+    io.stderr.write(`y360-audit reconcile: test pause before ${point} ${n}\n`)
     const keep = setInterval(() => undefined, 1 << 30)
     return new Promise((_resolve, reject) => io.signal.addEventListener('abort', () => {
       clearInterval(keep)
@@ -123,7 +126,7 @@ export async function reconcileMain(argv: string[], io: Io): Promise<number> {
     for (const w of cfg.warnings) log.warn(w)
     const tool = `y360-audit ${packageVersion()}`
     let output: ReconcileOutput | undefined
-    const make = (beforeSeal: BeforeSeal | undefined): ReconcileOutput => (output = new ReconcileOutput(cfg, log, io.now, { dryRun: cfg.dryRun, beforeRepair: testPause(io), beforeSeal, tool }))
+    const make = (beforeSeal: BeforeSeal | undefined): ReconcileOutput => (output = new ReconcileOutput(cfg, log, io.now, { dryRun: cfg.dryRun, pause: testPause(io), beforeSeal, tool }))
     const summary = await run({ cfg, log, now: io.now, signal: io.signal, output: make, tool })
     const reports = summary.sources.map((s) => sourceReport(s, output?.results.get(s.source)))
     const code = io.interrupted() ?? exitOf(summary, reports)

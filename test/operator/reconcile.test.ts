@@ -139,8 +139,8 @@ t.test('SIGKILL during the repair leaves a valid archive; a rerun completes it e
   // The child's clock is the real one: its range ends at its now, after the emulator's fixed now (nothing there).
   const range = ['--since', iso(now - 4 * DAY), '--max-pages', '1'] // small windows: one batch of repairs per late day
   // Paused before the third batch of repairs: the first day is merged and renamed, the second's temp file is open.
-  const cli = startCli(['reconcile', ...range], { env: { ...env, Y360_TEST_RECONCILE_PAUSE: '3' }, cwd: dir })
-  await cli.waitLine(/test pause before repair batch 3/)
+  const cli = startCli(['reconcile', ...range], { env: { ...env, Y360_TEST_RECONCILE_PAUSE: 'repair:3' }, cwd: dir })
+  await cli.waitLine(/test pause before repair 3/)
   t.ok(readdirSync(mailDir).some((n) => n.includes('.tmp')), 'a merge temp file is open at the kill')
   cli.child.kill('SIGKILL')
   t.equal((await cli.done).signal, 'SIGKILL')
@@ -153,4 +153,30 @@ t.test('SIGKILL during the repair leaves a valid archive; a rerun completes it e
   t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(409), 'exact after the rerun')
   t.same(readdirSync(mailDir).filter((n) => n.includes('.tmp')), [], 'the dead run\'s temp file was removed')
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
+})
+
+t.test('SIGKILL between a day\'s reseal and its rename: verify names the day, the rerun puts the same merge in place', async (t) => {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { mail: 200 }, days: 3, end: now, seed: 9 })
+  const dir = t.testdir()
+  const mailDir = join(dir, 'mail')
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
+  t.equal((await runMain(['--lookback', '4d'], { env, cwd: dir, now: clock.now })).code, 0)
+  t.ok(readFileSync(join(mailDir, 'mail_audit.manifest.jsonl'), 'utf8').length > 0, 'the closed days are sealed')
+  emu.late('mail', 4, { from: now - 2 * DAY, to: now - 2 * DAY + HOUR })
+  const range = ['--since', iso(now - 3 * DAY)]
+  const cli = startCli(['reconcile', ...range], { env: { ...env, Y360_TEST_RECONCILE_PAUSE: 'rename:1' }, cwd: dir })
+  await cli.waitLine(/test pause before rename 1/)
+  cli.child.kill('SIGKILL')
+  t.equal((await cli.done).signal, 'SIGKILL')
+  const day = iso(now - 2 * DAY).slice(0, 10)
+  const v = await runMain(['verify'], { env, cwd: dir })
+  t.equal(v.code, 7, 'the seal names content not yet in place')
+  t.match(v.stdout, `mail_audit_${day}.json`)
+  const rerun = await runMain(['reconcile', ...range], { env, cwd: dir, now: clock.now })
+  t.equal(rerun.code, 10)
+  t.match(rerun.stdout, /4 missing, 4 merged in/)
+  t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(204))
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'the identical merge matches the seal: verify passes')
 })

@@ -34,8 +34,11 @@ export interface SourceReconcile {
 
 export interface ReconcileOptions {
   dryRun: boolean
-  /** Test seam (Y360_TEST_RECONCILE_PAUSE): awaited before the n-th batch of missing records (from 1) goes to the merge. */
-  beforeRepair?: (n: number) => Promise<void>
+  /**
+   * Test seam (Y360_TEST_RECONCILE_PAUSE): awaited before the n-th batch of missing records (from 1) goes to the merge
+   * (`repair`), and before the n-th merged day file replaces its day file, after its reseal (`rename`).
+   */
+  pause?: (point: 'repair' | 'rename', n: number) => Promise<void>
 }
 
 /** The day files of `files` whose day meets [from, to). */
@@ -54,6 +57,7 @@ export class ReconcileOutput implements Output {
   readonly #now: () => number
   readonly #opts: ReconcileOptions
   readonly #archive: ArchiveOutput
+  #renames = 0
 
   /** `beforeSeal`, `tool`: as for the archive output, which seals the closed days at commit. */
   constructor(cfg: Config, log: Logger, now: () => number, opts: ReconcileOptions & { beforeSeal?: BeforeSeal; tool?: string }) {
@@ -85,7 +89,7 @@ export class ReconcileOutput implements Output {
         const repair = inner === undefined ? undefined : this.#repairSink(inner, range, src, archive, result)
         const sink = new ReconcileSink({
           archive, instantOf: ep.timestamp, toleranceUs: cfg.overlapMs * 1000, range, files: filesInRange(all, cfg.timezone, range),
-          retainedFrom: this.#now() * 1000 - ep.retentionDays * DAY_US, repair, beforeRepair: this.#opts.beforeRepair,
+          retainedFrom: this.#now() * 1000 - ep.retentionDays * DAY_US, repair, beforeRepair: (n) => this.#opts.pause?.('repair', n) ?? Promise.resolve(),
           onDay: (r) => {
             result.days.push(r)
             if (repair !== undefined && r.missing > 0) result.changed.push(r.day)
@@ -105,6 +109,7 @@ export class ReconcileOutput implements Output {
       this.#archive.checkLock(src)
       const sealing = this.#archive.sealing()
       const resealed = sealing !== undefined && (await resealMerged({ archive, instantOf: ENDPOINTS[src.name].timestamp, day, tmp, now: this.#now, ...sealing }))
+      await this.#opts.pause?.('rename', ++this.#renames)
       this.#log.info({ source: src.name, file: path, resealed }, `${src.name}: ${basename(path)} repaired${resealed ? ' and resealed' : ''}`)
     } })
     return sink
