@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { CLI, cliEnv, collect, emulator, runCli, runMain } from '../helpers.js'
 import { helpText } from '../../src/options.js'
 import { verifyHelp } from '../../src/verify.js'
+import { reconcileHelp } from '../../src/reconcile.js'
 import { demoHelp } from '../../src/demo.js'
 import { version } from '../../src/main.js'
 
@@ -25,13 +26,17 @@ t.test('help and version, for every command and in every position', async (t) =>
     t.same(await runMain(args, { env, cwd }), { code: 0, signal: null, stdout: verifyHelp(V) + '\n', stderr: '' }, `${args.join(' ')}: the verify help`)
   }
   t.match(verifyHelp(V), /--mail-dir <v>[\s\S]*--timezone <v>[\s\S]*--json/, 'verify help lists what verify reads')
+  for (const args of [['reconcile', '--help'], ['help', 'reconcile']]) {
+    t.same(await runMain(args, { env, cwd }), { code: 0, signal: null, stdout: reconcileHelp(V) + '\n', stderr: '' }, `${args.join(' ')}: the reconcile help`)
+  }
+  t.match(reconcileHelp(V), /--since <v>[\s\S]*--dry-run[\s\S]*Exit codes: 0 nothing missing, 10 records were missing/, 'reconcile help: its options and exit codes')
   for (const args of [['demo', '--help'], ['help', 'demo']]) t.same(await runMain(args, { env, cwd }), { code: 0, signal: null, stdout: demoHelp(V) + '\n', stderr: '' }, `${args.join(' ')}: the demo help`)
   for (const args of [['-V'], ['--version'], ['verify', '-V'], ['demo', '--version']]) t.same(await runMain(args, { env, cwd }), { code: 0, signal: null, stdout: `${V}\n`, stderr: '' }, `${args.join(' ')}: the version`)
   const emu = await runCli(['help', 'emulator'], { env, cwd })
   t.equal(emu.code, 0)
   t.match(emu.stdout, /^Usage: y360-audit emulator \[options\]\n/, 'help emulator: the emulator help')
   const unknown = await runMain(['help', 'fetchh'], { env, cwd })
-  t.same(unknown, { code: 1, signal: null, stdout: '', stderr: 'y360-audit: no command "fetchh"; commands: fetch, verify, demo, emulator (y360-audit help <command>)\n' })
+  t.same(unknown, { code: 1, signal: null, stdout: '', stderr: 'y360-audit: no command "fetchh"; commands: fetch, verify, reconcile, demo, emulator (y360-audit help <command>)\n' })
 })
 
 t.test('the command after options; a value that spells a command stays a value', async (t) => {
