@@ -68,7 +68,7 @@ async function recheckDay(deps: RecheckDeps, req: RecheckRequest, day: string): 
   const sink = new ReconcileSink({
     archive, instantOf: ep.timestamp, toleranceUs, range, files: [{ day, path: dayFile(archive, day) }],
     retainedFrom: deps.now() * 1000 - ep.retentionDays * DAY_US, repair,
-    onDay: () => undefined,
+    onDay: (r) => log.debug({ source: src.name, ...r }, `${src.name}: re-check of ${r.day}: ${r.archived} archived, ${r.api} from the API, ${r.missing} missing, ${r.unconfirmed} not returned by the API`),
     onMissing: (r) => {
       late++
       if (highWater !== undefined && highWater - r.us > maxLateUs) maxLateUs = highWater - r.us
