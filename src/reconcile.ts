@@ -36,7 +36,8 @@ export function reconcileHelp(version: string): string {
     '',
     'Exit codes: 0 nothing missing, 10 records were missing (merged in; with --dry-run only reported), 1 bad',
     'configuration, 3/4/5/6/75 as for fetch (API refused, API failing, archive not writable, locked, rate limited),',
-    '8 nothing missing but the API broke an assumption, 130/143 stopped by a signal.',
+    '7 a sealed day to merge into no longer matches its seal (changed outside the tool: not resealed), 8 nothing',
+    'missing but the API broke an assumption, 130/143 stopped by a signal.',
   ].join('\n')
 }
 

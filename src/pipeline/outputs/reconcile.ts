@@ -11,8 +11,9 @@ import type { Writable } from 'node:stream'
 import { basename } from 'node:path'
 import type { KeyObject } from 'node:crypto'
 import { dayBounds, dayFile, listArchive, type ArchiveFile, type ArchiveId } from '../../archive/layout.js'
-import { readChain, sealDays } from '../../archive/manifest.js'
+import { digestFile, readChain, sealDays } from '../../archive/manifest.js'
 import type { Config, SourceConfig } from '../../config.js'
+import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { InstantOf, SourceStats } from '../../messages.js'
 import { ENDPOINTS } from '../../sources/index.js'
@@ -119,9 +120,18 @@ export class ReconcileOutput implements Output {
     return false
   }
 
-  /** Seals as every archive run does (not on a dry run: nothing is written). */
+  /**
+   * Seals as every archive run does; not on a dry run (nothing is written), nor after a source failed: the archive
+   * output would reseal the day files its merges counted as written, also one whose merge was refused because the file
+   * no longer matched its seal (the next archive run seals the closed days).
+   */
   async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
-    if (!this.#opts.dryRun) await this.#archive.commit(clean, outcomes)
+    if (this.#opts.dryRun) return
+    if (outcomes.some((o) => !o.ok)) {
+      this.#log.info({}, 'reconcile: no day sealed at the end, a source failed; the next archive run seals the closed days')
+      return
+    }
+    await this.#archive.commit(clean, outcomes)
   }
 
   close(): void {
@@ -132,10 +142,22 @@ export class ReconcileOutput implements Output {
 /**
  * Appends a `reseal` entry for a sealed day whose merged file `tmp` is about to replace its day file (measured from
  * `tmp`); a day not sealed yet is left to the seal at commit. Returns whether an entry was appended. Lock held.
+ * Throws ARCHIVE_DAMAGED, and the day file stays as it was, when the day file no longer matches its seal: resealing
+ * would cover a change made outside the tool. (Matching the entry before a newest `reseal` is the state a reconcile
+ * killed between its reseal and its rename leaves, and is completed.)
  */
 export async function resealMerged(o: { archive: ArchiveId; instantOf: InstantOf; day: string; tmp: string; now: () => number; key: KeyObject | undefined; tool: string }): Promise<boolean> {
   const chain = await readChain(o.archive)
-  if (!chain.newest.has(basename(dayFile(o.archive, o.day)))) return false
+  const path = dayFile(o.archive, o.day)
+  const file = basename(path)
+  const newest = chain.newest.get(file)
+  if (newest === undefined) return false
+  const now = await digestFile(path, o.instantOf)
+  const before = newest.kind === 'reseal' ? chain.entries.filter((e) => e.file === file).at(-2) : undefined
+  const matches = (e: { sha256: string; bytes: number } | undefined): boolean => e !== undefined && e.sha256 === now.sha256 && e.bytes === now.bytes
+  if (!matches(newest) && !matches(before)) {
+    throw new Y360Error('ARCHIVE_DAMAGED', `${path} no longer matches its seal (manifest line ${newest.lineNo}): it was changed outside the tool; reconcile does not merge into it, since a new seal would cover that change. Run y360-audit verify, restore the file, and reconcile again`, { path })
+  }
   const r = await sealDays({ archive: o.archive, days: [o.day], measure: { [o.day]: o.tmp }, instantOf: o.instantOf, tool: o.tool, now: o.now, key: o.key })
   return r.appended.length > 0
 }
