@@ -4,7 +4,7 @@
 // leaves a valid archive that a rerun completes exactly. In-process (runMain), but for the SIGKILL (a real process).
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkArchive, cliEnv, emulator, exact, fakeClock, lastNoonUtc, readArchive, runMain, startCli } from '../helpers.js'
 import { pythonDumps } from '../../src/pipeline/format.js'
@@ -202,4 +202,35 @@ t.test('a sealed day changed outside the tool is not merged into (a new seal wou
   const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 7, 'verify still names it')
   t.match(v.stdout, `mail_audit_${day}.json`)
+})
+
+/** Reverses the key order at every level: "another key order" than the API's. */
+function reorder(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(reorder)
+  if (v === null || typeof v !== 'object') return v
+  return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]))
+}
+
+t.test('an archive the Python script wrote (json.dumps spacing, another key order, no seals): only the late ones are missing', async (t) => {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { disk: 300 }, days: 3, end: now, seed: 13 })
+  const dir = t.testdir()
+  const diskDir = join(dir, 'disk')
+  mkdirSync(diskDir)
+  const byDay = new Map<string, string>()
+  for (const r of emu.truth('disk') as { date: string }[]) byDay.set(r.date.slice(0, 10), (byDay.get(r.date.slice(0, 10)) ?? '') + pythonDumps(reorder(r)) + '\n')
+  for (const [day, text] of byDay) writeFileSync(join(diskDir, `disk_audit_${day}.json`), text)
+  const python = new Map([...byDay].map(([day, text]) => [day, text.split('\n').slice(0, -1)]))
+  emu.late('disk', 4, { from: now - 2 * DAY, to: now - DAY })
+  const env = cliEnv(emu, { DISK_LOG_CATALOG_LOCATION: diskDir })
+  const r = await runMain(['reconcile', '--since', iso(now - 3 * DAY), '--json'], { env, cwd: dir, now: clock.now })
+  t.equal(r.code, 10)
+  t.match(JSON.parse(r.stdout).sources[0], { missing: 4, repaired: 4, unconfirmed: 0 }, 'the Python lines are the API\'s records')
+  t.same(checkArchive('disk', readArchive(diskDir, 'disk_audit'), emu.truth('disk'), OVERLAP_US), exact(304))
+  for (const [day, lines] of python) {
+    const kept = new Set(lines)
+    t.same(readFileSync(join(diskDir, `disk_audit_${day}.json`), 'utf8').split('\n').filter((l) => kept.has(l)), lines, `${day}: the Python lines kept byte for byte, in order`)
+  }
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
 })
