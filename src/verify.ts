@@ -22,6 +22,7 @@ import { show, type Micros } from './time.js'
 
 export interface Problem {
   file: string
+  /** 1-based; 0 for a problem of the whole file (a seal). */
   line: number
   kind: 'unparseable' | 'no-timestamp' | 'out-of-order' | 'wrong-day' | 'duplicate' | 'torn-tail' | SealProblemKind
   detail: string
@@ -209,7 +210,7 @@ export async function verifyMain(argv: string[], io: Io): Promise<number> {
     if (r.seal !== undefined) await out(sealLine(r.seal, publicKey !== undefined))
     for (const p of r.problems) {
       if (gone()) break
-      await out(`  ${p.file}:${p.line}: ${p.kind}: ${p.detail}\n`)
+      await out(`  ${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.kind}: ${p.detail}\n`)
     }
   }
   if (cfg.json && !gone()) await out(JSON.stringify({ version: 1, ok: bad === 0, problemCount: bad, listedPerSource: MAX_REPORTED, sources: reports }) + '\n')

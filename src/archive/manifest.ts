@@ -75,7 +75,7 @@ export type SealProblemKind =
 export interface SealProblem {
   kind: SealProblemKind
   file: string
-  /** Manifest line of the entry concerned (0 when none). */
+  /** Line of `file` concerned: the manifest's line for chain problems; 0 for problems of a whole day file. */
   line: number
   detail: string
 }
@@ -417,8 +417,8 @@ export interface SealReport {
 async function checkSealed(f: ArchiveFile, e: ReadEntry, instantOf: InstantOf): Promise<SealProblem | undefined> {
   const d = await digestFile(f.path, instantOf, e.bytes)
   if (d.bytes === e.bytes && d.sha256 === e.sha256) return undefined
-  const at = { file: f.path, line: e.lineNo }
-  const sealed = `sealed by entry ${e.seq} with ${e.lines} lines, ${e.bytes} bytes`
+  const at = { file: f.path, line: 0 }
+  const sealed = `sealed by entry ${e.seq} (manifest line ${e.lineNo}) with ${e.lines} lines, ${e.bytes} bytes`
   if (d.bytes > e.bytes && d.prefix === e.sha256) {
     return { kind: 'seal-appended', ...at, detail: `${sealed}; ${d.lines - e.lines} lines (${d.bytes - e.bytes} bytes) appended after the seal without a newer entry` }
   }
@@ -453,11 +453,11 @@ export async function checkSeals(a: ArchiveId, files: readonly ArchiveFile[], in
     const was = gone.findIndex((g) => d !== undefined && g.sha256 === d.sha256 && g.bytes === d.bytes)
     if (was >= 0) {
       const [g] = gone.splice(was, 1)
-      report.problems.push({ kind: 'seal-renamed', file: f.path, line: g.lineNo, detail: `holds exactly the bytes sealed as ${g.file} (entry ${g.seq}): the sealed file was renamed` })
+      report.problems.push({ kind: 'seal-renamed', file: f.path, line: 0, detail: `holds exactly the bytes sealed as ${g.file} (entry ${g.seq}, manifest line ${g.lineNo}): the sealed file was renamed` })
     } else {
       report.problems.push({ kind: 'seal-unsealed', file: f.path, line: 0, detail: `has no seal, but the later day ${newestDay} is sealed: the file was added (or renamed) after sealing, or its entries were cut` })
     }
   }
-  for (const g of gone) report.problems.push({ kind: 'seal-missing', file: dayFile(a, g.day), line: g.lineNo, detail: `sealed by entry ${g.seq} (${g.lines} lines, ${g.bytes} bytes) but gone: the day file was removed or renamed` })
+  for (const g of gone) report.problems.push({ kind: 'seal-missing', file: dayFile(a, g.day), line: 0, detail: `sealed by entry ${g.seq} (manifest line ${g.lineNo}; ${g.lines} lines, ${g.bytes} bytes) but gone: the day file was removed or renamed` })
   return report
 }

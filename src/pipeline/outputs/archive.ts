@@ -138,10 +138,7 @@ export class ArchiveOutput implements Output {
   /** The archive is the checkpoint (what the sinks synced is the position); seals each source's closed days, locks held. */
   async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
     if (!this.#cfg.seal) return
-    if (!clean) {
-      this.#log.info({}, 'no day sealed: the run was interrupted; the next run seals the closed days')
-      return
-    }
+    if (!clean) this.#log.info({}, 'no new day sealed: the run was interrupted; the next run seals the closed days (sealed days this run changed are resealed)')
     const policy: SealPolicy = { zone: this.#cfg.timezone, settleMs: this.#cfg.sealSettleMs, tool: this.#tool, key: this.#sealKey, now: this.#now, beforeSeal: this.#beforeSeal }
     let failure: unknown
     for (const src of this.#cfg.sources) {
@@ -149,7 +146,7 @@ export class ArchiveOutput implements Output {
       if (stats === undefined) continue // the source never opened (its checkpoint failed): its error is reported
       const lock = this.#locks.get(src.dir) as DirLock
       try {
-        stats.seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check())
+        stats.seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check(), clean)
         logSeal(this.#log, src, stats.seal)
       } catch (err) {
         // The first failure is thrown (and logged by run); the others are logged here, each source is tried.
