@@ -461,3 +461,18 @@ export async function checkSeals(a: ArchiveId, files: readonly ArchiveFile[], in
   for (const g of gone) report.problems.push({ kind: 'seal-missing', file: dayFile(a, g.day), line: 0, detail: `sealed by entry ${g.seq} (manifest line ${g.lineNo}; ${g.lines} lines, ${g.bytes} bytes) but gone: the day file was removed or renamed` })
   return report
 }
+
+/**
+ * The sealed day files among `files` that no longer match their newest entry (before the tool writes into them: a
+ * backfill names what was changed outside it before its merge and reseal make the new content the sealed one).
+ */
+export async function unsealedChanges(a: ArchiveId, files: readonly ArchiveFile[], instantOf: InstantOf): Promise<SealProblem[]> {
+  const chain = await readChain(a)
+  const out: SealProblem[] = []
+  for (const f of files) {
+    const e = chain.newest.get(basename(f.path))
+    const p = e === undefined ? undefined : await checkSealed(f, e, instantOf)
+    if (p !== undefined) out.push(p)
+  }
+  return out
+}

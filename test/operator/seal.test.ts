@@ -88,10 +88,22 @@ t.test('a backfill into a sealed day reseals it; appending outside the tool is n
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'the reseal matches the merged file')
 
   const sealed = join(mail, `mail_audit_${day(NOON - DAY)}.json`)
-  appendFileSync(sealed, readFileSync(sealed, 'utf8').split('\n').at(-2) + '\n')
+  const original = readFileSync(sealed, 'utf8')
+  appendFileSync(sealed, original.split('\n').at(-2) + '\n')
   const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 7)
   t.match(v.stdout, `  ${sealed}: seal-appended: sealed by entry 2 (manifest line 3)`)
+
+  // A line removed from a sealed day: a backfill over it names it before its merge repairs it (exit 8); the merge
+  // restores exactly the sealed bytes, so no new entry is needed, and verify passes again.
+  const lines = original.split('\n')
+  writeFileSync(sealed, [...lines.slice(0, 3), ...lines.slice(4)].join('\n'))
+  const repair = await runMain(['--since', day(NOON - DAY), '--until', day(NOON)], { env, cwd: dir, now, summary: true })
+  t.equal(repair.code, 8, repair.stderr)
+  t.match(summaryOf(repair, 'mail'), { written: 1, anomalies: { 'sealed-day-changed': 1 }, seal: { entries: 4, resealed: [] } })
+  t.match(repair.stderr, `mail: ${sealed} no longer matches its seal (seal-lines: `)
+  t.equal(readFileSync(sealed, 'utf8'), original, 'the day is as it was sealed')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
 })
 
 t.test('--seal-key signs; verify --seal-pubkey passes with its key, fails with another; bad keys are refused', async (t) => {

@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { TEMP_NAME } from '../../atomic.js'
 import type { Config, SourceConfig } from '../../config.js'
 import { checkFilterMark, checkZoneMark } from '../../archive/marks.js'
-import type { ArchiveId } from '../../archive/layout.js'
-import { loadSealKey } from '../../archive/manifest.js'
+import { dayNamer, listArchive, type ArchiveId } from '../../archive/layout.js'
+import { loadSealKey, unsealedChanges } from '../../archive/manifest.js'
 import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { SealStats, SourceStats } from '../../messages.js'
@@ -20,7 +20,7 @@ import { MergingFileSink } from '../../sinks/merge.js'
 import { RotatingFileSink } from '../../sinks/file.js'
 import { ENDPOINTS } from '../../sources/index.js'
 import { scrubber, type Scrub } from '../../secrets.js'
-import { show } from '../../time.js'
+import { show, type Micros } from '../../time.js'
 import { loadCheckpoint } from '../checkpoint.js'
 import { DirLock } from '../lock.js'
 import type { Outcome } from '../outcome.js'
@@ -114,6 +114,7 @@ export class ArchiveOutput implements Output {
     const lock = this.#locks.get(src.dir) as DirLock
     const guard = (): void => lock.check()
     this.#stats.set(src.name, stats)
+    if (mode === 'backfill' && cfg.seal && cfg.since !== undefined) await this.#sealedBeforeMerge(src, archive, stats, cfg.since, Math.min(cfg.until ?? Infinity, this.#now() * 1000))
     return {
       resume: cp.resume,
       where: 'archive',
@@ -128,6 +129,21 @@ export class ArchiveOutput implements Output {
         }
         return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub) }
       },
+    }
+  }
+
+  /**
+   * Before a backfill merges into sealed days: those that no longer match their seal were changed outside the tool. The
+   * merge repairs them and the reseal records the new content (the earlier entry stays), so each is named now, as an
+   * anomaly (exit 8), while the evidence is still on disk.
+   */
+  async #sealedBeforeMerge(src: SourceConfig, archive: ArchiveId, stats: SourceStats, from: Micros, to: Micros): Promise<void> {
+    const dayOf = dayNamer(this.#cfg.timezone)
+    const [first, last] = [dayOf(from), dayOf(to)]
+    const files = (await listArchive(archive)).filter((f) => f.day >= first && f.day <= last)
+    for (const p of await unsealedChanges(archive, files, ENDPOINTS[src.name].timestamp)) {
+      stats.anomaly('sealed-day-changed')
+      this.#log.warn({ source: src.name, file: p.file, kind: p.kind }, `${src.name}: ${p.file} no longer matches its seal (${p.kind}: ${p.detail}): it was changed outside the tool; this backfill merges into it and reseals it (the manifest keeps the earlier entry)`)
     }
   }
 
