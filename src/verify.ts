@@ -132,7 +132,8 @@ export async function verifySeals(report: VerifyReport, archive: ArchiveId, ep: 
 function sealLine(s: SealSummary, keyed: boolean): string {
   const torn = s.tornBytes > 0 ? `; a torn last fragment of ${s.tornBytes} bytes (an interrupted seal) ignored, moved aside by the next run` : ''
   const signed = keyed ? ', signatures checked' : s.signed ? ', signed (not checked: no --seal-pubkey)' : ''
-  return `  seals: ${s.manifest}: ${s.entries} entries, head ${s.head ?? '-'}, ${s.sealed} files sealed, ${s.open} open${signed}${torn}\n`
+  const reopened = s.reopened > 0 ? `, ${s.reopened} reopened (a run writing into them was interrupted; checked as open days, the next run reseals them)` : ''
+  return `  seals: ${s.manifest}: ${s.entries} entries, head ${s.head ?? '-'}, ${s.sealed} files sealed, ${s.open} open${reopened}${signed}${torn}\n`
 }
 
 /** The options verify reads (the rest of the fetch job's are accepted and ignored). */

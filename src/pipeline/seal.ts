@@ -78,7 +78,8 @@ export async function sealSource(src: SourceConfig, archive: ArchiveId, stats: S
   const written = new Set(stats.files)
   const unsealed = files.filter((f) => !chain.newest.has(basename(f.path))).map((f) => f.day)
   const closed = fresh ? closedDays(unsealed, policy, policy.now(), coveredUs(stats, outcome)) : []
-  const touched = files.filter((f) => chain.newest.has(basename(f.path)) && written.has(f.path)).map((f) => f.day)
+  // Sealed days this run wrote into, and days a run reopened (this one, or one that died before its reseal).
+  const touched = files.filter((f) => { const e = chain.newest.get(basename(f.path)); return e !== undefined && (written.has(f.path) || e.kind === 'reopen') }).map((f) => f.day)
   if (closed.length > 0 && policy.beforeSeal !== undefined) {
     await policy.beforeSeal({ source: src, archive, days: closed, stats, log, guard })
   }

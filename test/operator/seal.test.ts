@@ -83,8 +83,8 @@ t.test('a backfill into a sealed day reseals it; appending outside the tool is n
   emu.inject('mail', 1, { at: Date.parse(`${target}T10:00:00Z`) })
   const back = await runMain(['--since', target, '--until', day(NOON - DAY)], { env, cwd: dir, now, summary: true })
   t.equal(back.code, 0, back.stderr)
-  t.match(summaryOf(back, 'mail'), { written: 1, seal: { entries: 4, sealed: [], resealed: [`mail_audit_${target}.json`] } })
-  t.same(manifest(mail).map((e) => e.kind), ['seal', 'seal', 'seal', 'reseal'])
+  t.match(summaryOf(back, 'mail'), { written: 1, seal: { entries: 5, sealed: [], resealed: [`mail_audit_${target}.json`] } })
+  t.same(manifest(mail).map((e) => [e.kind, e.day]), [...[3, 2, 1].map((n) => ['seal', day(NOON - n * DAY)]), ['reopen', target], ['reseal', target]], 'reopened before the merge, resealed after it')
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'the reseal matches the merged file')
 
   const sealed = join(mail, `mail_audit_${day(NOON - DAY)}.json`)
@@ -92,15 +92,15 @@ t.test('a backfill into a sealed day reseals it; appending outside the tool is n
   appendFileSync(sealed, original.split('\n').at(-2) + '\n')
   const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 7)
-  t.match(v.stdout, `  ${sealed}: seal-appended: sealed by entry 2 (manifest line 3)`)
+  t.match(v.stdout, `  ${sealed}: seal-appended: sealed by entry 2 (manifest line 3) with `)
 
-  // A line removed from a sealed day: a backfill over it names it before its merge repairs it (exit 8); the merge
-  // restores exactly the sealed bytes, so no new entry is needed, and verify passes again.
+  // A line removed from a sealed day: a backfill over it names it when it reopens it, before its merge repairs it
+  // (exit 8); the merge restores exactly the sealed bytes and the reseal closes the reopen: verify passes again.
   const lines = original.split('\n')
   writeFileSync(sealed, [...lines.slice(0, 3), ...lines.slice(4)].join('\n'))
   const repair = await runMain(['--since', day(NOON - DAY), '--until', day(NOON)], { env, cwd: dir, now, summary: true })
   t.equal(repair.code, 8, repair.stderr)
-  t.match(summaryOf(repair, 'mail'), { written: 1, anomalies: { 'sealed-day-changed': 1 }, seal: { entries: 4, resealed: [] } })
+  t.match(summaryOf(repair, 'mail'), { written: 1, anomalies: { 'sealed-day-changed': 1 }, seal: { entries: 7, resealed: [`mail_audit_${day(NOON - DAY)}.json`] } })
   t.match(repair.stderr, `mail: ${sealed} no longer matches its seal (seal-lines: `)
   t.equal(readFileSync(sealed, 'utf8'), original, 'the day is as it was sealed')
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
@@ -133,9 +133,6 @@ t.test('--seal-key signs; verify --seal-pubkey passes with its key, fails with a
   const missing = await runMain(['verify', '--seal-pubkey', join(dir, 'nope.pem')], { env, cwd: dir })
   t.equal(missing.code, 1)
   t.match(missing.stderr, 'cannot read the Ed25519 public key')
-  const both = await runMain(['--seal-key', join(dir, 'seal.pem'), '--no-seal'], { env, cwd: dir })
-  t.equal(both.code, 1)
-  t.match(both.stderr, '--no-seal turns sealing off')
 })
 
 t.test('a Python-written archive is sealed as it is; Europe/Moscow days are sealed at their own end', async (t) => {
@@ -179,4 +176,25 @@ t.test('a damaged manifest is never extended: the run exits 7 and seals nothing'
   t.match(r.stderr, `the seal manifest ${path} is damaged (line 2: chain-broken`)
   t.equal(readFileSync(path, 'utf8'), before, 'nothing appended')
   t.same(readdirSync(mail).filter((n) => n.endsWith('.torn')), [])
+})
+
+t.test('a late arrival appended into a sealed day reopens it first and reseals it at the end of the run', async (t) => {
+  const midnight = NOON + 12 * 3_600_000
+  const clock = { now: midnight + 2 * 3_600_000 }
+  const emu = await emulator(t, { counts: { mail: 50 }, days: 1, seed: 67, end: midnight - 30_000, clock: () => clock.now })
+  const dir = t.testdir()
+  const mail = join(dir, 'mail')
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
+  const first = await runMain(['--lookback', '2d'], { env, cwd: dir, now: () => clock.now, summary: true })
+  t.equal(first.code, 0, first.stderr)
+  const sealedDay = `mail_audit_${day(NOON)}.json`
+  t.ok(summaryOf(first, 'mail').seal?.sealed.includes(sealedDay), 'the day before midnight is sealed')
+  clock.now += 60_000
+  emu.inject('mail', 1, { at: midnight - 60_000 }) // within the overlap of the newest record: the next run appends it
+  const second = await runMain([], { env, cwd: dir, now: () => clock.now, summary: true })
+  t.equal(second.code, 0, second.stderr)
+  t.match(summaryOf(second, 'mail'), { written: 1, seal: { resealed: [sealedDay] } })
+  t.ok(logMessages(second.stderr).includes(`mail: reopened sealed ${sealedDay} to write into them (resealed at the end of the run)`))
+  t.same(manifest(mail).slice(-2).map((e) => [e.kind, e.file]), [['reopen', sealedDay], ['reseal', sealedDay]])
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
 })

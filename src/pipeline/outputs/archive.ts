@@ -6,12 +6,12 @@
  */
 import type { KeyObject } from 'node:crypto'
 import { readdir, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { TEMP_NAME } from '../../atomic.js'
 import type { Config, SourceConfig } from '../../config.js'
 import { checkFilterMark, checkZoneMark } from '../../archive/marks.js'
-import { dayNamer, listArchive, type ArchiveId } from '../../archive/layout.js'
-import { loadSealKey, unsealedChanges } from '../../archive/manifest.js'
+import { dayFile, dayNamer, listArchive, type ArchiveId } from '../../archive/layout.js'
+import { loadSealKey, readChain, reopenDays } from '../../archive/manifest.js'
 import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { SealStats, SourceStats } from '../../messages.js'
@@ -20,7 +20,7 @@ import { MergingFileSink } from '../../sinks/merge.js'
 import { RotatingFileSink } from '../../sinks/file.js'
 import { ENDPOINTS } from '../../sources/index.js'
 import { scrubber, type Scrub } from '../../secrets.js'
-import { show, type Micros } from '../../time.js'
+import { show } from '../../time.js'
 import { loadCheckpoint } from '../checkpoint.js'
 import { DirLock } from '../lock.js'
 import type { Outcome } from '../outcome.js'
@@ -80,7 +80,8 @@ export class ArchiveOutput implements Output {
       if (zone.write !== undefined) writes.push(zone.write)
     }
     if (problems.length > 0) throw configProblems(problems)
-    if (this.#cfg.seal && this.#cfg.sealKey !== undefined) this.#sealKey = this.#loadKey(this.#cfg.sealKey)
+    // Also under --no-seal: the entries that reopen and reseal days this run changes are signed too.
+    if (this.#cfg.sealKey !== undefined) this.#sealKey = this.#loadKey(this.#cfg.sealKey)
     for (const write of writes) write()
     for (const src of this.#cfg.sources) await this.#removeStaleTemps(src)
   }
@@ -114,7 +115,17 @@ export class ArchiveOutput implements Output {
     const lock = this.#locks.get(src.dir) as DirLock
     const guard = (): void => lock.check()
     this.#stats.set(src.name, stats)
-    if (mode === 'backfill' && cfg.seal && cfg.since !== undefined) await this.#sealedBeforeMerge(src, archive, stats, cfg.since, Math.min(cfg.until ?? Infinity, this.#now() * 1000))
+    // A backfill may merge into any day of its range: sealed ones are reopened before it starts (see #reopen).
+    if (mode === 'backfill' && cfg.since !== undefined) {
+      const dayOf = dayNamer(cfg.timezone)
+      const [first, last] = [dayOf(cfg.since), dayOf(Math.min(cfg.until ?? Infinity, this.#now() * 1000) - 1)] // until is exclusive
+      await this.#reopen(src, stats, (await listArchive(archive)).filter((f) => f.day >= first && f.day <= last).map((f) => f.day))
+    }
+    // An append reopens a sealed day only when it is about to write into it (a late arrival into a closed day).
+    const sealed = new Set((await readChain(archive)).newest.keys())
+    const opening = async (day: string): Promise<void> => {
+      if (sealed.delete(basename(dayFile(archive, day)))) await this.#reopen(src, stats, [day])
+    }
     return {
       resume: cp.resume,
       where: 'archive',
@@ -127,23 +138,26 @@ export class ArchiveOutput implements Output {
         if (mode === 'backfill' && cp.resume !== undefined && from <= cp.resume) {
           return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub }) }
         }
-        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub) }
+        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub, opening) }
       },
     }
   }
 
   /**
-   * Before a backfill merges into sealed days: those that no longer match their seal were changed outside the tool. The
-   * merge repairs them and the reseal records the new content (the earlier entry stays), so each is named now, as an
-   * anomaly (exit 8), while the evidence is still on disk.
+   * Reopens the sealed days of `days` before this run writes into them (a `reopen` entry each, synced; commit reseals
+   * them), also under --no-seal: the manifest records every change the tool makes to a sealed day. One that no longer
+   * matched its seal was changed outside the tool: the write repairs or extends it and the reseal records the new
+   * content (the earlier entries stay), so each is named now, as an anomaly (exit 8), while the evidence is on disk.
    */
-  async #sealedBeforeMerge(src: SourceConfig, archive: ArchiveId, stats: SourceStats, from: Micros, to: Micros): Promise<void> {
-    const dayOf = dayNamer(this.#cfg.timezone)
-    const [first, last] = [dayOf(from), dayOf(to)]
-    const files = (await listArchive(archive)).filter((f) => f.day >= first && f.day <= last)
-    for (const p of await unsealedChanges(archive, files, ENDPOINTS[src.name].timestamp)) {
+  async #reopen(src: SourceConfig, stats: SourceStats, days: readonly string[]): Promise<void> {
+    if (days.length === 0) return
+    const lock = this.#locks.get(src.dir) as DirLock
+    lock.check()
+    const r = await reopenDays({ archive: this.#archive(src), days, instantOf: ENDPOINTS[src.name].timestamp, tool: this.#tool, now: this.#now, key: this.#sealKey })
+    if (r.appended.length > 0) this.#log.info({ source: src.name, reopened: r.appended.map((e) => e.file) }, `${src.name}: reopened sealed ${r.appended.map((e) => e.file).join(', ')} to write into them (resealed at the end of the run)`)
+    for (const p of r.changed) {
       stats.anomaly('sealed-day-changed')
-      this.#log.warn({ source: src.name, file: p.file, kind: p.kind }, `${src.name}: ${p.file} no longer matches its seal (${p.kind}: ${p.detail}): it was changed outside the tool; this backfill merges into it and reseals it (the manifest keeps the earlier entry)`)
+      this.#log.warn({ source: src.name, file: p.file, kind: p.kind }, `${src.name}: ${p.file} no longer matches its seal (${p.kind}: ${p.detail}): it was changed outside the tool; this run writes into it and reseals it (the manifest keeps the earlier entries)`)
     }
   }
 
@@ -153,8 +167,7 @@ export class ArchiveOutput implements Output {
 
   /** The archive is the checkpoint (what the sinks synced is the position); seals each source's closed days, locks held. */
   async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
-    if (!this.#cfg.seal) return
-    if (!clean) this.#log.info({}, 'no new day sealed: the run was interrupted; the next run seals the closed days (sealed days this run changed are resealed)')
+    if (!clean && this.#cfg.seal) this.#log.info({}, 'no new day sealed: the run was interrupted; the next run seals the closed days (sealed days this run changed are resealed)')
     const policy: SealPolicy = { zone: this.#cfg.timezone, settleMs: this.#cfg.sealSettleMs, tool: this.#tool, key: this.#sealKey, now: this.#now, beforeSeal: this.#beforeSeal }
     let failure: unknown
     for (const src of this.#cfg.sources) {
@@ -162,8 +175,10 @@ export class ArchiveOutput implements Output {
       if (stats === undefined) continue // the source never opened (its checkpoint failed): its error is reported
       const lock = this.#locks.get(src.dir) as DirLock
       try {
-        stats.seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check(), clean)
-        logSeal(this.#log, src, stats.seal)
+        const seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check(), clean && this.#cfg.seal)
+        if (!this.#cfg.seal && seal.entries === 0) continue // --no-seal and no manifest: nothing to report
+        stats.seal = seal
+        logSeal(this.#log, src, seal)
       } catch (err) {
         // The first failure is thrown (and logged by run); the others are logged here, each source is tried.
         if (failure === undefined) failure = err
