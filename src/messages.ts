@@ -88,6 +88,7 @@ export type AnomalyKind =
   | 'future-resume' // archive records after now + --max-skew, ignored for the resume point
   | 'bad-day-file' // a day file whose name is no date, or a date after now + --max-skew (ignored)
   | 'deep-record' // a record nested deeper than MAX_DEPTH (kept as sent, identified by its text)
+  | 'sealed-day-changed' // a sealed day file a backfill merges into no longer matched its seal (changed outside the tool)
   | 'large-record' // a record longer than the archive's line bound (to .rejected)
   | 'reencoded' // a record whose text could not be kept byte for byte (line breaks between tokens, no span)
   | 'replacement-character' // a record holding U+FFFD: most likely invalid UTF-8 from the API, decoded lossily

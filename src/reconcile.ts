@@ -28,7 +28,7 @@ export function reconcileHelp(version: string): string {
     '',
     'Each day of the range is compared with its day file by record identity (canonical content: spacing and key',
     'order do not matter). Records the API returns that the file lacks are merged in (temp file + rename, ascending,',
-    'existing lines kept byte for byte) and the day is resealed; records the file holds that the API no longer',
+    'existing lines kept byte for byte), a sealed day reopened and resealed; records the file holds that the API no longer',
     'returns are reported ("unconfirmed"; "beyond retention" when older than the API keeps records), never removed.',
     '',
     'Options (and every fetch option: directories, base names, --ext, --sources, filters, URLs, token, retries):',
@@ -36,8 +36,8 @@ export function reconcileHelp(version: string): string {
     '',
     'Exit codes: 0 nothing missing, 10 records were missing (merged in; with --dry-run only reported), 1 bad',
     'configuration, 3/4/5/6/75 as for fetch (API refused, API failing, archive not writable, locked, rate limited),',
-    '7 a sealed day to merge into no longer matches its seal (changed outside the tool: not resealed), 8 nothing',
-    'missing but the API broke an assumption, 130/143 stopped by a signal.',
+    '7 the seal manifest is damaged, 8 nothing missing but the API broke an assumption (or a sealed day was changed',
+    'outside the tool), 130/143 stopped by a signal.',
   ].join('\n')
 }
 
@@ -89,7 +89,7 @@ function exitOf(summary: RunSummary, reports: SourceReport[]): number {
 
 /**
  * Test seam: Y360_TEST_RECONCILE_PAUSE=repair:n stops before the n-th batch of repairs, =rename:n before the n-th
- * merged day file is renamed into place (after its reseal), and says so on stderr: a crash test kills it there.
+ * merged day file is renamed into place (after its reopen), and says so on stderr: a crash test kills it there.
  */
 function testPause(io: Io): ((point: 'repair' | 'rename', n: number) => Promise<void>) | undefined {
   const m = /^(repair|rename):([1-9]\d*)$/.exec(io.env.Y360_TEST_RECONCILE_PAUSE ?? '')

@@ -22,6 +22,7 @@ import { show, type Micros } from './time.js'
 
 export interface Problem {
   file: string
+  /** 1-based; 0 for a problem of the whole file (a seal). */
   line: number
   kind: 'unparseable' | 'no-timestamp' | 'out-of-order' | 'wrong-day' | 'duplicate' | 'torn-tail' | SealProblemKind
   detail: string
@@ -131,7 +132,8 @@ export async function verifySeals(report: VerifyReport, archive: ArchiveId, ep: 
 function sealLine(s: SealSummary, keyed: boolean): string {
   const torn = s.tornBytes > 0 ? `; a torn last fragment of ${s.tornBytes} bytes (an interrupted seal) ignored, moved aside by the next run` : ''
   const signed = keyed ? ', signatures checked' : s.signed ? ', signed (not checked: no --seal-pubkey)' : ''
-  return `  seals: ${s.manifest}: ${s.entries} entries, head ${s.head ?? '-'}, ${s.sealed} files sealed, ${s.open} open${signed}${torn}\n`
+  const reopened = s.reopened > 0 ? `, ${s.reopened} reopened (a run writing into them was interrupted; checked as open days, the next run reseals them)` : ''
+  return `  seals: ${s.manifest}: ${s.entries} entries, head ${s.head ?? '-'}, ${s.sealed} files sealed, ${s.open} open${reopened}${signed}${torn}\n`
 }
 
 /** The options verify reads (the rest of the fetch job's are accepted and ignored). */
@@ -209,7 +211,7 @@ export async function verifyMain(argv: string[], io: Io): Promise<number> {
     if (r.seal !== undefined) await out(sealLine(r.seal, publicKey !== undefined))
     for (const p of r.problems) {
       if (gone()) break
-      await out(`  ${p.file}:${p.line}: ${p.kind}: ${p.detail}\n`)
+      await out(`  ${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.kind}: ${p.detail}\n`)
     }
   }
   if (cfg.json && !gone()) await out(JSON.stringify({ version: 1, ok: bad === 0, problemCount: bad, listedPerSource: MAX_REPORTED, sources: reports }) + '\n')

@@ -25,8 +25,13 @@ const SIGN_CONTEXT = 'y360-audit seal v1\n'
 /** A manifest holds one entry per day and change: megabytes would be centuries; a larger file is not ours. */
 const MAX_MANIFEST = 64 * 1024 * 1024
 
-/** seal: a closed day's first entry; reseal: the day file changed by the tool after it was sealed (a merge). */
-export type EntryKind = 'seal' | 'reseal'
+/**
+ * seal: a closed day's first entry; reopen: the tool is about to change a sealed day file (a merge, a late arrival):
+ * until its next entry the file is open, checked as unsealed days are; reseal: its content after the tool changed it
+ * (or after a reopen, also when unchanged). A run that dies between a reopen and its reseal leaves the day open; the
+ * next run reseals it.
+ */
+export type EntryKind = 'seal' | 'reopen' | 'reseal'
 
 /** One manifest line, in the order its fields are written. */
 export interface SealEntry {
@@ -75,7 +80,7 @@ export type SealProblemKind =
 export interface SealProblem {
   kind: SealProblemKind
   file: string
-  /** Manifest line of the entry concerned (0 when none). */
+  /** Line of `file` concerned: the manifest's line for chain problems; 0 for problems of a whole day file. */
   line: number
   detail: string
 }
@@ -148,7 +153,7 @@ function parseEntry(a: ArchiveId, text: string): SealEntry | string {
   const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0
   const optText = (v: unknown): boolean => v === undefined || typeof v === 'string'
   if (!count(e.seq) || !count(e.lines) || !count(e.bytes)) return 'seq, lines or bytes is not a count'
-  if (e.kind !== 'seal' && e.kind !== 'reseal') return `kind ${JSON.stringify(e.kind)} is neither seal nor reseal`
+  if (e.kind !== 'seal' && e.kind !== 'reopen' && e.kind !== 'reseal') return `kind ${JSON.stringify(e.kind)} is not seal, reopen or reseal`
   if (typeof e.day !== 'string' || !isDayName(e.day) || e.file !== basename(dayFile(a, e.day))) return `file ${JSON.stringify(e.file)} is not the day file of ${JSON.stringify(e.day)}`
   if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256)) return 'sha256 is not 64 hex digits'
   if (e.prev !== null && (typeof e.prev !== 'string' || !HEX64.test(e.prev))) return 'prev is neither null nor 64 hex digits'
@@ -293,11 +298,6 @@ export interface SealRequest {
   archive: ArchiveId
   /** Day names (`YYYY-MM-DD`) whose files were created or changed; days whose newest entry still matches are skipped. */
   days: readonly string[]
-  /**
-   * The file to measure for a day instead of its day file: reconcile seals a merged temp file before renaming it into
-   * place, so that a crash between the two leaves a seal the rerun's identical merge matches (not a changed sealed file).
-   */
-  measure?: Readonly<Record<string, string>>
   instantOf: InstantOf
   /** Written into each entry (`y360-audit 1.2.3`). */
   tool: string
@@ -349,7 +349,7 @@ async function chainToExtend(req: SealRequest): Promise<{ chain: Chain; torn?: T
 
 /**
  * (Re)seals day files of one archive after they were created or changed: one `seal` entry per day without an entry,
- * one `reseal` entry per day whose file no longer matches its newest entry, appended and synced. Call with the
+ * one `reseal` entry per day whose file no longer matches its newest entry or that was reopened, appended and synced. Call with the
  * archive's lock held (sealing at commit, the re-check before sealing, reconcile after a merge). Throws SINK_WRITE
  * when a day file is missing or cannot be read, ARCHIVE_DAMAGED when the chain is already damaged.
  */
@@ -358,16 +358,15 @@ export async function sealDays(req: SealRequest): Promise<SealResult> {
   const planned: Omit<SealEntry, 'v' | 'key' | 'sig' | 'seq' | 'prev'>[] = []
   for (const day of [...new Set(req.days)].sort()) {
     const path = dayFile(req.archive, day)
-    const measured = req.measure?.[day] ?? path
     let d: FileDigest
     try {
-      d = await digestFile(measured, req.instantOf)
+      d = await digestFile(path, req.instantOf)
     } catch (err) {
-      throw new Y360Error('SINK_WRITE', `cannot seal ${measured}: ${(err as Error).message}`, { path: measured }, { cause: err })
+      throw new Y360Error('SINK_WRITE', `cannot seal ${path}: ${(err as Error).message}`, { path }, { cause: err })
     }
     const file = basename(path)
     const newest = chain.newest.get(file)
-    if (newest !== undefined && newest.sha256 === d.sha256 && newest.bytes === d.bytes) continue
+    if (newest !== undefined && newest.kind !== 'reopen' && newest.sha256 === d.sha256 && newest.bytes === d.bytes) continue
     planned.push({ kind: newest === undefined ? 'seal' : 'reseal', file, day, ...d, tool: req.tool, sealedAt: new Date(req.now()).toISOString() })
   }
   const result: SealResult = { appended: [], head: chain.head, entries: chain.entries.length, torn }
@@ -413,6 +412,8 @@ export interface SealReport {
   sealed: number
   /** Day files without an entry (open days, checked as every file is). */
   open: number
+  /** Day files whose newest entry is a reopen (a run changing them was interrupted: checked as open days; the next run reseals them). */
+  reopened: number
   signed: boolean
   /** Bytes of a torn last fragment, ignored (the next seal moves it to `.torn`). */
   tornBytes: number
@@ -421,10 +422,14 @@ export interface SealReport {
 
 /** Compares one sealed file with its newest entry; a problem, or undefined when it matches. */
 async function checkSealed(f: ArchiveFile, e: ReadEntry, instantOf: InstantOf): Promise<SealProblem | undefined> {
-  const d = await digestFile(f.path, instantOf, e.bytes)
+  return compareSealed(f.path, e, await digestFile(f.path, instantOf, e.bytes))
+}
+
+/** A file's digest (with its prefix at the entry's size) against its entry: the problem, or undefined when equal. */
+function compareSealed(path: string, e: ReadEntry, d: FileDigest): SealProblem | undefined {
   if (d.bytes === e.bytes && d.sha256 === e.sha256) return undefined
-  const at = { file: f.path, line: e.lineNo }
-  const sealed = `sealed by entry ${e.seq} with ${e.lines} lines, ${e.bytes} bytes`
+  const at = { file: path, line: 0 }
+  const sealed = `sealed by entry ${e.seq} (manifest line ${e.lineNo}) with ${e.lines} lines, ${e.bytes} bytes`
   if (d.bytes > e.bytes && d.prefix === e.sha256) {
     return { kind: 'seal-appended', ...at, detail: `${sealed}; ${d.lines - e.lines} lines (${d.bytes - e.bytes} bytes) appended after the seal without a newer entry` }
   }
@@ -439,12 +444,16 @@ async function checkSealed(f: ArchiveFile, e: ReadEntry, instantOf: InstantOf): 
  */
 export async function checkSeals(a: ArchiveId, files: readonly ArchiveFile[], instantOf: InstantOf, publicKey?: KeyObject): Promise<SealReport> {
   const chain = await readChain(a, { publicKey, requireSigned: true })
-  const report: SealReport = { manifest: chain.path, entries: chain.entries.length, head: chain.head, sealed: 0, open: 0, signed: chain.entries.some((e) => e.sig !== undefined), tornBytes: chain.tornBytes, problems: [...chain.problems] }
+  const report: SealReport = { manifest: chain.path, entries: chain.entries.length, head: chain.head, sealed: 0, open: 0, reopened: 0, signed: chain.entries.some((e) => e.sig !== undefined), tornBytes: chain.tornBytes, problems: [...chain.problems] }
   const present = new Set(files.map((f) => basename(f.path)))
   const newestDay = [...chain.newest.values()].filter((e) => present.has(e.file)).reduce((m, e) => (e.day > m ? e.day : m), '')
   const gone = [...chain.newest.values()].filter((e) => !present.has(e.file))
   for (const f of files) {
     const e = chain.newest.get(basename(f.path))
+    if (e?.kind === 'reopen') {
+      report.reopened++
+      continue
+    }
     if (e !== undefined) {
       const p = await checkSealed(f, e, instantOf)
       if (p === undefined) report.sealed++
@@ -459,11 +468,61 @@ export async function checkSeals(a: ArchiveId, files: readonly ArchiveFile[], in
     const was = gone.findIndex((g) => d !== undefined && g.sha256 === d.sha256 && g.bytes === d.bytes)
     if (was >= 0) {
       const [g] = gone.splice(was, 1)
-      report.problems.push({ kind: 'seal-renamed', file: f.path, line: g.lineNo, detail: `holds exactly the bytes sealed as ${g.file} (entry ${g.seq}): the sealed file was renamed` })
+      report.problems.push({ kind: 'seal-renamed', file: f.path, line: 0, detail: `holds exactly the bytes sealed as ${g.file} (entry ${g.seq}, manifest line ${g.lineNo}): the sealed file was renamed` })
     } else {
       report.problems.push({ kind: 'seal-unsealed', file: f.path, line: 0, detail: `has no seal, but the later day ${newestDay} is sealed: the file was added (or renamed) after sealing, or its entries were cut` })
     }
   }
-  for (const g of gone) report.problems.push({ kind: 'seal-missing', file: dayFile(a, g.day), line: g.lineNo, detail: `sealed by entry ${g.seq} (${g.lines} lines, ${g.bytes} bytes) but gone: the day file was removed or renamed` })
+  for (const g of gone) report.problems.push({ kind: 'seal-missing', file: dayFile(a, g.day), line: 0, detail: `sealed by entry ${g.seq} (manifest line ${g.lineNo}; ${g.lines} lines, ${g.bytes} bytes) but gone: the day file was removed or renamed` })
   return report
+}
+
+/**
+ * The sealed day files among `files` that no longer match their newest entry (before the tool writes into them: a
+ * backfill names what was changed outside it before its merge and reseal make the new content the sealed one).
+ */
+export async function unsealedChanges(a: ArchiveId, files: readonly ArchiveFile[], instantOf: InstantOf): Promise<SealProblem[]> {
+  const chain = await readChain(a)
+  const out: SealProblem[] = []
+  for (const f of files) {
+    const e = chain.newest.get(basename(f.path))
+    const p = e === undefined || e.kind === 'reopen' ? undefined : await checkSealed(f, e, instantOf)
+    if (p !== undefined) out.push(p)
+  }
+  return out
+}
+
+export interface ReopenResult extends SealResult {
+  /** Sealed files that no longer matched their seal when reopened: changed outside the tool (report them). */
+  changed: SealProblem[]
+}
+
+/**
+ * Reopens sealed day files the tool is about to change (a merge, an append): one `reopen` entry each (holding the
+ * file's measure at that moment), appended and synced before the first write; `sealDays` closes each with a reseal.
+ * Days without an entry, already reopened, or without a file are skipped. Call with the archive's lock held.
+ */
+export async function reopenDays(req: SealRequest): Promise<ReopenResult> {
+  const { chain, torn } = await chainToExtend(req)
+  const planned: Omit<SealEntry, 'v' | 'key' | 'sig' | 'seq' | 'prev'>[] = []
+  const changed: SealProblem[] = []
+  for (const day of [...new Set(req.days)].sort()) {
+    const path = dayFile(req.archive, day)
+    const file = basename(path)
+    const newest = chain.newest.get(file)
+    if (newest === undefined || newest.kind === 'reopen') continue
+    let d: FileDigest
+    try {
+      d = await digestFile(path, req.instantOf, newest.bytes)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // nothing to reopen: verify reports the missing file
+      throw new Y360Error('SINK_WRITE', `cannot reopen ${path}: ${(err as Error).message}`, { path }, { cause: err })
+    }
+    const p = compareSealed(path, newest, d)
+    if (p !== undefined) changed.push(p)
+    planned.push({ kind: 'reopen', file, day, lines: d.lines, bytes: d.bytes, sha256: d.sha256, first: d.first, last: d.last, tool: req.tool, sealedAt: new Date(req.now()).toISOString() })
+  }
+  const result: ReopenResult = { appended: [], head: chain.head, entries: chain.entries.length, torn, changed }
+  if (planned.length > 0) await appendEntries(req, chain, planned, result)
+  return result
 }

@@ -123,7 +123,7 @@ export const OPTION = {
   syslogRetryDelayMs: opt({ flag: 'syslog-retry-delay', env: 'Y360_SYSLOG_RETRY_DELAY', default: '1s', parse: duration(), fetchOnly: true, help: 'first reconnection delay; doubles each attempt, at most 30s' }),
   // Seals (issue 16): the manifest beside the day files (README "Sealed days").
   sealSettleMs: opt({ flag: 'seal-settle', env: 'Y360_SEAL_SETTLE', default: '1h', parse: duration(), fetchOnly: true, help: 'a day file is sealed (an entry in <base>.manifest.jsonl: lines, bytes, SHA-256, hash chain) by the first archive run after its end in --timezone plus this; late arrivals later than this are merged and resealed' }),
-  noSeal: flag({ flag: 'no-seal', help: 'archive runs seal no day (verify still checks the seals already written)' }),
+  noSeal: flag({ flag: 'no-seal', help: 'archive runs seal no new day (days already sealed that a run changes are still reopened and resealed; verify still checks every seal)' }),
   sealKey: opt({ flag: 'seal-key', env: 'Y360_SEAL_KEY', parse: optional(path()), fetchOnly: true, help: 'Ed25519 private key (PEM, openssl genpkey -algorithm ed25519) signing every seal entry; keep its public half away from the archive' }),
   sealPubkey: opt({ flag: 'seal-pubkey', env: 'Y360_SEAL_PUBKEY', parse: optional(path()), help: 'verify: Ed25519 public key (PEM) every seal entry must be signed with (entries older than the first signed one excepted)' }),
   lineFormat: opt({ flag: 'line-format', env: 'Y360_LINE_FORMAT', default: 'compact', parse: oneOf(['compact', 'seed'] as const), help: 'compact (JSON as the API sent it) or seed (the Python script\'s json.dumps spacing)' }),

@@ -181,7 +181,6 @@ export const reconcileShape: Rule = (cfg, mode) => {
 export const sealKeysUsable: Rule = (cfg, mode) => {
   if (mode !== 'verify' && cfg.sealPubkey !== undefined) return [problem(OPTION.sealPubkey.flag, cfg.sealPubkey, '--seal-pubkey is an option of verify; a fetch run signs with --seal-key')]
   if (mode !== 'verify' && cfg.sealKey !== undefined) {
-    if (!cfg.seal) return [problem(OPTION.sealKey.flag, cfg.sealKey, '--seal-key signs seals, but --no-seal turns sealing off: drop one of them')]
     const r = loadSealKey(cfg.sealKey)
     return r.problem === undefined ? [] : [problem(OPTION.sealKey.flag, cfg.sealKey, r.problem)]
   }

@@ -67,23 +67,25 @@ export function closedDays(days: readonly string[], policy: Pick<SealPolicy, 'zo
 }
 
 /**
- * Seals one source: its closed, complete, unsealed days (after the re-check hook) and its sealed days this run wrote
- * into (a merge, a late arrival: resealed when they changed). Days of archives the Python script wrote are sealed as
- * they are. Returns what the chain looks like afterwards.
+ * Seals one source: its closed, complete, unsealed days (after the re-check hook; not when `fresh` is false: an
+ * interrupted run) and its sealed days this run wrote into (a merge, a late arrival: resealed when they changed, also
+ * after a signal, since what the sinks finished is the tool's own write). Days of archives the Python script wrote are
+ * sealed as they are. Returns what the chain looks like afterwards.
  */
-export async function sealSource(src: SourceConfig, archive: ArchiveId, stats: SourceStats, outcome: Outcome | undefined, policy: SealPolicy, log: Logger, guard: () => void): Promise<SealStats> {
+export async function sealSource(src: SourceConfig, archive: ArchiveId, stats: SourceStats, outcome: Outcome | undefined, policy: SealPolicy, log: Logger, guard: () => void, fresh = true): Promise<SealStats> {
   const files = await listArchive(archive)
   const chain = await readChain(archive)
   const written = new Set(stats.files)
   const unsealed = files.filter((f) => !chain.newest.has(basename(f.path))).map((f) => f.day)
-  const fresh = closedDays(unsealed, policy, policy.now(), coveredUs(stats, outcome))
-  const touched = files.filter((f) => chain.newest.has(basename(f.path)) && written.has(f.path)).map((f) => f.day)
-  if (fresh.length > 0 && policy.beforeSeal !== undefined) {
-    await policy.beforeSeal({ source: src, archive, days: fresh, stats, log, guard })
+  const closed = fresh ? closedDays(unsealed, policy, policy.now(), coveredUs(stats, outcome)) : []
+  // Sealed days this run wrote into, and days a run reopened (this one, or one that died before its reseal).
+  const touched = files.filter((f) => { const e = chain.newest.get(basename(f.path)); return e !== undefined && (written.has(f.path) || e.kind === 'reopen') }).map((f) => f.day)
+  if (closed.length > 0 && policy.beforeSeal !== undefined) {
+    await policy.beforeSeal({ source: src, archive, days: closed, stats, log, guard })
   }
-  if (fresh.length === 0 && touched.length === 0) return { head: chain.head ?? null, entries: chain.entries.length, sealed: [], resealed: [] }
+  if (closed.length === 0 && touched.length === 0) return { head: chain.head ?? null, entries: chain.entries.length, sealed: [], resealed: [] }
   guard()
-  const r = await sealDays({ archive, days: [...fresh, ...touched], instantOf: ENDPOINTS[src.name].timestamp, tool: policy.tool, now: policy.now, key: policy.key })
+  const r = await sealDays({ archive, days: [...closed, ...touched], instantOf: ENDPOINTS[src.name].timestamp, tool: policy.tool, now: policy.now, key: policy.key })
   if (r.torn !== undefined) log.warn({ source: src.name, file: r.torn.path }, `${src.name}: torn last line of ${r.torn.path} (${r.torn.bytes} bytes, an interrupted seal) moved to ${r.torn.sidecar}`)
   return {
     head: r.head ?? null,

@@ -6,7 +6,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { appendFileSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { listArchive, manifestFile, type ArchiveId } from '../../src/archive/layout.js'
-import { checkSeals, digestFile, entryLine, readChain, sealDays, type SealProblemKind } from '../../src/archive/manifest.js'
+import { checkSeals, digestFile, entryLine, readChain, reopenDays, sealDays, type SealProblemKind } from '../../src/archive/manifest.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 
 const instantOf = ENDPOINTS.mail.timestamp
@@ -120,4 +120,25 @@ t.test('a torn last fragment is ignored by verify and moved aside by the next se
 
   writeFileSync(manifestFile(a), readFileSync(manifestFile(a), 'utf8').replace('"lines":2', '"lines":1'))
   await t.rejects(sealDays({ archive: a, days: ['2026-11-19'], instantOf, tool: 'x', now: () => NOW }), { code: 'ARCHIVE_DAMAGED', message: /damaged \(line 2: chain-broken/ })
+})
+
+t.test('reopenDays before the tool writes into a sealed day: open until resealed, also after a crash in between', async (t) => {
+  const a = await sealed(t)
+  const p = join(a.dir, 'mail_audit_2026-11-19.json')
+  const r = await reopenDays({ archive: a, days: ['2026-11-19', '2026-11-20'], instantOf, tool: 'x', now: () => NOW })
+  t.same({ appended: r.appended.map((e) => [e.seq, e.kind, e.file, e.lines]), changed: r.changed }, { appended: [[3, 'reopen', 'mail_audit_2026-11-19.json', 1]], changed: [] }, 'only sealed days that exist')
+  t.same((await reopenDays({ archive: a, days: ['2026-11-19'], instantOf, tool: 'x', now: () => NOW })).appended, [], 'not reopened twice')
+  appendFileSync(p, rec('2026-11-19T00:31:00.000000Z', 7)) // the write, then the process dies before its reseal
+  const open = await checkSeals(a, await listArchive(a), instantOf)
+  t.same({ problems: open.problems, sealed: open.sealed, reopened: open.reopened }, { problems: [], sealed: 2, reopened: 1 }, 'a reopened day is open, not a problem')
+  const s = await sealDays({ archive: a, days: ['2026-11-19'], instantOf, tool: 'x', now: () => NOW })
+  t.same(s.appended.map((e) => [e.seq, e.kind, e.lines]), [[4, 'reseal', 2]])
+  const closed = await checkSeals(a, await listArchive(a), instantOf)
+  t.same({ problems: closed.problems, sealed: closed.sealed, reopened: closed.reopened }, { problems: [], sealed: 3, reopened: 0 })
+  // A reopen is resealed even when the write never happened (the reseal closes it).
+  await reopenDays({ archive: a, days: ['2026-11-17'], instantOf, tool: 'x', now: () => NOW })
+  t.same((await sealDays({ archive: a, days: ['2026-11-17'], instantOf, tool: 'x', now: () => NOW })).appended.map((e) => e.kind), ['reseal'])
+  // A sealed day changed outside the tool is named when it is reopened.
+  writeFileSync(p, rec('2026-11-19T00:30:00.000000Z', 66))
+  t.same((await reopenDays({ archive: a, days: ['2026-11-19'], instantOf, tool: 'x', now: () => NOW })).changed.map((c) => c.kind), ['seal-lines'])
 })

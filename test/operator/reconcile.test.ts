@@ -155,7 +155,7 @@ t.test('SIGKILL during the repair leaves a valid archive; a rerun completes it e
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
 })
 
-t.test('SIGKILL between a day\'s reseal and its rename: verify names the day, the rerun puts the same merge in place', async (t) => {
+t.test('SIGKILL between a sealed day\'s reopen and its rename: the day is open (verify passes), the rerun repairs and reseals it', async (t) => {
   const now = lastNoonUtc()
   const clock = fakeClock(now)
   const emu = await emulator(t, { clock: clock.now, counts: { mail: 200 }, days: 3, end: now, seed: 9 })
@@ -171,17 +171,18 @@ t.test('SIGKILL between a day\'s reseal and its rename: verify names the day, th
   cli.child.kill('SIGKILL')
   t.equal((await cli.done).signal, 'SIGKILL')
   const day = iso(now - 2 * DAY).slice(0, 10)
-  const v = await runMain(['verify'], { env, cwd: dir })
-  t.equal(v.code, 7, 'the seal names content not yet in place')
-  t.match(v.stdout, `mail_audit_${day}.json`)
+  const manifest = (): string => readFileSync(join(mailDir, 'mail_audit.manifest.jsonl'), 'utf8')
+  t.match(manifest().trim().split('\n').at(-1), `"kind":"reopen","file":"mail_audit_${day}.json"`, 'the day was reopened before the kill')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'a reopened day is checked as an open day: verify passes')
   const rerun = await runMain(['reconcile', ...range], { env, cwd: dir, now: clock.now })
   t.equal(rerun.code, 10)
   t.match(rerun.stdout, /4 missing, 4 merged in/)
   t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(204))
-  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'the identical merge matches the seal: verify passes')
+  t.match(manifest().trim().split('\n').at(-1), `"kind":"reseal","file":"mail_audit_${day}.json"`, 'resealed')
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'verify passes')
 })
 
-t.test('a sealed day changed outside the tool is not merged into (a new seal would cover the change): exit 7', async (t) => {
+t.test('reconcile changes only the sealed days that lack records; one changed outside the tool is named (sealed-day-changed)', async (t) => {
   const now = lastNoonUtc()
   const clock = fakeClock(now)
   const emu = await emulator(t, { clock: clock.now, counts: { mail: 200 }, days: 3, end: now, seed: 10 })
@@ -189,19 +190,24 @@ t.test('a sealed day changed outside the tool is not merged into (a new seal wou
   const mailDir = join(dir, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
   t.equal((await runMain(['--lookback', '4d'], { env, cwd: dir, now: clock.now })).code, 0)
+  const manifest = join(mailDir, 'mail_audit.manifest.jsonl')
+  const sealed = readFileSync(manifest, 'utf8')
+  const nothing = await runMain(['reconcile', '--since', iso(now - 3 * DAY)], { env, cwd: dir, now: clock.now })
+  t.equal(nothing.code, 0)
+  t.equal(readFileSync(manifest, 'utf8'), sealed, 'nothing missing: no manifest entry')
   const day = iso(now - 2 * DAY).slice(0, 10)
   const file = join(mailDir, `mail_audit_${day}.json`)
   const lines = readFileSync(file, 'utf8').split('\n')
   writeFileSync(file, [...lines.slice(0, 3), ...lines.slice(4)].join('\n')) // one sealed line removed
-  const tampered = readFileSync(file)
-  emu.late('mail', 2, { from: now - 2 * DAY, to: now - 2 * DAY + HOUR })
+  emu.late('mail', 2, { from: now - DAY, to: now - DAY + HOUR }) // into another day
   const r = await runMain(['reconcile', '--since', iso(now - 3 * DAY)], { env, cwd: dir, now: clock.now })
-  t.equal(r.code, 7)
-  t.match(r.stderr, /no longer matches its seal .*reconcile does not merge into it/)
-  t.same(readFileSync(file), tampered, 'the day file is as it was found')
-  const v = await runMain(['verify'], { env, cwd: dir })
-  t.equal(v.code, 7, 'verify still names it')
-  t.match(v.stdout, `mail_audit_${day}.json`)
+  t.equal(r.code, 10, 'records were missing')
+  t.match(r.stdout, /^mail: .* 3 missing, 3 merged in/m, 'the removed line and the two late arrivals')
+  t.match(r.stderr, new RegExp(`mail_audit_${day}.json no longer matches its seal`), 'the edited day is named before it is written into')
+  const entries = readFileSync(manifest, 'utf8').trim().split('\n').slice(sealed.trim().split('\n').length).map((l) => JSON.parse(l) as { kind: string; day: string })
+  t.same(entries.map((e) => `${e.kind} ${e.day}`).sort(), [`reopen ${day}`, `reopen ${iso(now - DAY).slice(0, 10)}`, `reseal ${day}`, `reseal ${iso(now - DAY).slice(0, 10)}`].sort(), 'only the two changed days got entries')
+  t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(202))
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
 })
 
 /** Reverses the key order at every level: "another key order" than the API's. */

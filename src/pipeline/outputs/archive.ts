@@ -6,17 +6,17 @@
  */
 import type { KeyObject } from 'node:crypto'
 import { readdir, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { TEMP_NAME } from '../../atomic.js'
 import type { Config, SourceConfig } from '../../config.js'
 import { checkFilterMark, checkZoneMark } from '../../archive/marks.js'
-import type { ArchiveId } from '../../archive/layout.js'
-import { loadSealKey } from '../../archive/manifest.js'
+import { dayFile, dayNamer, listArchive, type ArchiveId } from '../../archive/layout.js'
+import { loadSealKey, readChain, reopenDays } from '../../archive/manifest.js'
 import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import type { SealStats, SourceStats } from '../../messages.js'
 import { prepareDir } from '../../prepare.js'
-import { MergingFileSink } from '../../sinks/merge.js'
+import { MergingFileSink, type BeforeRename } from '../../sinks/merge.js'
 import { RotatingFileSink } from '../../sinks/file.js'
 import { ENDPOINTS } from '../../sources/index.js'
 import { scrubber, type Scrub } from '../../secrets.js'
@@ -42,12 +42,15 @@ export class ArchiveOutput implements Output {
   #sealKey: KeyObject | undefined
   readonly #tool: string
   readonly #readOnly: boolean
+  readonly #lazyReopen: boolean
 
   /**
    * `beforeSeal`: the re-check run just before days are first sealed (src/pipeline/seal.ts); `tool` names the tool in
-   * seals; `readOnly` (reconcile --dry-run): open() takes the locks and checks the marks but creates and removes nothing.
+   * seals; `readOnly` (reconcile --dry-run): open() takes the locks and checks the marks but creates and removes nothing;
+   * `lazyReopen` (reconcile): a merge reopens a sealed day just before its merged file replaces it, not every sealed day
+   * of the range up front (reconcile changes only the days that lack records).
    */
-  constructor(cfg: Config, log: Logger, now: () => number, opts: { beforeSeal?: BeforeSeal; tool?: string; readOnly?: boolean } = {}) {
+  constructor(cfg: Config, log: Logger, now: () => number, opts: { beforeSeal?: BeforeSeal; tool?: string; readOnly?: boolean; lazyReopen?: boolean } = {}) {
     this.#scrub = scrubber([cfg.token])
     this.#cfg = cfg
     this.#log = log
@@ -55,12 +58,8 @@ export class ArchiveOutput implements Output {
     this.#beforeSeal = opts.beforeSeal
     this.#tool = opts.tool ?? 'y360-audit'
     this.#readOnly = opts.readOnly === true
+    this.#lazyReopen = opts.lazyReopen === true
     this.mode = cfg.since !== undefined ? 'backfill' : 'append'
-  }
-
-  /** How this run seals (undefined with --no-seal): the key (read by open()) and the tool named in the entries. */
-  sealing(): { key: KeyObject | undefined; tool: string } | undefined {
-    return this.#cfg.seal ? { key: this.#sealKey, tool: this.#tool } : undefined
   }
 
   /** Throws LOCKED when this run no longer holds the lock of `src`'s directory (call before each write). */
@@ -94,7 +93,8 @@ export class ArchiveOutput implements Output {
       if (zone.write !== undefined) writes.push(zone.write)
     }
     if (problems.length > 0) throw configProblems(problems)
-    if (this.#cfg.seal && this.#cfg.sealKey !== undefined) this.#sealKey = this.#loadKey(this.#cfg.sealKey)
+    // Also under --no-seal: the entries that reopen and reseal days this run changes are signed too.
+    if (this.#cfg.sealKey !== undefined) this.#sealKey = this.#loadKey(this.#cfg.sealKey)
     if (this.#readOnly) return
     for (const write of writes) write()
     for (const src of this.#cfg.sources) await this.#removeStaleTemps(src)
@@ -129,6 +129,17 @@ export class ArchiveOutput implements Output {
     const lock = this.#locks.get(src.dir) as DirLock
     const guard = (): void => lock.check()
     this.#stats.set(src.name, stats)
+    // A backfill may merge into any day of its range: sealed ones are reopened before it starts (see #reopen).
+    if (mode === 'backfill' && cfg.since !== undefined && !this.#lazyReopen) {
+      const dayOf = dayNamer(cfg.timezone)
+      const [first, last] = [dayOf(cfg.since), dayOf(Math.min(cfg.until ?? Infinity, this.#now() * 1000) - 1)] // until is exclusive
+      await this.#reopen(src, stats, (await listArchive(archive)).filter((f) => f.day >= first && f.day <= last).map((f) => f.day))
+    }
+    // An append reopens a sealed day only when it is about to write into it (a late arrival into a closed day).
+    const sealed = new Set((await readChain(archive)).newest.keys())
+    const opening = async (day: string): Promise<void> => {
+      if (sealed.delete(basename(dayFile(archive, day)))) await this.#reopen(src, stats, [day])
+    }
     return {
       resume: cp.resume,
       where: 'archive',
@@ -139,10 +150,30 @@ export class ArchiveOutput implements Output {
         }
         // A range wholly after the archive (or into an empty one) appends like any run: nothing to merge with.
         if (mode === 'backfill' && cp.resume !== undefined && from <= cp.resume) {
-          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub, beforeRename: opts.beforeRename }) }
+          const hook = opts.beforeRename
+          const beforeRename: BeforeRename | undefined = this.#lazyReopen ? async (d) => { await opening(d.day); await hook?.(d) } : hook
+          return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub, beforeRename }) }
         }
-        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub) }
+        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub, opening) }
       },
+    }
+  }
+
+  /**
+   * Reopens the sealed days of `days` before this run writes into them (a `reopen` entry each, synced; commit reseals
+   * them), also under --no-seal: the manifest records every change the tool makes to a sealed day. One that no longer
+   * matched its seal was changed outside the tool: the write repairs or extends it and the reseal records the new
+   * content (the earlier entries stay), so each is named now, as an anomaly (exit 8), while the evidence is on disk.
+   */
+  async #reopen(src: SourceConfig, stats: SourceStats, days: readonly string[]): Promise<void> {
+    if (days.length === 0) return
+    const lock = this.#locks.get(src.dir) as DirLock
+    lock.check()
+    const r = await reopenDays({ archive: this.#archive(src), days, instantOf: ENDPOINTS[src.name].timestamp, tool: this.#tool, now: this.#now, key: this.#sealKey })
+    if (r.appended.length > 0) this.#log.info({ source: src.name, reopened: r.appended.map((e) => e.file) }, `${src.name}: reopened sealed ${r.appended.map((e) => e.file).join(', ')} to write into them (resealed at the end of the run)`)
+    for (const p of r.changed) {
+      stats.anomaly('sealed-day-changed')
+      this.#log.warn({ source: src.name, file: p.file, kind: p.kind }, `${src.name}: ${p.file} no longer matches its seal (${p.kind}: ${p.detail}): it was changed outside the tool; this run writes into it and reseals it (the manifest keeps the earlier entries)`)
     }
   }
 
@@ -152,11 +183,7 @@ export class ArchiveOutput implements Output {
 
   /** The archive is the checkpoint (what the sinks synced is the position); seals each source's closed days, locks held. */
   async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
-    if (!this.#cfg.seal) return
-    if (!clean) {
-      this.#log.info({}, 'no day sealed: the run was interrupted; the next run seals the closed days')
-      return
-    }
+    if (!clean && this.#cfg.seal) this.#log.info({}, 'no new day sealed: the run was interrupted; the next run seals the closed days (sealed days this run changed are resealed)')
     const policy: SealPolicy = { zone: this.#cfg.timezone, settleMs: this.#cfg.sealSettleMs, tool: this.#tool, key: this.#sealKey, now: this.#now, beforeSeal: this.#beforeSeal }
     let failure: unknown
     for (const src of this.#cfg.sources) {
@@ -164,8 +191,10 @@ export class ArchiveOutput implements Output {
       if (stats === undefined) continue // the source never opened (its checkpoint failed): its error is reported
       const lock = this.#locks.get(src.dir) as DirLock
       try {
-        stats.seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check())
-        logSeal(this.#log, src, stats.seal)
+        const seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check(), clean && this.#cfg.seal)
+        if (!this.#cfg.seal && seal.entries === 0) continue // --no-seal and no manifest: nothing to report
+        stats.seal = seal
+        logSeal(this.#log, src, seal)
       } catch (err) {
         // The first failure is thrown (and logged by run); the others are logged here, each source is tried.
         if (failure === undefined) failure = err
