@@ -20,7 +20,8 @@ function report(log: Logger, s: RunSummary, fields: boolean): void {
     const state = r.ok ? (r.code === 'OUTPUT_CLOSED' ? 'stopped (stdout closed by the reader)' : 'ok') : `FAILED (${r.code})`
     const span = r.first === undefined ? '' : `; records ${r.first} .. ${r.last}`
     const mode = r.mode === 'append' ? '' : ` (${r.mode})`
-    const line = `${r.source}: ${state}${mode}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}${span}`
+    const recheck = r.recheck === undefined ? '' : ` (re-check of ${r.recheck.days} day(s) before sealing: ${r.recheck.late} more${r.recheck.late > 0 ? `, up to ${showDuration(r.recheck.maxLateMs)} late` : ''})`
+    const line = `${r.source}: ${state}${mode}, fetched ${r.fetched} in ${r.pages} pages, wrote ${r.written}, dropped ${r.duplicates} duplicates, ${r.late} late arrivals${recheck}, ${r.rejected} rejected, ${r.retries} retries, ${showDuration(r.durationMs)}; ${files}${span}`
     // JSON lines (stderr not a terminal) carry the summary object for machines; a terminal gets the line alone.
     if (!fields) log.debug({ summary: r }, `${r.source}: summary`)
     if (r.ok) log.info(fields ? { summary: r } : {}, line)

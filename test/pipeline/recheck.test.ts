@@ -44,6 +44,7 @@ t.test('the re-check finds late arrivals of a day before sealing it and merges t
   t.match(prom, /^y360_audit_recheck_late_arrivals_total\{source="mail"\} 5$/m)
   t.match(prom, /^y360_audit_recheck_max_lateness_seconds\{source="mail"\} \d+(\.\d+)?$/m)
   t.match(second.stderr, /re-check of \S+ before sealing found 5 late arrival\(s\), merged in/)
+  t.match(second.stderr, /mail: ok, .* 0 late arrivals \(re-check of 1 day\(s\) before sealing: 5 more, up to \S+ late\), /, 'the summary line says so')
 })
 
 t.test('--no-recheck seals the day as it is; reconcile repairs it later and reseals it', async (t) => {
