@@ -32,6 +32,9 @@ interface Entry {
   matched: boolean
 }
 
+/** Lines read between two settlements while reading far ahead. */
+const SETTLE_EVERY = 1024
+
 export class DayDiff {
   readonly path: string
   readonly counts: DayCounts = { archived: 0, api: 0, missing: 0, unconfirmed: 0, beyondRetention: 0 }
@@ -72,7 +75,7 @@ export class DayDiff {
   /** Whether the file holds the record (instant `us`, canonical key `key`); the API's records must come ascending. */
   async has(us: Micros, key: string): Promise<boolean> {
     this.counts.api++
-    await this.#readUntil(us + this.#tolUs)
+    await this.#readUntil(us + this.#tolUs, us - this.#tolUs)
     this.#settle(us - this.#tolUs)
     const list = this.#byKey.get(key)
     const e = list?.shift()
@@ -85,9 +88,10 @@ export class DayDiff {
     return false
   }
 
-  /** Reads the rest of the file and settles every line; the counts are final after it. */
+  /** Reads the rest of the file and settles every line (no API record comes any more); the counts are final after it. */
   async finish(): Promise<DayCounts> {
-    while (!this.#eof) await this.#readUntil(Infinity)
+    this.#settle(Infinity)
+    while (!this.#eof) await this.#readUntil(Infinity, Infinity)
     this.#settle(Infinity)
     await this.close()
     return this.counts
@@ -102,8 +106,14 @@ export class DayDiff {
     await fh?.close().catch(() => undefined)
   }
 
-  async #readUntil(limit: Micros): Promise<void> {
+  /**
+   * Reads lines until one is newer than `limit` (or the end). Lines older than `settleBelow` can no longer match, and
+   * are settled as the reading goes: a long stretch of lines the API does not return is never held whole.
+   */
+  async #readUntil(limit: Micros, settleBelow: Micros): Promise<void> {
+    let n = 0
     while (!this.#eof && this.#maxRead <= limit) {
+      if (++n % SETTLE_EVERY === 0) this.#settle(settleBelow)
       const r = await (this.#lines as AsyncGenerator<ForwardLine>).next()
       if (r.done === true) {
         this.#eof = true
