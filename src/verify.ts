@@ -118,8 +118,8 @@ export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[]
 }
 
 /** Adds the seal check of one source to its report: chain, signatures with `publicKey`, each sealed file. */
-export async function verifySeals(report: VerifyReport, archive: ArchiveId, ep: EndpointDescriptor, files: ArchiveFile[], publicKey?: KeyObject): Promise<void> {
-  const { problems, ...seal } = await checkSeals(archive, files, ep.timestamp, publicKey)
+export async function verifySeals(report: VerifyReport, archive: ArchiveId, ep: EndpointDescriptor, files: ArchiveFile[], publicKey?: KeyObject, keptHead?: string): Promise<void> {
+  const { problems, ...seal } = await checkSeals(archive, files, ep.timestamp, publicKey, keptHead)
   for (const p of problems) {
     report.problemCount++
     report.byKind[p.kind] = (report.byKind[p.kind] ?? 0) + 1
@@ -137,7 +137,7 @@ function sealLine(s: SealSummary, keyed: boolean): string {
 }
 
 /** The options verify reads (the rest of the fetch job's are accepted and ignored). */
-const VERIFY_ROWS = OPTIONS.filter((o) => /-dir$|-base$/.test(o.flag) || [OPTION.ext, OPTION.sourceNames, OPTION.timezone, OPTION.overlapMs, OPTION.sealPubkey, OPTION.json, OPTION.help].includes(o as never))
+const VERIFY_ROWS = OPTIONS.filter((o) => /-dir$|-base$/.test(o.flag) || [OPTION.ext, OPTION.sourceNames, OPTION.timezone, OPTION.overlapMs, OPTION.sealPubkey, OPTION.sealHeads, OPTION.json, OPTION.help].includes(o as never))
 
 /** `y360-audit help verify`. */
 export function verifyHelp(version: string): string {
@@ -200,7 +200,7 @@ export async function verifyMain(argv: string[], io: Io): Promise<number> {
     const archive = { dir: src.dir, base: src.base, ext: cfg.ext }
     const files = await listArchive(archive)
     const r = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
-    await verifySeals(r, archive, ENDPOINTS[src.name], files, publicKey)
+    await verifySeals(r, archive, ENDPOINTS[src.name], files, publicKey, cfg.sealHeads?.[src.name])
     bad += r.problemCount
     if (cfg.json) {
       reports.push(r)

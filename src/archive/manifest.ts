@@ -70,6 +70,7 @@ export type SealProblemKind =
   | 'chain-broken' // an entry that does not follow the one before it: the chain was cut, or entries removed, inserted or edited
   | 'chain-signature' // a signature that does not verify with the public key (forged entry, or another key)
   | 'chain-unsigned' // an unsigned entry after a signed one, or no signed entry at all, while a public key is given
+  | 'chain-head' // a chain head kept outside the archive is no longer an entry of the manifest (cut or rewritten)
   | 'seal-missing' // a sealed day file is gone (removed or renamed)
   | 'seal-renamed' // a day file holding exactly the bytes sealed under another name
   | 'seal-changed' // a sealed file's bytes differ from its newest entry, same line count (a changed byte, a replaced file)
@@ -439,11 +440,14 @@ function compareSealed(path: string, e: ReadEntry, d: FileDigest): SealProblem |
 
 /**
  * verify's check of the seals: the chain (and signatures, with `publicKey`), then every day file against its newest
- * entry. A sealed file gone is `seal-missing` (or `seal-renamed`, when another day file holds its bytes); a day file
+ * entry; `keptHead` (a head kept outside the archive) must be the hash of one of its entries. A sealed file gone is `seal-missing` (or `seal-renamed`, when another day file holds its bytes); a day file
  * without an entry is open (checked as every file is) unless a later day is sealed (`seal-unsealed`).
  */
-export async function checkSeals(a: ArchiveId, files: readonly ArchiveFile[], instantOf: InstantOf, publicKey?: KeyObject): Promise<SealReport> {
+export async function checkSeals(a: ArchiveId, files: readonly ArchiveFile[], instantOf: InstantOf, publicKey?: KeyObject, keptHead?: string): Promise<SealReport> {
   const chain = await readChain(a, { publicKey, requireSigned: true })
+  if (keptHead !== undefined && !chain.entries.some((e) => e.hash === keptHead)) {
+    chain.problems.push({ kind: 'chain-head', file: chain.path, line: 0, detail: `the chain head kept outside, ${keptHead}, is no entry of this manifest (${chain.entries.length} entries): the chain was cut or rewritten since` })
+  }
   const report: SealReport = { manifest: chain.path, entries: chain.entries.length, head: chain.head, sealed: 0, open: 0, reopened: 0, signed: chain.entries.some((e) => e.sig !== undefined), tornBytes: chain.tornBytes, problems: [...chain.problems] }
   const present = new Set(files.map((f) => basename(f.path)))
   const newestDay = [...chain.newest.values()].filter((e) => present.has(e.file)).reduce((m, e) => (e.day > m ? e.day : m), '')

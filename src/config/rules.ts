@@ -180,6 +180,7 @@ export const reconcileShape: Rule = (cfg, mode) => {
 /** The seal keys: an Ed25519 private key to sign with (fetch), a public key to check with (verify only). */
 export const sealKeysUsable: Rule = (cfg, mode) => {
   if (mode !== 'verify' && cfg.sealPubkey !== undefined) return [problem(OPTION.sealPubkey.flag, cfg.sealPubkey, '--seal-pubkey is an option of verify; a fetch run signs with --seal-key')]
+  if (mode !== 'verify' && cfg.sealHeads !== undefined) return [problem(OPTION.sealHeads.flag, undefined, '--seal-head is an option of verify')]
   if (mode !== 'verify' && cfg.sealKey !== undefined) {
     const r = loadSealKey(cfg.sealKey)
     return r.problem === undefined ? [] : [problem(OPTION.sealKey.flag, cfg.sealKey, r.problem)]

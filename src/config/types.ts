@@ -61,6 +61,8 @@ export interface Config {
   readonly sealKey: string | undefined
   /** verify --seal-pubkey: the Ed25519 public key file the entries must be signed with. */
   readonly sealPubkey: string | undefined
+  /** verify --seal-head: per source, a chain head kept outside the archive that must still be in its manifest. */
+  readonly sealHeads: Readonly<Record<string, string>> | undefined
   readonly watch: boolean
   readonly intervalMs: number
   readonly summaryJson: string | undefined

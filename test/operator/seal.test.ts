@@ -38,6 +38,22 @@ t.test('a run seals the closed days; head in summary, metrics and log; verify pa
   const ok = await runMain(['verify'], { env, cwd: dir })
   t.equal(ok.code, 0, ok.stdout)
   t.match(ok.stdout, `  seals: ${join(mail, 'mail_audit.manifest.jsonl')}: 3 entries, head ${seal?.head as string}, 3 files sealed, 1 open\n`)
+  // The head kept outside (here: from the summary) must still be an entry of the manifest.
+  t.equal((await runMain(['verify', '--seal-head', `mail:${seal?.head as string}`], { env, cwd: dir })).code, 0)
+  const path = join(mail, 'mail_audit.manifest.jsonl')
+  const whole = readFileSync(path, 'utf8')
+  writeFileSync(path, whole.split('\n').slice(0, 2).join('\n') + '\n') // the last entry cut: the chain itself is consistent
+  t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'a cut tail leaves a consistent chain (its day looks open)...')
+  const cut = await runMain(['verify', '--seal-head', `mail:${seal?.head as string}`], { env, cwd: dir })
+  t.equal(cut.code, 7, '...which only the head kept outside shows')
+  t.match(cut.stdout, `${path}: chain-head: the chain head kept outside, ${seal?.head as string}, is no entry of this manifest (2 entries)`)
+  writeFileSync(path, whole)
+  const typo = await runMain(['verify', '--seal-head', 'mail:abc'], { env, cwd: dir })
+  t.equal(typo.code, 1)
+  t.match(typo.stderr, '--seal-head: "mail:abc" is not <source>:<64 hex digits>')
+  const onFetch = await runMain(['--seal-pubkey', path], { env, cwd: dir })
+  t.equal(onFetch.code, 1)
+  t.match(onFetch.stderr, '--seal-pubkey is an option of verify')
 
   // One changed character in a sealed day: still valid JSON, in order, in its day: only the seal sees it.
   const victim = join(mail, closed[1])
