@@ -55,9 +55,8 @@ interface SourceReport extends SourceReconcile {
 }
 
 function sourceReport(s: SourceSummary, r: SourceReconcile | undefined): SourceReport {
-  const days = r?.days ?? []
-  const sum = (k: 'missing' | 'unconfirmed' | 'beyondRetention'): number => days.reduce((n, d) => n + d[k], 0)
-  const out: SourceReport = { source: s.source, ok: s.ok, from: s.from, to: s.to, missing: sum('missing'), repaired: s.written, unconfirmed: sum('unconfirmed'), beyondRetention: sum('beyondRetention'), days, changed: r?.changed ?? [] }
+  const c = s.reconcile ?? { missing: 0, unconfirmed: 0, beyondRetention: 0 }
+  const out: SourceReport = { source: s.source, ok: s.ok, from: s.from, to: s.to, ...c, repaired: s.written, days: r?.days ?? [], changed: r?.changed ?? [] }
   if (s.code !== undefined) out.code = s.code
   if (s.error !== undefined) out.error = s.error
   return out
