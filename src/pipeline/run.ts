@@ -164,7 +164,8 @@ async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'cl
 function recheckBeforeSeal(ctx: RunContext, client: ApiClient, limiters: Limiters): BeforeSeal | undefined {
   const { cfg } = ctx
   if (cfg.noRecheck) return undefined
-  const refetch: Refetch = (src, range, sink, stats) => pump(ctx, src, { client, limiters }, stats, range, sink, ctx.signal)
+  const quiet: RunContext = { ...ctx, onProgress: undefined } // the progress lines have ended by then
+  const refetch: Refetch = (src, range, sink, stats) => pump(quiet, src, { client, limiters }, stats, range, sink, ctx.signal)
   const deps: RecheckDeps = { refetch, zone: cfg.timezone, overlapMs: cfg.overlapMs, scrub: scrubber([cfg.token]), now: ctx.now }
   return (req) => recheckDays(deps, req)
 }
