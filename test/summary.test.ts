@@ -111,3 +111,19 @@ t.test('previousValues reads one metric per source and ignores everything else',
   const text = ['# HELP x y', 'm{source="mail"} 12.5', 'm{source="disk"} NaN', 'm{source="events"} 7', 'mx{source="mail"} 1', 'm{source="Mail"} 3', ' m{source="mail"} 9'].join('\n')
   t.same(previousValues(text, 'm'), new Map([['mail', 12.5], ['events', 7]]))
 })
+
+t.test('the re-check lines: written once a source re-checked a day, the counter carried across runs that did not', async (t) => {
+  const lines = (text: string): string[] => text.split('\n').filter((l) => l.includes('recheck'))
+  const first = metricsText({ ok: true, exitCode: 0, sources: [src({ recheck: { days: 1, late: 3, maxLateMs: 61_200_500 } }), src({ source: 'disk' })] }, END, '')
+  t.same(lines(first), [
+    '# HELP y360_audit_recheck_late_arrivals_total Late arrivals the re-check before sealing found and merged in. Counts across runs (kept in the textfile).',
+    '# TYPE y360_audit_recheck_late_arrivals_total counter',
+    'y360_audit_recheck_late_arrivals_total{source="mail"} 3',
+    '# HELP y360_audit_recheck_max_lateness_seconds Largest lateness of a late arrival the last re-check found: the archive\'s newest record before the run minus the record\'s own time.',
+    '# TYPE y360_audit_recheck_max_lateness_seconds gauge',
+    'y360_audit_recheck_max_lateness_seconds{source="mail"} 61200.5',
+  ])
+  const second = metricsText({ ok: true, exitCode: 0, sources: [src({}), src({ source: 'disk' })] }, END, first)
+  t.same(lines(second), lines(first).slice(0, 3), 'a run without a re-check keeps the counter, not the gauge')
+  t.same(lines(metricsText({ ok: true, exitCode: 0, sources: [src({})] }, END, '')), [], 'nothing before any re-check')
+})
