@@ -345,6 +345,11 @@ async function chainToExtend(req: SealRequest): Promise<{ chain: Chain; torn?: T
     const p = chain.problems[0]
     throw new Y360Error('ARCHIVE_DAMAGED', `the seal manifest ${path} is damaged (line ${p.line}: ${p.kind}: ${p.detail}${chain.problems.length > 1 ? `; ${chain.problems.length - 1} more` : ''}); no day was sealed: run y360-audit verify, and keep the manifest as evidence (moving it away starts a new chain)`, { path })
   }
+  const signer = chain.entries.findLast((e) => e.sig !== undefined)
+  if (req.key === undefined && signer !== undefined) {
+    // Unsigned entries after signed ones fail verify --seal-pubkey: a signed chain is only extended with its key.
+    throw new Y360Error('CONFIG_INVALID', `the seal manifest ${path} is signed (key ${signer.key ?? '?'}); no day was sealed: pass --seal-key with that key`, { path })
+  }
   return { chain, torn }
 }
 

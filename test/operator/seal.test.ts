@@ -143,6 +143,9 @@ t.test('--seal-key signs; verify --seal-pubkey passes with its key, fails with a
   t.equal(wrong.code, 7)
   t.match(wrong.stdout, /mail_audit\.manifest\.jsonl:1: chain-signature: entry 0 \(mail_audit_\S+\): signed with key [0-9a-f]{16}, not the given public key/)
 
+  const unkeyed = await runMain([], { env, cwd: dir, now: () => NOON + DAY + 1000 }) // a day later: a day to seal
+  t.equal(unkeyed.code, 1, unkeyed.stderr)
+  t.match(unkeyed.stderr, /the seal manifest \S+ is signed \(key [0-9a-f]{16}\); no day was sealed: pass --seal-key with that key/)
   const rsa = await runMain(['--seal-key', join(dir, 'rsa.pem')], { env, cwd: dir })
   t.equal(rsa.code, 1)
   t.match(rsa.stderr, 'holds an rsa key, not Ed25519')
