@@ -3,7 +3,7 @@
 // longer returns are reported (beyond its retention: said so, not an error); a SIGKILL in the middle of the repair
 // leaves a valid archive that a rerun completes exactly. In-process (runMain), but for the SIGKILL (a real process).
 import t from 'tap'
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkArchive, cliEnv, emulator, exact, fakeClock, lastNoonUtc, readArchive, runMain, startCli } from '../helpers.js'
@@ -239,4 +239,27 @@ t.test('an archive the Python script wrote (json.dumps spacing, another key orde
     t.same(readFileSync(join(diskDir, `disk_audit_${day}.json`), 'utf8').split('\n').filter((l) => kept.has(l)), lines, `${day}: the Python lines kept byte for byte, in order`)
   }
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
+})
+
+t.test('a signed chain: reconcile --seal-key reopens and reseals with the key; verify --seal-pubkey passes', async (t) => {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { mail: 200 }, days: 3, end: now, seed: 14 })
+  const dir = t.testdir()
+  const mailDir = join(dir, 'mail')
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
+  const pair = generateKeyPairSync('ed25519')
+  writeFileSync(join(dir, 'seal.pem'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
+  writeFileSync(join(dir, 'seal.pub.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }))
+  const key = ['--seal-key', join(dir, 'seal.pem')]
+  t.equal((await runMain(['--lookback', '4d', ...key], { env, cwd: dir, now: clock.now })).code, 0)
+  emu.late('mail', 3, { from: now - 2 * DAY, to: now - 2 * DAY + HOUR })
+  const r = await runMain(['reconcile', '--since', iso(now - 3 * DAY), ...key], { env, cwd: dir, now: clock.now })
+  t.equal(r.code, 10, r.stderr)
+  const entries = readFileSync(join(mailDir, 'mail_audit.manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; sig?: string })
+  t.same(entries.slice(-2).map((e) => e.kind), ['reopen', 'reseal'])
+  t.ok(entries.every((e) => typeof e.sig === 'string'), 'every entry signed')
+  const v = await runMain(['verify', '--seal-pubkey', join(dir, 'seal.pub.pem')], { env, cwd: dir })
+  t.equal(v.code, 0, v.stdout)
+  t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(203))
 })
