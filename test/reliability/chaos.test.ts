@@ -1,7 +1,8 @@
 // The chaos test. Guards the whole promise: with a hostile API (5xx, HTML 502, resets, truncated bodies, stalls, 429
 // bursts in both Retry-After forms, empty pages with a token, a page-depth cap), live arrivals between runs, and the
 // real CLI killed with SIGKILL at random moments (>= 10 kills, some leaving a torn last line), then run to completion,
-// each source's archive equals the emulator's ground truth exactly and `verify` passes.
+// each source's archive equals the emulator's ground truth exactly and `verify` passes; then late arrivals into sealed
+// days, reconcile killed three times at random requests and run to completion: exact again, verify passes.
 // Replay a failure with CHAOS_SEED=<seed printed in the output>.
 // The killed runs are real processes (SIGKILL is the point); the catch-up, the final run and verify run main() in this
 // process (runMain). Nothing depends on the machine's speed: kills come at a request number, or at a request after the
@@ -20,6 +21,7 @@ import { archivedLines, exits, prng, startCli, type LiveCli } from './util.js'
 const SEED = Number(process.env.CHAOS_SEED ?? 20_261_129)
 const KILLS = 10
 const OVERLAP_US = 120_000_000
+const HOUR_MS = 3_600_000
 const SOURCES: { name: SourceName; base: string; dirVar: string }[] = [
   { name: 'mail', base: 'mail_audit', dirVar: 'MAIL_LOG_CATALOG_LOCATION' },
   { name: 'disk', base: 'disk_audit', dirVar: 'DISK_LOG_CATALOG_LOCATION' },
@@ -149,6 +151,26 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   const final = await runMain(args, { env, cwd: dir })
   t.equal(final.code, 0, exits(final, 0, 'the final run completes after stalls and a 429 too'))
   t.same([emu.stats().faultsInjected.stall - after.stall >= 2, emu.stats().faultsInjected.rateLimited], [true, after.rateLimited + 1], 'two stalls, one 429')
+
+  // Late arrivals into closed (sealed) days, far beyond the overlap; reconcile is killed at random requests under the
+  // same faults, then run to completion: the days it was merging stay as they were or merged, reopened days stay open.
+  for (const s of SOURCES) emu.late(s.name, 2 + rng.int(6), { from: Date.now() - 40 * HOUR_MS, to: Date.now() - 26 * HOUR_MS })
+  const reconcileArgs = ['reconcile', '--since', '-3d', ...args.slice(2)]
+  const reconcileKills: string[] = []
+  for (let k = 0; k < 3; k++) {
+    killAt = emu.stats().requests + 1 + rng.int(120)
+    reconcileKills.push(`reconcile ${k + 1}: kill at request ${killAt}`)
+    live = startCli(reconcileArgs, { env, cwd: dir })
+    const r = await live.done
+    live = undefined
+    killAt = Infinity
+    t.ok(r.signal === 'SIGKILL' || r.code === 10, r.signal === 'SIGKILL' ? `reconcile ${k + 1} killed` : exits(r, 10, `reconcile ${k + 1} done with exit 10 (records were missing)`))
+  }
+  t.comment(reconcileKills.join('\n'))
+  const reconciled = await runMain(reconcileArgs, { env, cwd: dir })
+  t.ok(reconciled.code === 0 || reconciled.code === 10, exits(reconciled, reconciled.code === 0 ? 0 : 10, `reconcile runs to completion (exit ${reconciled.code}: 10 while records were missing)`))
+  const again = await runMain(reconcileArgs, { env, cwd: dir })
+  t.equal(again.code, 0, exits(again, 0, 'then nothing is missing'))
 
   for (const s of SOURCES) {
     const truth = emu.truth(s.name)
