@@ -9,10 +9,11 @@
  * record's own instant, i.e. how far behind the front of the archive it turned up. An --overlap (or seal settle time)
  * at least this large would have caught it in the normal run. 0 when the record is newer than that mark.
  */
-import { dayBounds, dayFile, type ArchiveId } from '../archive/layout.js'
+import { dayBounds, dayFile, listArchive, type ArchiveId } from '../archive/layout.js'
+import { lineInstant, linesForward } from '../archive/lines.js'
 import type { SourceConfig } from '../config.js'
 import type { Logger } from '../log.js'
-import type { SourceStats } from '../messages.js'
+import type { InstantOf, SourceStats } from '../messages.js'
 import type { Scrub } from '../secrets.js'
 import { MergingFileSink } from '../sinks/merge.js'
 import { ENDPOINTS } from '../sources/index.js'
@@ -56,10 +57,26 @@ export async function recheckDays(deps: RecheckDeps, req: RecheckRequest): Promi
   }
 }
 
+/**
+ * The part of `day` the archive covers: the whole day, but for its oldest day file, from that file's first record on
+ * (a first run or a backfill may have begun in the middle of the day: what is older was never the archive's to hold).
+ */
+async function coveredPart(deps: RecheckDeps, archive: ArchiveId, instantOf: InstantOf, day: string): Promise<{ from: Micros; to: Micros }> {
+  const range = dayBounds(deps.zone, day)
+  const oldest = (await listArchive(archive))[0]
+  if (oldest === undefined || oldest.day !== day) return range
+  for await (const { text } of linesForward(oldest.path)) {
+    const rec = lineInstant(instantOf, text)
+    if (rec !== undefined) return { from: Math.max(range.from, rec.us), to: range.to }
+  }
+  return { from: range.to, to: range.to } // no record in it: nothing to compare
+}
+
 async function recheckDay(deps: RecheckDeps, req: RecheckRequest, day: string): Promise<void> {
   const { source: src, archive, stats, log } = req
   const ep = ENDPOINTS[src.name]
-  const range = dayBounds(deps.zone, day)
+  const range = await coveredPart(deps, archive, ep.timestamp, day)
+  if (range.from >= range.to) return
   const toleranceUs = deps.overlapMs * 1000
   const highWater = stats.resume
   let late = 0

@@ -61,3 +61,18 @@ t.test('--no-recheck seals the day as it is; reconcile repairs it later and rese
   t.same(checkArchive('mail', readArchive(mailDir, 'mail_audit'), emu.truth('mail'), OVERLAP_US), exact(305))
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0)
 })
+
+t.test('the archive\'s oldest day is re-checked from its first record on, not from its midnight', async (t) => {
+  // A first run with --lookback 30h begins in the middle of the day before yesterday, which it then seals: the
+  // re-check must not add that day's older records (never the archive's to hold) as late arrivals.
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { mail: 300 }, days: 3, end: now, seed: 15 })
+  const dir = t.testdir()
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
+  const r = await runMain(['--lookback', '30h'], { env, cwd: dir, now: clock.now, summary: true })
+  t.equal(r.code, 0)
+  t.match(summaryOf(r, 'mail').recheck, { days: 1, late: 0 }, 'the partly fetched day was re-checked, nothing was missing')
+  const want = emu.truth('mail', { from: now - 30 * HOUR })
+  t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), want, OVERLAP_US), exact(want.length), 'exactly the last 30 hours')
+})
