@@ -194,10 +194,21 @@ export interface LiveCli {
   waitLine(re: RegExp): Promise<string>
 }
 
+/**
+ * The command line that runs `cmd ...args` without the test runner's process-info hook. tap's runner puts an `--import`
+ * of that hook into NODE_OPTIONS of every process it spawns, and the hook re-adds itself to every child those
+ * processes spawn, whatever `env` they pass: each CLI, npm or shell child then costs about 0.4 s of CPU more and writes
+ * into `.tap/` (as another user it cannot). Going through `env -u NODE_OPTIONS` is the one way around the re-adding;
+ * NODE_OPTIONS the test set itself (a heap cap, say) is kept, minus the hook.
+ */
+export function bare(cmd: string, args: string[], env?: Record<string, string | undefined>): [string, string[]] {
+  const own = (env?.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o !== '' && !o.includes('@tapjs/')).join(' ')
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...(own === '' ? [] : [`NODE_OPTIONS=${own}`]), cmd, ...args]]
+}
+
 /** Starts the real CLI without waiting for it. */
 export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string; uid?: number; gid?: number }): LiveCli {
-  // As another user, drop NODE_OPTIONS: the test runner's process-info hook would try to write into .tap/ as that user.
-  const [cmd, argv] = opts.uid === undefined ? [process.execPath, [CLI, ...args]] : ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]]
+  const [cmd, argv] = bare(process.execPath, [CLI, ...args], opts.env)
   const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid })
   let stdout = ''
   let stderr = ''
@@ -237,7 +248,8 @@ export function startCli(args: string[], opts: { env: Record<string, string>; cw
 
 /** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */
 export function runCli(args: string[], opts: { env: Record<string, string>; cwd: string; stdin?: string }): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
+  const [cmd, argv] = bare(process.execPath, [CLI, ...args], opts.env)
+  const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.end(opts.stdin ?? '')
   return collect(child)
 }

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, cliEnv, collect, emulator, readArchive, runCli, runMain } from '../helpers.js'
+import { CLI, cliEnv, collect, emulator, readArchive, runCli, runMain, bare } from '../helpers.js'
 import type { Emulator } from '../../src/emulator/index.js'
 
 const DAY = 86_400_000
@@ -130,7 +130,7 @@ t.test('a backfill under umask 077 keeps each day file\'s mode (0644 and 0640)',
   for (const f of [older, newer]) if (!readFileSync(f, 'utf8').endsWith('\n')) writeFileSync(f, `${readFileSync(f, 'utf8')}\n`)
   chmodSync(older, 0o644)
   chmodSync(newer, 0o640)
-  const r = await collect(spawn('sh', ['-c', 'umask 077; exec "$0" "$@"', process.execPath, CLI, '--since', new Date(END - 3 * DAY).toISOString()], { cwd: dir, env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }) }))
+  const r = await collect(spawn(...bare('sh', ['-c', 'umask 077; exec "$0" "$@"', process.execPath, CLI, '--since', new Date(END - 3 * DAY).toISOString()]), { cwd: dir, env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }) }))
   t.equal(r.code, 0, r.stderr)
   t.match(r.stderr, 'backfill')
   const all = readArchive(join(dir, 'mail'), 'mail_audit')
