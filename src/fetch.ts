@@ -53,7 +53,7 @@ async function writeOutputs(cfg: Config, log: Logger, io: Io, summary: RunSummar
 /** One fetch run with its summary lines and output files. */
 async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
   const started = io.now()
-  const summary = await run({ cfg, log, now: io.now, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p) })
+  const summary = await run({ cfg, log, now: io.now, timer: io.timer, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p) })
   progress.done()
   report(log, summary, !io.tty)
   const outputCode = await writeOutputs(cfg, log, io, summary, started, io.now(), n)

@@ -17,6 +17,7 @@ import { Rng } from '../src/emulator/prng.js'
 import type { SourceSummary } from '../src/pipeline/outcome.js'
 import type { SummaryDocument } from '../src/summary.js'
 import type { SourceName } from '../src/sources/descriptor.js'
+import type { Timer } from '../src/sources/limiter.js'
 import { ENDPOINTS } from '../src/sources/index.js'
 import { utcDay } from '../src/time.js'
 
@@ -104,6 +105,8 @@ export interface MainOptions {
   cwd: string
   /** The run's wall clock (epoch ms); default Date.now. Give the emulator the same clock for an exact "now". */
   now?: () => number
+  /** The clock retries, Retry-After pauses and the rate limiter wait on (see `fakeTimer`); default the real one. */
+  timer?: Timer
   /** Aborting it stops the run like SIGINT would (exit 130). */
   signal?: AbortSignal
   /** Adds `--summary-json <cwd>/.summary.json` and returns the parsed document as `summary`. */
@@ -134,7 +137,7 @@ export async function runMain(argv: string[], opts: MainOptions): Promise<MainRe
   })
   const signal = opts.signal ?? new AbortController().signal
   const code = await main(args, {
-    env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, signal,
+    env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, timer: opts.timer, signal,
     interrupted: () => (signal.aborted ? 130 : undefined),
   })
   out.end()
@@ -179,6 +182,24 @@ export function fakeClock(startMs: number, step = 0): FakeClock {
     },
     advance: (ms) => void (at += ms),
     set: (ms) => void (at = ms),
+  }
+}
+
+/**
+ * A fake clock for the waits of a run (`MainOptions.timer`): sleeping moves it by the time asked and returns at once,
+ * so a test can wait out a real Retry-After or backoff in no real time, and read exactly what was waited.
+ */
+export function fakeTimer(startMs: number): Timer & { slept: number[] } {
+  const clock = fakeClock(startMs)
+  const slept: number[] = []
+  return {
+    now: clock.now,
+    slept,
+    sleep: async (ms, signal) => {
+      signal?.throwIfAborted()
+      slept.push(ms)
+      clock.advance(ms)
+    },
   }
 }
 

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js'
 import { SourceStats, type WindowBatch } from '../messages.js'
 import { ApiClient } from '../sources/client.js'
 import { ENDPOINTS } from '../sources/index.js'
-import { Limiters } from '../sources/limiter.js'
+import { Limiters, type Timer } from '../sources/limiter.js'
 import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
@@ -48,6 +48,8 @@ export interface RunContext {
   now: () => number
   signal: AbortSignal
   dispatcher?: Dispatcher
+  /** The clock retries, pauses and the rate limiter wait on (default the real one). */
+  timer?: Timer
   /** Called after each window reaches the sink (progress display). */
   onProgress?: (source: string, p: ProgressUpdate) => void
   /** Where --stdout writes (default process.stdout). */
@@ -195,10 +197,10 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
   const client = new ApiClient({
     token: cfg.token, retries: cfg.retries, retryBaseMs: cfg.retryDelayMs, retryMaxMs: Math.max(cfg.retryDelayMs, 30_000), maxWaitMs: cfg.maxWaitMs,
     timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
-    onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++,
+    onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep,
   })
   const output = outputFor(ctx)
-  const shared: Shared = { client, limiters: new Limiters({ maxRps: cfg.maxRps }), output }
+  const shared: Shared = { client, limiters: new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep }), output }
   try {
     await output.open()
     const outcomes = await Promise.all(cfg.sources.map((src) => settle(ctx, src, shared, stats.get(src.name) as SourceStats, quiet, signal)))

@@ -7,6 +7,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 
+/** The clock that retry backoffs, 429 pauses and the rate limiter wait on: the real one, or a test's fake clock. */
+export interface Timer {
+  now(): number
+  sleep(ms: number, signal?: AbortSignal): Promise<void>
+}
+
 export interface LimiterOptions {
   maxRps: number // 0 = unlimited
   now?: () => number
