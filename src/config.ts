@@ -7,7 +7,7 @@ import { parseTimePoint } from './config/parse.js'
 import { configError, scrub, type Problem } from './config/problem.js'
 import { readConfigFile } from './config/file.js'
 import { flagLayer, layer, type Raw } from './config/layer.js'
-import { distinctDirs, distinctNames, orgLayers, perOrgFlags, placeProblems } from './config/plan.js'
+import { distinctDirs, distinctNames, orgLayers, orgWarnings, perOrgFlags, placeProblems } from './config/plan.js'
 import { filtersOf, RULES, selectSources, unknownTypeWarnings } from './config/rules.js'
 import { resolveToken } from './config/token.js'
 import type { Config, ConfigInput, SourceConfig } from './config/types.js'
@@ -90,19 +90,20 @@ function readFilePlan(input: ConfigInput, path: string, layeredProblems: readonl
   const flags = flagLayer(OPTIONS, input.argv).given
   const file = readConfigFile(path, OPTIONS)
   const problems: Problem[] = [...layeredProblems, ...perOrgFlags(flags), ...file.problems]
-  const warnings: string[] = []
+  const said: { where: string; warnings: readonly string[] }[] = []
   // Only the systemd credential directory is read from the environment (a token shared by every organisation).
   const env = { CREDENTIALS_DIRECTORY: input.env.CREDENTIALS_DIRECTORY }
   const orgs = file.orgs.map((entry) => {
     const layers = orgLayers(OPTIONS, flags, file, entry)
     const j = judge(layers.raw, { ...input, env, mode }, layers.cwdOf)
     problems.push(...scrub(placeProblems(layers, entry.where, j.valueProblems, j.ruleProblems), j.config.token))
-    warnings.push(...j.config.warnings.map((w) => `${entry.where}: ${w}`))
+    said.push({ where: entry.where, warnings: j.config.warnings })
     const id = OPTION.org.parse(String(layers.raw.get(OPTION.org.flag) ?? '').trim(), { flag: OPTION.org.flag, cwd: input.cwd, now: 0, zone: 'UTC' })
     const name = entry.name ?? (id.ok && id.value !== undefined ? String(id.value) : entry.where)
     return { where: entry.where, name, config: freeze({ ...j.config, warnings: [] }) }
   })
   problems.push(...distinctNames(orgs), ...(mode === 'fetch' ? distinctDirs(orgs) : []))
+  const warnings = orgWarnings(said)
   const ignored = OPTIONS.flatMap((o) => (o.env !== undefined && o !== OPTION.config && (input.env[o.env] ?? '') !== '' ? [o.env] : []))
   if (ignored.length > 0) warnings.unshift(`with --config the environment is not read for options: ignoring ${ignored.join(', ')} (set them in ${path})`)
   const process = orgs[0]?.config ?? readConfig(input).config

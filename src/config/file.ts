@@ -100,8 +100,10 @@ function readObject(obj: Record<string, unknown>, where: string, byFlag: Readonl
     if (o === undefined || NOT_IN_FILE.has(key)) {
       const known = [...byFlag.keys()].filter((k) => !NOT_IN_FILE.has(k))
       const near = o === undefined ? nearestFlag(key.replace(/^-+/, '').replace(/_/g, '-'), top ? [...known, 'orgs'] : [...known, 'name']) : undefined
-      const why = o !== undefined ? (key === OPTION.stdout.flag || key === OPTION.tagSource.flag ? 'not with several organisations (their records would mix on one stdout)' : 'a command-line switch, not a setting') : `unknown key${near === undefined ? '' : `; did you mean "${near}"?`}`
-      problems.push(problem(undefined, undefined, `${at}: ${why} (keys are the long option names without --; see --help)`))
+      const why = o !== undefined
+        ? (key === OPTION.stdout.flag || key === OPTION.tagSource.flag ? 'not with several organisations (their records would mix on one stdout): give each its own --syslog, or run them one by one' : 'a command-line switch, not a setting of the file')
+        : `unknown key${near === undefined ? '' : `; did you mean "${near}"?`} (keys are the long option names without --; see --help)`
+      problems.push(problem(undefined, undefined, `${at}: ${why}`))
       continue
     }
     if (!top && PROCESS_WIDE.has(key)) {

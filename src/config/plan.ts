@@ -4,14 +4,18 @@
  * the rules between organisations (distinct names, no directory written by two). Pure but for resolving links.
  */
 import { realpathSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type { ConfigFile, FileEntry, FileValue } from './file.js'
 import { PER_ORG, PROCESS_WIDE } from './file.js'
 import type { Raw } from './layer.js'
-import { OPTION, type OptionSpec } from './options.js'
+import { OPTION, SOURCE_OPTIONS, type OptionSpec } from './options.js'
 import { problem, type Problem } from './problem.js'
+import { NO_DIRECTORY } from './rules.js'
 import { REQUIRED } from './token.js'
+import { SOURCE_NAMES } from '../sources/descriptor.js'
 import type { Config } from './types.js'
+
+const DIR_KEYS = SOURCE_NAMES.map((n) => SOURCE_OPTIONS[n].dir.flag)
 
 /** Where an option's text came from, for one organisation. */
 export type Origin = 'flag' | 'entry' | 'defaults' | 'row'
@@ -70,7 +74,11 @@ export function placeProblems(layers: OrgLayers, where: string, values: readonly
     return { ...p, message: `${where}: ${p.message}` }
   })
   // A rule about a setting of the whole process (the summary file, --watch) reads the same for every organisation.
-  const rule = rules.map((p) => (p.option !== undefined && PROCESS_WIDE.has(p.option) && from(p) !== 'entry' ? p : { ...p, message: `${where}${from(p) === 'entry' ? `.${p.option}` : ''}: ${p.message}` }))
+  const rule = rules.map((p) => {
+    if (p.option !== undefined && PROCESS_WIDE.has(p.option) && from(p) !== 'entry') return p
+    if (p.message === NO_DIRECTORY) return { ...p, message: `${where}: no source to run: give at least one of ${DIR_KEYS.map((k) => `"${k}"`).join(', ')}` }
+    return { ...p, message: `${where}${from(p) === 'entry' ? `.${p.option}` : ''}: ${p.message}` }
+  })
   return [...value, ...rule]
 }
 
@@ -81,12 +89,13 @@ export interface OrgView {
   readonly config: Config
 }
 
-/** A directory with its links resolved, as far as it exists. */
+/** A directory (absolute) with the links of its nearest existing ancestor resolved: two spellings of one place are equal. */
 function real(dir: string): string {
   try {
     return realpathSync(dir)
   } catch {
-    return dir // not there yet: compared as given (absolute)
+    const up = dirname(dir)
+    return up === dir ? dir : join(real(up), basename(dir)) // not there yet: its parent decides
   }
 }
 
@@ -125,4 +134,11 @@ export function distinctDirs(orgs: readonly OrgView[]): Problem[] {
     }
   }
   return out
+}
+
+/** Warnings of every organisation: one said by all of them once, the others led by the entries that said them. */
+export function orgWarnings(byOrg: readonly { where: string; warnings: readonly string[] }[]): string[] {
+  const who = new Map<string, string[]>()
+  for (const o of byOrg) for (const w of new Set(o.warnings)) who.set(w, [...(who.get(w) ?? []), o.where])
+  return [...who].map(([w, wheres]) => (wheres.length === byOrg.length ? w : `${wheres.join(', ')}: ${w}`))
 }
