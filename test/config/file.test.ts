@@ -1,10 +1,10 @@
 // src/config/file.ts and the plan of src/config.ts in-process: a config file of several organisations is judged whole,
 // every problem placed in its entry, through the option rows' own parsers; two organisations never write one directory.
 import t from 'tap'
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { readPlan } from '../../src/config.js'
-import { localServer, runMain } from '../helpers.js'
+import { localServer, ROOT, runMain } from '../helpers.js'
 
 const NOW = Date.UTC(2026, 10, 20, 12)
 
@@ -104,4 +104,25 @@ t.test('the file itself: not there, not JSON, no orgs; a token read once for all
   t.same(creds.plan.warnings, [`with --config the environment is not read for options: ignoring OAUTH_TOKEN_ARG (set them in ${dir}/orgs.json)`])
   const none = plan(dir, { orgs: [{ org: 1, 'mail-dir': 'a' }] })
   t.same(none.problems.map((p) => p.message), ['orgs[0]: no OAuth token: give "token-file" (or "token") in the entry or at the top level of the file'])
+})
+
+t.test('the README\'s config files (Many organisations, the Kubernetes ConfigMap) are valid', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Many organisations (`--config`)'))
+  const example = section.slice(section.indexOf('```json\n') + 8, section.indexOf('```', section.indexOf('```json\n') + 8))
+  const recipe = readme.slice(readme.indexOf('### Many organisations: systemd and Kubernetes'))
+  const configMap = recipe.slice(recipe.indexOf('orgs.json: |\n') + 13, recipe.indexOf('---', recipe.indexOf('orgs.json: |\n'))).replace(/^ {4}/gm, '')
+  for (const [name, text] of [['example', example], ['configmap', configMap]]) {
+    const dir = t.testdir()
+    // The absolute paths of the examples, moved into the test's directory.
+    const moved = text.replace(/"\/(var|run|data)\//g, `"${dir}/$1/`)
+    for (const m of moved.matchAll(/"token-file": "([^"]+)"/g)) {
+      mkdirSync(dirname(m[1]), { recursive: true })
+      writeFileSync(m[1], 'T\n', { mode: 0o600 })
+    }
+    writeFileSync(join(dir, 'orgs.json'), moved)
+    const r = readPlan({ argv: ['--config', 'orgs.json', '--no-log-file'], env: {}, cwd: dir, now: () => NOW })
+    t.same(r.problems, [], `${name}: no problem`)
+    t.ok(r.plan.orgs.length >= 2, `${name}: ${r.plan.orgs.map((o) => o.name).join(', ')}`)
+  }
 })
