@@ -5,6 +5,8 @@
 import { OPTION, OPTIONS } from './config/options.js'
 import { parseTimePoint } from './config/parse.js'
 import { configError, scrub, type Problem } from './config/problem.js'
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { readConfigFile } from './config/file.js'
 import { flagLayer, layer, type Raw } from './config/layer.js'
 import { distinctDirs, distinctNames, orgLayers, orgWarnings, perOrgFlags, placeProblems } from './config/plan.js'
@@ -106,6 +108,7 @@ function readFilePlan(input: ConfigInput, path: string, layeredProblems: readonl
   const warnings = orgWarnings(said)
   const ignored = OPTIONS.flatMap((o) => (o.env !== undefined && o !== OPTION.config && (input.env[o.env] ?? '') !== '' ? [o.env] : []))
   if (ignored.length > 0) warnings.unshift(`with --config the environment is not read for options: ignoring ${ignored.join(', ')} (set them in ${path})`)
+  if (existsSync(resolve(input.cwd, '.env'))) warnings.unshift(`with --config ./.env is read for ${OPTION.config.env} only: set the options in ${path}`)
   const process = orgs[0]?.config ?? readConfig(input).config
   return { plan: { file: path, orgs, process, warnings: [...new Set(warnings)] }, problems: [...new Map(problems.map((p) => [p.message, p])).values()] }
 }

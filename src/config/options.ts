@@ -104,7 +104,8 @@ export const OPTION = {
   ip: opt({ flag: 'ip', env: 'Y360_IP', parse: optional(single('address')), help: 'only events from this IP (events only)' }),
   service: opt({ flag: 'service', env: 'Y360_SERVICE', parse: optional(oneOf(EVENT_SERVICES, `one of ${EVENT_SERVICES.join(', ')}`)), help: `only events of this service: ${EVENT_SERVICES.join(', ')} (events only)` }),
   concurrency: opt({ flag: 'concurrency', env: 'Y360_CONCURRENCY', default: '8', parse: int(1, 32), help: 'time windows fetched at once per source (written strictly in time order)' }),
-  orgConcurrency: opt({ flag: 'org-concurrency', env: 'Y360_ORG_CONCURRENCY', default: '4', parse: int(1, 64), help: 'with --config: organisations fetched at once; all of them share one request pacing (and --max-rps) per API host' }),
+  // No variable: with --config the environment is not read for options.
+  orgConcurrency: opt({ flag: 'org-concurrency', default: '4', parse: int(1, 64), help: 'with --config: organisations fetched at once; all of them share one request pacing (and --max-rps) per API host' }),
   maxRps: opt({ flag: 'max-rps', env: 'Y360_MAX_RPS', default: '0', parse: int(0, 10_000), help: 'requests per second per API host, shared by all sources (0 = unlimited)' }),
   maxWaitMs: opt({ flag: 'max-wait', env: 'Y360_MAX_WAIT', default: '5m', parse: duration(), help: 'longest total wait a 429 Retry-After may impose on a request; beyond it the run stops with exit 75' }),
   retries: opt({ flag: 'retries', env: 'Y360_RETRIES', default: '6', parse: int(0, 100), help: 'retries of a failing request (5xx, resets, timeouts, invalid JSON)' }),
