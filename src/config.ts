@@ -87,18 +87,19 @@ export interface Plan {
 }
 
 /** The whole config file judged: every organisation's configuration, and every problem placed in its entry. */
-function readFilePlan(input: ConfigInput, path: string, layeredProblems: readonly Problem[]): { plan: Plan; problems: Problem[] } {
+function readFilePlan(input: ConfigInput, path: string): { plan: Plan; problems: Problem[] } {
   const mode = input.mode ?? 'fetch'
-  const flags = flagLayer(OPTIONS, input.argv).given
+  const cli = flagLayer(OPTIONS, input.argv)
+  const flags = cli.given
   const file = readConfigFile(path, OPTIONS)
-  const problems: Problem[] = [...layeredProblems, ...perOrgFlags(flags), ...file.problems]
+  const problems: Problem[] = [...cli.problems, ...perOrgFlags(flags), ...file.problems]
   const said: { where: string; warnings: readonly string[] }[] = []
   // Only the systemd credential directory is read from the environment (a token shared by every organisation).
   const env = { CREDENTIALS_DIRECTORY: input.env.CREDENTIALS_DIRECTORY }
   const orgs = file.orgs.map((entry) => {
     const layers = orgLayers(OPTIONS, flags, file, entry)
     const j = judge(layers.raw, { ...input, env, mode }, layers.cwdOf)
-    problems.push(...scrub(placeProblems(layers, entry.where, j.valueProblems, j.ruleProblems), j.config.token))
+    problems.push(...placeProblems(layers, entry.where, j.valueProblems, j.ruleProblems))
     said.push({ where: entry.where, warnings: j.config.warnings })
     const id = OPTION.org.parse(String(layers.raw.get(OPTION.org.flag) ?? '').trim(), { flag: OPTION.org.flag, cwd: input.cwd, now: 0, zone: 'UTC' })
     const name = entry.name ?? (id.ok && id.value !== undefined ? String(id.value) : entry.where)
@@ -109,8 +110,10 @@ function readFilePlan(input: ConfigInput, path: string, layeredProblems: readonl
   const ignored = OPTIONS.flatMap((o) => (o.env !== undefined && o !== OPTION.config && (input.env[o.env] ?? '') !== '' ? [o.env] : []))
   if (ignored.length > 0) warnings.unshift(`with --config the environment is not read for options: ignoring ${ignored.join(', ')} (set them in ${path})`)
   if (existsSync(resolve(input.cwd, '.env'))) warnings.unshift(`with --config ./.env is read for ${OPTION.config.env} only: set the options in ${path}`)
-  const process = orgs[0]?.config ?? readConfig(input).config
-  return { plan: { file: path, orgs, process, warnings: [...new Set(warnings)] }, problems: [...new Map(problems.map((p) => [p.message, p])).values()] }
+  const whole = orgs[0]?.config ?? readConfig(input).config
+  // Any organisation's token is scrubbed from every problem (one may be pasted into another's entry).
+  const clean = orgs.reduce((ps, o) => scrub(ps, o.config.token), [...new Map(problems.map((p) => [p.message, p])).values()])
+  return { plan: { file: path, orgs, process: whole, warnings: [...new Set(warnings)] }, problems: clean }
 }
 
 /** Every organisation a command runs and every problem (nothing thrown): the config file's, else the one of the options. */
@@ -122,7 +125,7 @@ export function readPlan(input: ConfigInput): { plan: Plan; problems: Problem[] 
     const { config, problems } = readConfig(input)
     return { plan: { file: undefined, orgs: [{ where: '', name: String(config.org), config }], process: config, warnings: config.warnings }, problems }
   }
-  return readFilePlan(input, path, layered.problems)
+  return readFilePlan(input, path)
 }
 
 /** The Plan, or CONFIG_INVALID listing every problem of every organisation (never a token); --help and --version always load. */

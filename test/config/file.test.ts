@@ -126,3 +126,10 @@ t.test('the README\'s config files (Many organisations, the Kubernetes ConfigMap
     t.ok(r.plan.orgs.length >= 2, `${name}: ${r.plan.orgs.map((o) => o.name).join(', ')}`)
   }
 })
+
+t.test('a token pasted into another organisation\'s key is scrubbed from the problems', async (t) => {
+  const dir = t.testdir()
+  const secret = 'y0_AgAAAA-secret-of-org-one-0123456789'
+  const r = plan(dir, { orgs: [{ org: 1, token: secret, 'mail-dir': 'a' }, { org: secret, token: 'y0_other-token-0123456789abc', 'mail-dir': 'b' }] })
+  t.same(r.problems.map((p) => p.message), ['orgs[1].org: the organisation id must be a positive integer, got "[REDACTED]" (ORGANIZATION_ID_ARG / --org)'])
+})
