@@ -3,6 +3,7 @@
 // severe code; --watch and verify take the file too.
 import t, { type Test } from 'tap'
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Emulator } from '../../src/emulator/index.js'
@@ -124,4 +125,37 @@ t.test('flags apply to every organisation and win over the file; per-organisatio
   t.equal(refused.code, 1)
   t.match(refused.stderr, /--org cannot be given with --config \(it would apply to every organisation\): set "org" in the file, per organisation/)
   t.match(refused.stderr, /--mail-dir cannot be given with --config/)
+})
+
+t.test('--syslog per organisation (no archive): every record of each organisation once, its SD naming its org; a state file each', async (t) => {
+  const dir = t.testdir()
+  const emus = await Promise.all([301, 302].map((org, i) => emulator(t, { org, counts: { mail: 150 }, days: 2, seed: 70 + i })))
+  // An octet-counting receiver (RFC 6587) on 127.0.0.1: `LEN SP MSG` frames; the client's clean close acknowledges.
+  const messages: string[] = []
+  const server = createServer((sock) => {
+    let buf = Buffer.alloc(0)
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      for (let sp = buf.indexOf(0x20); sp > 0; sp = buf.indexOf(0x20)) {
+        const len = Number(buf.subarray(0, sp).toString())
+        if (buf.length < sp + 1 + len) break
+        messages.push(buf.subarray(sp + 1, sp + 1 + len).toString())
+        buf = buf.subarray(sp + 1 + len)
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  const url = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const file = { token: TOKEN, syslog: url, sources: 'mail', lookback: '3d', 'no-log-file': true, orgs: emus.map((e) => ({ org: e.org, 'api-url': e.url, 'cloud-api-url': e.url, 'state-file': `${e.org}/cursor.json` })) }
+  writeFileSync(join(dir, 'orgs.json'), JSON.stringify(file))
+  const r = await runMain(['--config', 'orgs.json'], { env: { PATH: '' }, cwd: dir, summary: true })
+  t.equal(r.code, 0, r.stderr)
+  for (const e of emus) {
+    const mine = messages.filter((m) => m.includes(`[y360@32473 org="${e.org}" `))
+    const ids = mine.map((m) => (/ id="([^"]+)"\]/.exec(m) as RegExpExecArray)[1]).sort()
+    t.same(ids, e.truth('mail').map((x) => String((x as { uniqId: string }).uniqId)).sort(), `${e.org}: every record once`)
+    t.ok(readFileSync(join(dir, `${e.org}/cursor.json`), 'utf8').length > 0, `${e.org}: its own cursor`)
+  }
+  t.equal(messages.length, 300)
 })
