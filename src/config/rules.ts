@@ -40,11 +40,14 @@ export function filtersOf(v: Values): Config['filters'] {
 
 const dirRows = SOURCE_NAMES.map((n) => SOURCE_OPTIONS[n].dir)
 
+/** The problem of a run without any archive directory (a config file's entry says it in its own words). */
+export const NO_DIRECTORY = `no source to run: set at least one of ${dirRows.map((o) => o.env).join(', ')} (or ${dirRows.map((o) => `--${o.flag}`).join(', ')})`
+
 /** A run needs at least one source: a directory, or --sources with --stdout. */
 export const someSource: Rule = (cfg) => {
   if (cfg.sources.length > 0) return []
   if (cfg.stdout || cfg.syslog !== undefined) return [problem(OPTION.sourceNames.flag, undefined, `no source to run: pass --sources ${SOURCE_NAMES.join(',')}`)]
-  return [problem(undefined, undefined, `no source to run: set at least one of ${dirRows.map((o) => o.env).join(', ')} (or ${dirRows.map((o) => `--${o.flag}`).join(', ')})`)]
+  return [problem(undefined, undefined, NO_DIRECTORY)]
 }
 
 /** A filter an endpoint cannot apply would silently widen the pull. */

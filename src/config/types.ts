@@ -28,6 +28,10 @@ export interface Config {
   readonly since: Micros | undefined
   readonly until: Micros | undefined
   readonly concurrency: number
+  /** --config: the file of several organisations (src/config.ts#readPlan reads it; one organisation's Config keeps its path). */
+  readonly config: string | undefined
+  /** --config: organisations run at once. */
+  readonly orgConcurrency: number
   readonly maxRps: number
   readonly maxWaitMs: number
   readonly retries: number

@@ -54,6 +54,11 @@ export interface RunContext {
   onProgress?: (source: string, p: ProgressUpdate) => void
   /** Where --stdout writes (default process.stdout). */
   stdout?: NodeJS.WritableStream
+  /**
+   * The per-host request pacing; runs of several organisations (--config) share one, so a host's limit and --max-rps
+   * hold for all of them together. Default: this run's own.
+   */
+  limiters?: Limiters
 }
 
 const PAGE_SIZE = 100
@@ -200,7 +205,7 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
     onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep,
   })
   const output = outputFor(ctx)
-  const shared: Shared = { client, limiters: new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep }), output }
+  const shared: Shared = { client, limiters: ctx.limiters ?? new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep }), output }
   try {
     await output.open()
     const outcomes = await Promise.all(cfg.sources.map((src) => settle(ctx, src, shared, stats.get(src.name) as SourceStats, quiet, signal)))
