@@ -11,7 +11,7 @@ import { readConfigFile } from './config/file.js'
 import { flagLayer, layer, type Raw } from './config/layer.js'
 import { distinctDirs, distinctNames, orgLayers, orgWarnings, perOrgFlags, placeProblems } from './config/plan.js'
 import { filtersOf, RULES, selectSources, unknownTypeWarnings } from './config/rules.js'
-import { resolveToken } from './config/token.js'
+import { resolveToken, type TokenResult } from './config/token.js'
 import type { Config, ConfigInput, SourceConfig } from './config/types.js'
 import { parseAll, quietValue, type CwdOf, type Values } from './config/values.js'
 
@@ -19,9 +19,9 @@ export type { Config, ConfigInput, SourceConfig, Problem }
 export { parseTimePoint }
 
 /** The Config the parsed values describe (before the cross-field rules judge it). */
-function assemble(v: Values, token: string | undefined, sources: SourceConfig[], warnings: readonly string[]): Config {
+function assemble(v: Values, token: TokenResult, sources: SourceConfig[], warnings: readonly string[]): Config {
   const { token: _given, tokenFile: _file, org, sourceNames: _narrowing, types: _t, includeUids: _i, excludeUids: _e, ip: _ip, service: _s, logFile, noLogFile, requestDeadlineMs, ...plain } = v.all(OPTION)
-  return { ...plain, token: token ?? '', org: org ?? 0, sources, filters: filtersOf(v), logFile: noLogFile ? undefined : logFile, requestDeadlineMs: requestDeadlineMs ?? 3 * plain.timeoutMs, warnings }
+  return { ...plain, token: token.token ?? '', tokenFrom: token.from, org: org ?? 0, sources, filters: filtersOf(v), logFile: noLogFile ? undefined : logFile, requestDeadlineMs: requestDeadlineMs ?? 3 * plain.timeoutMs, warnings }
 }
 
 /** Deeply frozen: no stage can change what another stage reads. */
@@ -47,7 +47,7 @@ export function judge(raw: Raw, input: ConfigInput, cwdOf?: CwdOf): Judged {
   const parsed = parseAll(OPTIONS, raw, ctx, mode, cwdOf)
   const picked = selectSources(parsed.values)
   const token = resolveToken(parsed.values.get(OPTION.token), parsed.values.get(OPTION.tokenFile), input.env, mode === 'fetch')
-  const draft = assemble(parsed.values, token.token, picked.sources, token.warnings)
+  const draft = assemble(parsed.values, token, picked.sources, token.warnings)
   const cfg: Config = { ...draft, warnings: [...draft.warnings, ...unknownTypeWarnings(draft)] }
   return { config: cfg, valueProblems: [...token.problems, ...parsed.problems], ruleProblems: [...picked.problems, ...RULES.flatMap((rule) => rule(cfg, mode))] }
 }

@@ -202,7 +202,7 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
   const client = new ApiClient({
     token: cfg.token, retries: cfg.retries, retryBaseMs: cfg.retryDelayMs, retryMaxMs: Math.max(cfg.retryDelayMs, 30_000), maxWaitMs: cfg.maxWaitMs,
     timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
-    onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep,
+    onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep, tokenFrom: cfg.tokenFrom,
   })
   const output = outputFor(ctx)
   const shared: Shared = { client, limiters: ctx.limiters ?? new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep }), output }
