@@ -20,8 +20,8 @@ export { parseTimePoint }
 
 /** The Config the parsed values describe (before the cross-field rules judge it). */
 function assemble(v: Values, token: TokenResult, sources: SourceConfig[], warnings: readonly string[]): Config {
-  const { token: _given, tokenFile: _file, org, sourceNames: _narrowing, types: _t, includeUids: _i, excludeUids: _e, ip: _ip, service: _s, logFile, noLogFile, requestDeadlineMs, ...plain } = v.all(OPTION)
-  return { ...plain, token: token.token ?? '', tokenFrom: token.from, org: org ?? 0, sources, filters: filtersOf(v), logFile: noLogFile ? undefined : logFile, requestDeadlineMs: requestDeadlineMs ?? 3 * plain.timeoutMs, warnings }
+  const { token: _given, tokenFile: _file, org, sourceNames: _narrowing, types: _t, includeUids: _i, excludeUids: _e, ip: _ip, service: _s, logFile, noLogFile, noSeal, requestDeadlineMs, ...plain } = v.all(OPTION)
+  return { ...plain, token: token.token ?? '', tokenFrom: token.from, org: org ?? 0, sources, filters: filtersOf(v), logFile: noLogFile ? undefined : logFile, seal: !noSeal, requestDeadlineMs: requestDeadlineMs ?? 3 * plain.timeoutMs, warnings }
 }
 
 /** Deeply frozen: no stage can change what another stage reads. */

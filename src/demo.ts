@@ -10,6 +10,7 @@ import { loadConfig, type Config } from './config.js'
 import { startEmulator, type Emulator } from './emulator/index.js'
 import type { Io } from './io.js'
 import { createLogger } from './log.js'
+import { packageVersion } from './package.js'
 import { run, type RunSummary } from './pipeline/run.js'
 import { ENDPOINTS } from './sources/index.js'
 import { listArchive } from './archive/layout.js'
@@ -97,7 +98,7 @@ export async function demoMain(argv: string[], io: Io): Promise<number> {
       '--mail-dir', join(dir, 'mail'), '--disk-dir', join(dir, 'disk'), '--events-dir', join(dir, 'events'),
       '--lookback', '8d', '--no-log-file',
     ]
-    const runOnce = (): Promise<RunSummary> => run({ cfg: loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now }), log, now: io.now, signal: io.signal })
+    const runOnce = (): Promise<RunSummary> => run({ cfg: loadConfig({ argv: argvFor, env: {}, cwd: dir, now: io.now }), log, now: io.now, signal: io.signal, tool: `y360-audit ${packageVersion()}` })
     const first = await runOnce()
     out('\n' + table('Run 1: first run, empty archive (fetches the whole lookback):', first))
     const mail = emu.inject('mail', 40).length + emu.inject('mail', 5, { lateSeconds: 60 }).length

@@ -62,7 +62,7 @@ async function writeOutputs(cfg: Config, log: Logger, io: Io, secrets: readonly 
 /** One fetch run with its summary lines and output files. */
 async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
   const started = io.now()
-  const summary = await run({ cfg, log, now: io.now, timer: io.timer, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p) })
+  const summary = await run({ cfg, log, now: io.now, timer: io.timer, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p), tool: `y360-audit ${buildInfo().version}` })
   progress.done()
   report(log, summary, !io.tty)
   const finished = io.now()
@@ -78,7 +78,7 @@ async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: nu
 /** One run of every organisation of the config file: summary lines as each ends, one summary and metrics file for all. */
 async function orgsCycle(plan: Plan, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
   const started = io.now()
-  const results = await runOrgs({ plan, log, now: io.now, timer: io.timer, signal: io.signal, onProgress: (org, src, p) => progress.update(`${org.name}/${src}`, p), onDone: (r, olog) => report(olog, r.summary, !io.tty) })
+  const results = await runOrgs({ plan, log, now: io.now, timer: io.timer, tool: `y360-audit ${buildInfo().version}`, signal: io.signal, onProgress: (org, src, p) => progress.update(`${org.name}/${src}`, p), onDone: (r, olog) => report(olog, r.summary, !io.tty) })
   progress.done()
   const exitCode = orgsExit(results)
   const failed = results.filter((r) => r.summary.exitCode !== EXIT_CODES.OK)

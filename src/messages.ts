@@ -88,6 +88,7 @@ export type AnomalyKind =
   | 'future-resume' // archive records after now + --max-skew, ignored for the resume point
   | 'bad-day-file' // a day file whose name is no date, or a date after now + --max-skew (ignored)
   | 'deep-record' // a record nested deeper than MAX_DEPTH (kept as sent, identified by its text)
+  | 'sealed-day-changed' // a sealed day file a backfill merges into no longer matched its seal (changed outside the tool)
   | 'large-record' // a record longer than the archive's line bound (to .rejected)
   | 'reencoded' // a record whose text could not be kept byte for byte (line breaks between tokens, no span)
   | 'replacement-character' // a record holding U+FFFD: most likely invalid UTF-8 from the API, decoded lossily
@@ -115,6 +116,16 @@ export interface SinkChunk {
   hi: Micros
   segments: Segment[]
   rejected: Rejected[]
+}
+
+/** The seal chain of a source's archive after a run's commit (src/pipeline/seal.ts). */
+export interface SealStats {
+  /** Hash of the manifest's last entry (null while nothing is sealed): keep a copy outside the archive. */
+  head: string | null
+  entries: number
+  /** Day files sealed for the first time, and resealed after this run changed them. */
+  sealed: string[]
+  resealed: string[]
 }
 
 /**
@@ -151,6 +162,8 @@ export class SourceStats {
   /** Oldest and newest instant written. */
   first: Micros | undefined
   last: Micros | undefined
+  /** The seal chain after the commit (archive runs that seal). */
+  seal: SealStats | undefined
 
   /** Counts `n` anomalies of `kind`. */
   anomaly(kind: AnomalyKind, n = 1): void {

@@ -29,6 +29,8 @@ export interface OrgsContext {
   dispatcher?: Dispatcher
   /** The clock retries, pauses and the rate limiter wait on (default the real one). */
   timer?: Timer
+  /** The tool and its version, written into each seal entry. */
+  tool?: string
   onProgress?: (org: OrgPlan, source: string, p: ProgressUpdate) => void
   /** Called as each organisation ends, with its logger (its lines start with its name). */
   onDone?: (r: OrgResult, log: Logger) => void
@@ -65,7 +67,7 @@ async function runOrg(ctx: OrgsContext, org: OrgPlan, limiters: Limiters): Promi
   if (ctx.signal.aborted) summary = failedRun(org.config, new Y360Error('INTERRUPTED', 'not started: stopped by a signal'))
   else {
     try {
-      summary = await run({ cfg: org.config, log, now: ctx.now, signal: ctx.signal, dispatcher: ctx.dispatcher, timer: ctx.timer, limiters, onProgress: (src, p) => ctx.onProgress?.(org, src, p) })
+      summary = await run({ cfg: org.config, log, now: ctx.now, signal: ctx.signal, dispatcher: ctx.dispatcher, timer: ctx.timer, tool: ctx.tool, limiters, onProgress: (src, p) => ctx.onProgress?.(org, src, p) })
     } catch (err) {
       log.error({ code: (err as Y360Error).code, err: err instanceof Y360Error ? undefined : err }, (err as Error).message)
       summary = failedRun(org.config, err)

@@ -193,7 +193,7 @@ function renderMetrics(series: readonly Series[], finishedMs: number, previous: 
       if (v !== undefined) lines.push(`${m.name}{${x.labels}} ${show(v)}`)
     }
   }
-  lines.push(...anomalyLines(series))
+  lines.push(...anomalyLines(series), ...sealLines(series))
   return lines.join('\n') + '\n'
 }
 
@@ -202,6 +202,24 @@ function anomalyLines(series: readonly Series[]): string[] {
   const rows = series.flatMap((x) => Object.entries(x.src.anomalies ?? {}).map(([kind, n]) => `y360_audit_anomalies{${x.labels},kind="${kind}"} ${n}`))
   if (rows.length === 0) return []
   return ['# HELP y360_audit_anomalies Broken assumptions about the API or the archive seen by the last run, by kind (README "What is checked on every page").', '# TYPE y360_audit_anomalies gauge', ...rows]
+}
+
+/**
+ * The seal chain of each archive source that seals (nothing for runs without seals, so those files stay as before):
+ * its length, the days sealed and resealed by the last run, and its head as a label, for a SIEM to keep outside.
+ */
+function sealLines(series: readonly Series[]): string[] {
+  const sealing = series.flatMap((x) => (x.src.seal === undefined ? [] : [{ labels: x.labels, seal: x.src.seal }]))
+  if (sealing.length === 0) return []
+  const gauge = (name: string, help: string, value: (x: (typeof sealing)[number]) => number): string[] => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...sealing.map((x) => `${name}{${x.labels}} ${value(x)}`)]
+  return [
+    ...gauge('y360_audit_seal_entries', 'Entries in the seal manifest of the source after the last run.', (x) => x.seal.entries),
+    ...gauge('y360_audit_days_sealed', 'Day files sealed for the first time by the last run.', (x) => x.seal.sealed.length),
+    ...gauge('y360_audit_days_resealed', 'Sealed day files the last run changed and sealed again.', (x) => x.seal.resealed.length),
+    '# HELP y360_audit_seal_head_info Hash of the last seal manifest entry of the source (label head; keep a copy outside the archive; always 1).',
+    '# TYPE y360_audit_seal_head_info gauge',
+    ...sealing.filter((x) => x.seal.head !== null).map((x) => `y360_audit_seal_head_info{${x.labels},head="${x.seal.head as string}"} 1`),
+  ]
 }
 
 /** Writes the textfile atomically, carrying the counters and the last success time over from the file's previous text. */

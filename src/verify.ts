@@ -1,10 +1,13 @@
 /**
  * verify: checks archives without the network. Every line parses and has a timestamp, lines ascend within and across
  * files (late arrivals may step back at most --overlap), each record is in the file of its day, no record appears
- * twice, no file ends in a torn line. Streams each file (works on GBs); exits 7 on any problem. Counts every problem,
- * lists the first MAX_REPORTED of each source; --json prints one JSON document instead of the lines.
+ * twice, no file ends in a torn line; then the seals (src/archive/manifest.ts): the manifest's hash chain and
+ * signatures (--seal-pubkey), every sealed file against its newest entry. Streams each file (works on GBs); exits 7
+ * on any problem. Counts every problem, lists the first MAX_REPORTED of each source; --json prints one JSON document.
  */
-import { dayNamer, listArchive, type ArchiveFile } from './archive/layout.js'
+import type { KeyObject } from 'node:crypto'
+import { dayNamer, listArchive, type ArchiveFile, type ArchiveId } from './archive/layout.js'
+import { checkSeals, loadSealPublicKey, type SealProblemKind, type SealReport } from './archive/manifest.js'
 import { checkZoneMark } from './archive/marks.js'
 import { linesForward, MAX_LINE } from './archive/lines.js'
 import { openRead } from './atomic.js'
@@ -19,10 +22,14 @@ import { show, type Micros } from './time.js'
 
 export interface Problem {
   file: string
+  /** 1-based; 0 for a problem of the whole file (a seal). */
   line: number
-  kind: 'unparseable' | 'no-timestamp' | 'out-of-order' | 'wrong-day' | 'duplicate' | 'torn-tail'
+  kind: 'unparseable' | 'no-timestamp' | 'out-of-order' | 'wrong-day' | 'duplicate' | 'torn-tail' | SealProblemKind
   detail: string
 }
+
+/** What verify found about a source's seals (the problems are among the report's). */
+export type SealSummary = Omit<SealReport, 'problems'>
 
 export interface VerifyReport {
   source: string
@@ -36,6 +43,8 @@ export interface VerifyReport {
   problems: Problem[]
   first?: string
   last?: string
+  /** The seal chain: present when the source has a manifest. */
+  seal?: SealSummary
 }
 
 /** Problems listed per source (all are counted). */
@@ -108,8 +117,27 @@ export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[]
   return report
 }
 
+/** Adds the seal check of one source to its report: chain, signatures with `publicKey`, each sealed file. */
+export async function verifySeals(report: VerifyReport, archive: ArchiveId, ep: EndpointDescriptor, files: ArchiveFile[], publicKey?: KeyObject, keptHead?: string): Promise<void> {
+  const { problems, ...seal } = await checkSeals(archive, files, ep.timestamp, publicKey, keptHead)
+  for (const p of problems) {
+    report.problemCount++
+    report.byKind[p.kind] = (report.byKind[p.kind] ?? 0) + 1
+    if (report.problems.length < MAX_REPORTED) report.problems.push(p)
+  }
+  if (seal.entries > 0 || seal.tornBytes > 0 || problems.length > 0) report.seal = seal
+}
+
+/** The seal line of verify's text report. */
+function sealLine(s: SealSummary, keyed: boolean): string {
+  const torn = s.tornBytes > 0 ? `; a torn last fragment of ${s.tornBytes} bytes (an interrupted seal) ignored, moved aside by the next run` : ''
+  const signed = keyed ? ', signatures checked' : s.signed ? ', signed (not checked: no --seal-pubkey)' : ''
+  const reopened = s.reopened > 0 ? `, ${s.reopened} reopened (a run writing into them was interrupted; checked as open days, the next run reseals them)` : ''
+  return `  seals: ${s.manifest}: ${s.entries} entries, head ${s.head ?? '-'}, ${s.sealed} files sealed, ${s.open} open${reopened}${signed}${torn}\n`
+}
+
 /** The options verify reads (the rest of the fetch job's are accepted and ignored). */
-const VERIFY_ROWS = OPTIONS.filter((o) => /-dir$|-base$/.test(o.flag) || [OPTION.config, OPTION.ext, OPTION.sourceNames, OPTION.timezone, OPTION.overlapMs, OPTION.json, OPTION.help].includes(o as never))
+const VERIFY_ROWS = OPTIONS.filter((o) => /-dir$|-base$/.test(o.flag) || [OPTION.config, OPTION.ext, OPTION.sourceNames, OPTION.timezone, OPTION.overlapMs, OPTION.sealPubkey, OPTION.sealHeads, OPTION.json, OPTION.help].includes(o as never))
 
 /** `y360-audit help verify`. */
 export function verifyHelp(version: string): string {
@@ -126,7 +154,10 @@ export function verifyHelp(version: string): string {
     '',
     'Every line parses and has a timestamp, lines ascend (late arrivals may step back at most --overlap), each record',
     'is in the file of its day in --timezone (the archive\'s zone mark must agree), no record appears twice, no file',
-    `ends in a torn line. Every problem is counted; the first ${MAX_REPORTED} per source are listed.`,
+    "ends in a torn line. Then the seals: the manifest's hash chain (and signatures, with --seal-pubkey) and every sealed",
+    'day file against its newest entry (a changed byte, a line removed or added, a file removed, renamed or added',
+    'among sealed days, a file appended to after its seal). Days without a seal (open days) are checked as above.',
+    `Every problem is counted; the first ${MAX_REPORTED} per source are listed.`,
     '',
     'Options:',
     ...rows,
@@ -161,17 +192,21 @@ function output(io: Io): Out {
 /** Verifies one organisation's sources: a line per source (`label` before its name) and per problem, or the reports for --json. */
 async function verifySources(cfg: Config, out: Out, label: string): Promise<VerifyReport[]> {
   const reports: VerifyReport[] = []
+  const publicKey = cfg.sealPubkey === undefined ? undefined : loadSealPublicKey(cfg.sealPubkey).key // judged by the config rules
   for (const src of cfg.sources) {
     if (out.gone()) break
-    const files = await listArchive({ dir: src.dir, base: src.base, ext: cfg.ext })
+    const archive = { dir: src.dir, base: src.base, ext: cfg.ext }
+    const files = await listArchive(archive)
     const r = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
+    await verifySeals(r, archive, ENDPOINTS[src.name], files, publicKey, cfg.sealHeads?.[src.name])
     reports.push(r)
     if (cfg.json) continue
     const listed = r.problemCount > r.problems.length ? ` (the first ${r.problems.length} listed)` : ''
     await out.write(`${label}${src.name}: ${r.files} files, ${r.records} records${r.first ? ` from ${r.first} to ${r.last}` : ''}: ${r.problemCount === 0 ? 'OK' : `${r.problemCount} problem(s)${listed}`}\n`)
+    if (r.seal !== undefined) await out.write(sealLine(r.seal, publicKey !== undefined))
     for (const p of r.problems) {
       if (out.gone()) break
-      await out.write(`  ${p.file}:${p.line}: ${p.kind}: ${p.detail}\n`)
+      await out.write(`  ${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.kind}: ${p.detail}\n`)
     }
   }
   return reports

@@ -1,6 +1,6 @@
 /**
  * The archive's layout on disk: one file per source and day, `<dir>/<base>_<YYYY-MM-DD>.<ext>`, days named in the
- * archive's zone, beside `<base>.rejected`, `<file>.torn` sidecars and the marks. The only module that knows the names.
+ * archive's zone, beside `<base>.rejected`, `<base>.manifest.jsonl` (the seals), `<file>.torn` sidecars and the marks. The only module that knows the names.
  */
 import type { Dirent } from 'node:fs'
 import { readdir } from 'node:fs/promises'
@@ -38,6 +38,14 @@ export function rejectedFile(a: ArchiveId): string {
 /** Path of the syslog forwarder's position in this archive (day file, byte offset). */
 export function forwardStateFile(a: ArchiveId): string {
   return join(a.dir, `.${a.base}.syslog.json`)
+}
+
+/**
+ * Path of the seal manifest of this archive (`<base>.manifest.jsonl`, format in manifest.ts). Never a day file's name
+ * (those hold `_<YYYY-MM-DD>.` after the base), nor one of the Python script's (`get_audit_logs.log*`, day files).
+ */
+export function manifestFile(a: ArchiveId): string {
+  return join(a.dir, `${a.base}.manifest.jsonl`)
 }
 
 /** Path of the sidecar a torn tail of `file` is moved to. */

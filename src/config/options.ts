@@ -6,7 +6,7 @@ import { EXIT_SEVERITY } from '../errors.js'
 import { EVENT_SERVICES } from '../sources/catalog.js'
 import { SOURCE_NAMES, type FilterName, type SourceName } from '../sources/descriptor.js'
 import { FACILITIES, SEVERITIES, type Facility, type Severity } from '../sinks/rfc5424.js'
-import { byteSize, directory, duration, fileNamePart, fileOrStdout, int, oneOf, optional, path, positiveInt, single, subsetOf, list, syslogUrl, text, timePoint, url, zone, type Parser } from './parse.js'
+import { byteSize, directory, duration, sealHeads, fileNamePart, fileOrStdout, int, oneOf, optional, path, positiveInt, single, subsetOf, list, syslogUrl, text, timePoint, url, zone, type Parser } from './parse.js'
 
 /** Whether an option takes a value or is a switch. */
 export type OptionKind = 'string' | 'boolean'
@@ -126,6 +126,12 @@ export const OPTION = {
   syslogAckEvery: opt({ flag: 'syslog-ack-every', env: 'Y360_SYSLOG_ACK_EVERY', default: '1000', parse: int(1, 1_000_000), fetchOnly: true, help: 'records sent on one connection before it is closed cleanly, which acknowledges them; after a drop at most this many (and at most 8 MiB) are sent again' }),
   syslogRetries: opt({ flag: 'syslog-retries', env: 'Y360_SYSLOG_RETRIES', default: '8', parse: int(0, 1000), fetchOnly: true, help: 'reconnections to the syslog receiver after a failure before giving up (exit 9)' }),
   syslogRetryDelayMs: opt({ flag: 'syslog-retry-delay', env: 'Y360_SYSLOG_RETRY_DELAY', default: '1s', parse: duration(), fetchOnly: true, help: 'first reconnection delay; doubles each attempt, at most 30s' }),
+  // Seals (issue 16): the manifest beside the day files (README "Sealed days").
+  sealSettleMs: opt({ flag: 'seal-settle', env: 'Y360_SEAL_SETTLE', default: '1h', parse: duration(), fetchOnly: true, help: 'a day file is sealed (an entry in <base>.manifest.jsonl: lines, bytes, SHA-256, hash chain) by the first archive run after its end in --timezone plus this; late arrivals later than this are merged and resealed' }),
+  noSeal: flag({ flag: 'no-seal', help: 'archive runs seal no new day (days already sealed that a run changes are still reopened and resealed; verify still checks every seal)' }),
+  sealKey: opt({ flag: 'seal-key', env: 'Y360_SEAL_KEY', parse: optional(path()), fetchOnly: true, help: 'Ed25519 private key (PEM, openssl genpkey -algorithm ed25519) signing every seal entry; keep its public half away from the archive' }),
+  sealPubkey: opt({ flag: 'seal-pubkey', env: 'Y360_SEAL_PUBKEY', parse: optional(path()), help: 'verify: Ed25519 public key (PEM) every seal entry must be signed with (entries older than the first signed one excepted)' }),
+  sealHeads: opt({ flag: 'seal-head', env: 'Y360_SEAL_HEAD', parse: sealHeads(SOURCE_NAMES), help: 'verify: chain heads kept outside the archive, source:sha256 comma-separated (from --summary-json, the metrics or the log); each must still be an entry of its manifest' }),
   lineFormat: opt({ flag: 'line-format', env: 'Y360_LINE_FORMAT', default: 'compact', parse: oneOf(['compact', 'seed'] as const), help: 'compact (JSON as the API sent it) or seed (the Python script\'s json.dumps spacing)' }),
   timezone: opt({ flag: 'timezone', env: 'Y360_TIMEZONE', default: 'UTC', parse: zone(), help: 'IANA zone whose local day names the files' }),
   watch: flag({ flag: 'watch', help: 'run again every --interval until SIGINT/SIGTERM (one log line per cycle; exit 130/143)' }),

@@ -92,6 +92,20 @@ export function list(): Parser<string[] | undefined> {
   }
 }
 
+/** `source:sha256` pairs (chain heads kept outside the archive), comma-separated; one head per source. */
+export function sealHeads(sources: readonly string[]): Parser<Readonly<Record<string, string>> | undefined> {
+  return (t, { flag }) => {
+    const out: Record<string, string> = {}
+    const bad: string[] = []
+    for (const item of items(t)) {
+      const m = /^([a-z]+):([0-9a-f]{64})$/.exec(item.toLowerCase())
+      if (m === null || !sources.includes(m[1]) || out[m[1]] !== undefined) bad.push(`--${flag}: "${item}" is not <source>:<64 hex digits> of a source named once (${sources.join(', ')})`)
+      else out[m[1]] = m[2]
+    }
+    return bad.length > 0 ? fail(...bad) : ok(Object.keys(out).length > 0 ? out : undefined)
+  }
+}
+
 /** A comma-separated subset of `known`, in the order given; each unknown item is a message of its own. */
 export function subsetOf<T extends string>(known: readonly T[], noun: string): Parser<T[] | undefined> {
   return (t, ctx) => {

@@ -1,6 +1,7 @@
 /** Cross-field rules: which sources run, and each rule between options as a small named function returning its problems. */
 import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { loadSealKey, loadSealPublicKey } from '../archive/manifest.js'
 import { checkDir } from '../prepare.js'
 import type { FilterName } from '../sources/descriptor.js'
 import { SOURCE_NAMES } from '../sources/descriptor.js'
@@ -169,6 +170,21 @@ export const directoriesUsable: Rule = (cfg, mode) => {
 /** --json shapes verify's report; the fetch job has --summary-json. */
 export const jsonOnlyForVerify: Rule = (cfg, mode) => (cfg.json && mode === 'fetch' ? [problem(OPTION.json.flag, undefined, '--json is an option of verify; a fetch run writes its summary with --summary-json (- for stdout)')] : [])
 
+/** The seal keys: an Ed25519 private key to sign with (fetch), a public key to check with (verify only). */
+export const sealKeysUsable: Rule = (cfg, mode) => {
+  if (mode === 'fetch' && cfg.sealPubkey !== undefined) return [problem(OPTION.sealPubkey.flag, cfg.sealPubkey, '--seal-pubkey is an option of verify; a fetch run signs with --seal-key')]
+  if (mode === 'fetch' && cfg.sealHeads !== undefined) return [problem(OPTION.sealHeads.flag, undefined, '--seal-head is an option of verify')]
+  if (mode === 'fetch' && cfg.sealKey !== undefined) {
+    const r = loadSealKey(cfg.sealKey)
+    return r.problem === undefined ? [] : [problem(OPTION.sealKey.flag, cfg.sealKey, r.problem)]
+  }
+  if (mode === 'verify' && cfg.sealPubkey !== undefined) {
+    const r = loadSealPublicKey(cfg.sealPubkey)
+    return r.problem === undefined ? [] : [problem(OPTION.sealPubkey.flag, cfg.sealPubkey, r.problem)]
+  }
+  return []
+}
+
 /** `-` puts a document on stdout: not beside the records of --stdout, and only one document there. */
 export const stdoutTakenOnce: Rule = (cfg, mode) => {
   if (mode !== 'fetch') return []
@@ -203,7 +219,7 @@ export const outputFilesUsable: Rule = (cfg, mode) => {
 }
 
 /** Every rule, in the order their problems are listed. */
-export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, syslogNotWithStdout, syslogCaNeedsTls, syslogBesideArchiveAppendsOnly, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, jsonOnlyForVerify, stdoutTakenOnce, distinctFiles, outputFilesUsable, directoriesUsable, logFileUsable]
+export const RULES: readonly Rule[] = [someSource, filtersSupported, includeOrExcludeForEvents, sinceBeforeUntil, watchWithoutRange, stateFileNeedsStdout, syslogNotWithStdout, syslogCaNeedsTls, syslogBesideArchiveAppendsOnly, tagSourceNeedsStdout, timeoutAtLeast100ms, deadlineAtLeast100ms, jsonOnlyForVerify, sealKeysUsable, stdoutTakenOnce, distinctFiles, outputFilesUsable, directoriesUsable, logFileUsable]
 
 /** Event types the endpoints do not know yet are sent anyway (the vendor adds types), with a warning. */
 export function unknownTypeWarnings(cfg: Config): string[] {

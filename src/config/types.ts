@@ -59,6 +59,16 @@ export interface Config {
   readonly syslogRetries: number
   readonly syslogRetryDelayMs: number
   readonly timezone: string
+  /** Archive runs seal closed days (not --no-seal). */
+  readonly seal: boolean
+  /** A day is sealed once its end plus this has passed (--seal-settle). */
+  readonly sealSettleMs: number
+  /** --seal-key: the Ed25519 private key file signing the entries. */
+  readonly sealKey: string | undefined
+  /** verify --seal-pubkey: the Ed25519 public key file the entries must be signed with. */
+  readonly sealPubkey: string | undefined
+  /** verify --seal-head: per source, a chain head kept outside the archive that must still be in its manifest. */
+  readonly sealHeads: Readonly<Record<string, string>> | undefined
   readonly watch: boolean
   readonly intervalMs: number
   readonly summaryJson: string | undefined

@@ -1,5 +1,5 @@
 /** What a run reports: one SourceSummary per source, a snapshot of its SourceStats plus the run's plan and outcome. */
-import type { AnomalyKind, SourceStats } from '../messages.js'
+import type { AnomalyKind, SealStats, SourceStats } from '../messages.js'
 import { show, type Micros } from '../time.js'
 import type { OutputMode } from './output.js'
 
@@ -30,6 +30,8 @@ export interface SourceSummary {
   corrupt?: number
   /** Broken assumptions by kind (README "What is checked on every page"); present when there were any. */
   anomalies?: Partial<Record<AnomalyKind, number>>
+  /** The seal chain after the run (archive runs that seal): its head, length, and the days sealed now. */
+  seal?: SealStats
   durationMs: number
 }
 
@@ -75,6 +77,7 @@ export function summarize(stats: SourceStats, o: Outcome): SourceSummary {
   }
   if (stats.corrupt > 0) s.corrupt = stats.corrupt
   if (stats.anomalies.size > 0) s.anomalies = Object.fromEntries([...stats.anomalies].sort(([a], [b]) => (a < b ? -1 : 1)))
+  if (stats.seal !== undefined) s.seal = stats.seal
   if (o.error !== undefined) s.error = o.error
   if (o.code !== undefined) s.code = o.code
   return s

@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream'
 import type { SourceConfig } from '../config.js'
 import type { SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
+import type { Outcome } from './outcome.js'
 
 /** Summary mode of a source: append (incremental), backfill (--since merged into day files), stdout or syslog (alone). */
 export type OutputMode = 'append' | 'backfill' | 'stdout' | 'syslog'
@@ -32,8 +33,11 @@ export interface Output {
   source(src: SourceConfig, stats: SourceStats): Promise<SourceTarget>
   /** Whether a source's error ends the run quietly and successfully (the stdout reader went away). */
   quietEnd(err: unknown): boolean
-  /** After every source ended: keeps what was delivered (the cursor). `clean` is false after a signal or a quiet end. */
-  commit(clean: boolean): Promise<void>
+  /**
+   * After every source ended: keeps what was delivered (the cursor), seals the archive's closed days. `clean` is false
+   * after a signal or a quiet end; `outcomes` says how each source ended (what its archive is known to cover).
+   */
+  commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void>
   /** Releases the locks; never throws. */
   close(): void
 }

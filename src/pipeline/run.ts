@@ -7,6 +7,7 @@
  *                        output's                         stream:  StdoutSink (cursor saved once stdout accepted it)
  *                        start point)                     syslog:  SyslogSink (cursor saved once the receiver acknowledged it)
  *   Beside the archive, --syslog forwards from the day files once every source ended (ForwardingOutput.commit).
+ *   The archive output seals closed days at commit, locks held, after the re-check hook (recheckBeforeSeal).
  */
 import { setMaxListeners } from 'node:events'
 import { Readable } from 'node:stream'
@@ -29,6 +30,7 @@ import { ForwardingOutput } from './outputs/forward.js'
 import { StreamOutput } from './outputs/stream.js'
 import { SyslogOutput } from './outputs/syslog.js'
 import { PartitionByDate } from './partition.js'
+import type { BeforeSeal } from './seal.js'
 
 export type { RunSummary, SourceSummary } from './outcome.js'
 
@@ -59,6 +61,8 @@ export interface RunContext {
    * hold for all of them together. Default: this run's own.
    */
   limiters?: Limiters
+  /** The tool and its version, written into each seal entry (`y360-audit 1.2.3`). */
+  tool?: string
 }
 
 const PAGE_SIZE = 100
@@ -143,12 +147,21 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   }
 }
 
+/**
+ * The re-check before sealing (issue 16's re-check half fills this): the hook the archive output calls just before
+ * days are first sealed, given this run's client and limiters, to ask the API for those days again and merge what the
+ * archive lacks. Undefined: days are sealed as they are.
+ */
+function recheckBeforeSeal(_ctx: RunContext, _client: ApiClient, _limiters: Limiters): BeforeSeal | undefined {
+  return undefined
+}
+
 /** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */
-function outputFor(ctx: RunContext): Output {
+function outputFor(ctx: RunContext, client: ApiClient, limiters: Limiters): Output {
   const { cfg } = ctx
   if (cfg.stdout) return new StreamOutput(cfg, ctx.log, ctx.now, ctx.stdout ?? process.stdout)
   if (cfg.syslog !== undefined && cfg.sources.every((s) => s.dir === '')) return new SyslogOutput(cfg, ctx.log, ctx.now, ctx.signal)
-  const archive = new ArchiveOutput(cfg, ctx.log, ctx.now)
+  const archive = new ArchiveOutput(cfg, ctx.log, ctx.now, { beforeSeal: recheckBeforeSeal(ctx, client, limiters), tool: ctx.tool })
   return cfg.syslog !== undefined ? new ForwardingOutput(cfg, ctx.log, ctx.now, ctx.signal, archive) : archive
 }
 
@@ -204,14 +217,15 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
     timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
     onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep, tokenFrom: cfg.tokenFrom,
   })
-  const output = outputFor(ctx)
-  const shared: Shared = { client, limiters: ctx.limiters ?? new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep }), output }
+  const limiters = ctx.limiters ?? new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep })
+  const output = outputFor(ctx, client, limiters)
+  const shared: Shared = { client, limiters, output }
   try {
     await output.open()
     const outcomes = await Promise.all(cfg.sources.map((src) => settle(ctx, src, shared, stats.get(src.name) as SourceStats, quiet, signal)))
     let exitCode: number = outcomes.find((o) => o.exit !== EXIT_CODES.OK)?.exit ?? EXIT_CODES.OK
     try {
-      await output.commit(!quiet.signal.aborted && !ctx.signal.aborted && outcomes.every((o) => o.code !== 'INTERRUPTED'))
+      await output.commit(!quiet.signal.aborted && !ctx.signal.aborted && outcomes.every((o) => o.code !== 'INTERRUPTED'), outcomes)
     } catch (err) {
       log.error({ code: (err as Y360Error).code }, (err as Error).message)
       if (exitCode === EXIT_CODES.OK) exitCode = exitCodeOf(err)

@@ -37,17 +37,22 @@ export class RotatingFileSink extends Writable {
   readonly #source: string
   readonly #guard: () => void
   readonly #scrub: Scrub
+  readonly #opening: ((day: string) => Promise<void>) | undefined
   #fh: FileHandle | undefined
   #path = ''
 
-  /** `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub` cleans `.rejected` lines. */
-  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s) {
+  /**
+   * `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub`
+   * cleans `.rejected` lines; `opening` is awaited before a day file is opened for writing (a sealed day is reopened).
+   */
+  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s, opening?: (day: string) => Promise<void>) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = archive
     this.#source = source
     this.#stats = stats
     this.#guard = guard
     this.#scrub = scrub
+    this.#opening = opening
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -67,7 +72,10 @@ export class RotatingFileSink extends Writable {
     this.#guard()
     for (const seg of chunk.segments) {
       const path = dayFile(this.#archive, seg.day)
-      if (path !== this.#path) await this.#switchTo(path)
+      if (path !== this.#path) {
+        await this.#opening?.(seg.day)
+        await this.#switchTo(path)
+      }
       const fh = this.#fh as FileHandle
       let before = 0
       try {

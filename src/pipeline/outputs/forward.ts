@@ -17,6 +17,7 @@ import type { SourceStats } from '../../messages.js'
 import { Delivery, showEndpoint, type SyslogEndpoint } from '../../sinks/syslog.js'
 import { ENDPOINTS } from '../../sources/index.js'
 import { show, type Micros } from '../../time.js'
+import type { Outcome } from '../outcome.js'
 import type { Output, SourceTarget } from '../output.js'
 import { deliveryOptions, formatter, logDelivery, syslogEndpoint, type Formatter } from './syslog.js'
 
@@ -197,8 +198,8 @@ export class ForwardingOutput implements Output {
   }
 
   /** The archive's commit, then every source forwarded (side by side); the first failure is thrown once all ended. */
-  async commit(clean: boolean): Promise<void> {
-    await this.#inner.commit(clean)
+  async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
+    await this.#inner.commit(clean, outcomes)
     const ep = this.#endpoint as SyslogEndpoint
     if (!clean || this.#signal.aborted) {
       this.#log.info(`syslog ${showEndpoint(ep)}: not forwarding after an interrupted run; the next run forwards from where it stopped`)
