@@ -72,6 +72,20 @@ export const EXIT_CODES: Record<ErrorCode | 'OK', number> = {
   OUTPUT_CLOSED: 0,
 }
 
+/**
+ * Exit codes from the most to the least severe: a run of several organisations (--config) exits with the first of
+ * these that any organisation had (a bug, then what needs the operator, then what is transient or harmless).
+ */
+export const EXIT_SEVERITY: readonly number[] = [70, 1, 3, 5, 7, 9, 4, 8, 6, 75]
+
+/** The most severe of `codes` (EXIT_SEVERITY; an unlisted non-zero code ranks after them); 0 when all are 0. */
+export function worstExit(codes: readonly number[]): number {
+  const failed = codes.filter((c) => c !== 0)
+  if (failed.length === 0) return 0
+  const rank = (c: number): number => (EXIT_SEVERITY.includes(c) ? EXIT_SEVERITY.indexOf(c) : EXIT_SEVERITY.length)
+  return failed.reduce((a, b) => (rank(b) < rank(a) ? b : a))
+}
+
 /** Exit code for any thrown value; unknown errors are internal faults. */
 export function exitCodeOf(err: unknown): number {
   return err instanceof Y360Error ? EXIT_CODES[err.code] : EXIT_CODES.INTERNAL

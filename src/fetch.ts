@@ -1,5 +1,8 @@
-/** `y360-audit [fetch]`: configuration → logging → one run (or --watch cycles) → summary lines, outputs, exit code. */
-import { loadConfig, type Config } from './config.js'
+/**
+ * `y360-audit [fetch]`: configuration → logging → one run (or --watch cycles) → summary lines, outputs, exit code. With
+ * --config, each run is every organisation of the file (src/orgs.ts), with one summary document and metrics file.
+ */
+import { loadPlan, type Config, type Plan } from './config.js'
 import { EXIT_CODES, Y360Error, exitCodeOf } from './errors.js'
 import type { Io } from './io.js'
 import { createLogger, type Logger } from './log.js'
@@ -9,7 +12,8 @@ import { dirname } from 'node:path'
 import { run, type RunSummary } from './pipeline/run.js'
 import { Progress } from './progress.js'
 import { scrubber } from './secrets.js'
-import { buildInfo, metricsText, summaryDocument, summaryText, writeMetricsFile, writeSummaryJson } from './summary.js'
+import { orgsExit, runOrgs } from './orgs.js'
+import { buildInfo, metricsText, orgsMetricsText, orgsSummaryDocument, summaryDocument, summaryText, writeMetricsWith, writeSummaryJson, type OrgsSummaryDocument, type SummaryDocument } from './summary.js'
 import { showDuration } from './time.js'
 import { runCycles, type Cycle } from './watch.js'
 
@@ -29,15 +33,20 @@ function report(log: Logger, s: RunSummary, fields: boolean): void {
   }
 }
 
+/** What a run's --summary-json and --metrics-file hold: the document, and the textfile made of the previous one's text. */
+interface RunOutputs {
+  doc: () => SummaryDocument | OrgsSummaryDocument
+  metrics: (previous: string) => string
+}
+
 /** Writes --summary-json and --metrics-file after each run (also failed or interrupted ones); returns an exit code. */
-async function writeOutputs(cfg: Config, log: Logger, io: Io, summary: RunSummary, started: number, finished: number, cycle: number): Promise<number> {
+async function writeOutputs(cfg: Config, log: Logger, io: Io, secrets: readonly string[], o: RunOutputs): Promise<number> {
   let code: number = EXIT_CODES.OK
-  const scrub = scrubber([cfg.token])
-  const build = buildInfo()
+  const scrub = scrubber([...secrets])
   const toStdout = (text: string): Promise<void> => new Promise((resolve) => io.stdout.write(scrub(text), () => resolve()))
   const outputs: [string | undefined, () => Promise<void>][] = [
-    [cfg.summaryJson, () => (cfg.summaryJson === '-' ? toStdout(summaryText(summaryDocument(summary, started, finished, cycle))) : writeSummaryJson(cfg.summaryJson as string, summaryDocument(summary, started, finished, cycle), scrub))],
-    [cfg.metricsFile, () => (cfg.metricsFile === '-' ? toStdout(metricsText(summary, finished, '', build)) : writeMetricsFile(cfg.metricsFile as string, summary, finished, build, scrub))],
+    [cfg.summaryJson, () => (cfg.summaryJson === '-' ? toStdout(summaryText(o.doc())) : writeSummaryJson(cfg.summaryJson as string, o.doc(), scrub))],
+    [cfg.metricsFile, () => (cfg.metricsFile === '-' ? toStdout(o.metrics('')) : writeMetricsWith(cfg.metricsFile as string, o.metrics, scrub))],
   ]
   for (const [path, write] of outputs) {
     if (path === undefined) continue
@@ -54,10 +63,12 @@ async function writeOutputs(cfg: Config, log: Logger, io: Io, summary: RunSummar
 /** One fetch run with its summary lines and output files. */
 async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
   const started = io.now()
-  const summary = await run({ cfg, log, now: io.now, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p), tool: `y360-audit ${buildInfo().version}` })
+  const summary = await run({ cfg, log, now: io.now, timer: io.timer, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p), tool: `y360-audit ${buildInfo().version}` })
   progress.done()
   report(log, summary, !io.tty)
-  const outputCode = await writeOutputs(cfg, log, io, summary, started, io.now(), n)
+  const finished = io.now()
+  const build = buildInfo()
+  const outputCode = await writeOutputs(cfg, log, io, [cfg.token], { doc: () => summaryDocument(summary, started, finished, n), metrics: (previous) => metricsText(summary, finished, previous, build) })
   return {
     exitCode: summary.exitCode === EXIT_CODES.OK ? outputCode : summary.exitCode,
     written: summary.sources.reduce((w, r) => w + r.written, 0),
@@ -65,22 +76,42 @@ async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: nu
   }
 }
 
+/** One run of every organisation of the config file: summary lines as each ends, one summary and metrics file for all. */
+async function orgsCycle(plan: Plan, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
+  const started = io.now()
+  const results = await runOrgs({ plan, log, now: io.now, timer: io.timer, tool: `y360-audit ${buildInfo().version}`, signal: io.signal, onProgress: (org, src, p) => progress.update(`${org.name}/${src}`, p), onDone: (r, olog) => report(olog, r.summary, !io.tty) })
+  progress.done()
+  const exitCode = orgsExit(results)
+  const failed = results.filter((r) => r.summary.exitCode !== EXIT_CODES.OK)
+  if (failed.length > 0) log.error({ failed: failed.map((r) => r.org.name) }, `${failed.length} of ${results.length} organisation(s) failed: ${failed.map((r) => `${r.org.name} (exit ${r.summary.exitCode})`).join(', ')}; exit ${exitCode}`)
+  const finished = io.now()
+  const build = buildInfo()
+  const orgs = results.map((r) => ({ org: r.org.config.org, name: r.org.name, summary: r.summary }))
+  const outputCode = await writeOutputs(plan.process, log, io, plan.orgs.map((o) => o.config.token), {
+    doc: () => orgsSummaryDocument(orgs, exitCode, started, finished, n),
+    metrics: (previous) => orgsMetricsText(orgs, finished, previous, build),
+  })
+  return { exitCode: exitCode === EXIT_CODES.OK ? outputCode : exitCode, written: results.reduce((w, r) => w + r.summary.sources.reduce((x, s) => x + s.written, 0), 0), closed: false }
+}
+
 /** Runs the fetch job; returns the exit code. */
 export async function fetchCommand(argv: string[], io: Io, version: string): Promise<number> {
-  let cfg: Config
+  let plan: Plan
   try {
-    cfg = loadConfig({ argv, env: io.env, cwd: io.cwd, now: io.now })
+    plan = loadPlan({ argv, env: io.env, cwd: io.cwd, now: io.now })
   } catch (err) {
     io.stderr.write(`y360-audit: ${(err as Error).message}\n`)
     return exitCodeOf(err)
   }
+  const cfg = plan.process
   if (cfg.help || cfg.version) {
     io.stdout.write((cfg.help ? helpText(version) : version) + '\n')
     return EXIT_CODES.OK
   }
   // The directories of the other files the run writes, created (0750) before the first request: a missing one must
   // not fail the run after records were written. (The configuration already judged them creatable.)
-  for (const [flag, file] of [['state-file', cfg.stateFile], ['summary-json', cfg.summaryJson], ['metrics-file', cfg.metricsFile], ['log-file', cfg.logFile]] as const) {
+  const stateFiles = plan.orgs.map((o) => ['state-file', o.config.stateFile] as const)
+  for (const [flag, file] of [...stateFiles, ['summary-json', cfg.summaryJson], ['metrics-file', cfg.metricsFile], ['log-file', cfg.logFile]] as const) {
     if (file === undefined || file === '-') continue
     const r = prepareDir(dirname(file), `the directory of --${flag}`)
     if (r.problem !== undefined) {
@@ -95,7 +126,7 @@ export async function fetchCommand(argv: string[], io: Io, version: string): Pro
   try {
     const file = cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 }
     const color = !dumb && (io.env.NO_COLOR ?? '') === ''
-    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color, journal: !io.tty && io.journal === true, stderr: progress.logStream, file, secrets: [cfg.token] })
+    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color, journal: !io.tty && io.journal === true, stderr: progress.logStream, file, secrets: plan.orgs.map((o) => o.config.token) })
   } catch (err) {
     // An unusable debug log file: fail before the run, never crash it later.
     io.stderr.write(`y360-audit: ${(err as Error).message}\n`)
@@ -109,8 +140,9 @@ export async function fetchCommand(argv: string[], io: Io, version: string): Pro
   const stdoutGone = (err: Error): void => log.debug({ code: (err as NodeJS.ErrnoException).code }, 'stdout closed')
   if (cfg.stdout) io.stdout.on('error', stdoutGone)
   try {
-    for (const w of cfg.warnings) log.warn(w)
-    return await runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: (n) => cycle(cfg, log, io, progress, n) })
+    for (const w of plan.warnings) log.warn(w)
+    const one = (n: number): Promise<Cycle> => (plan.file === undefined ? cycle(cfg, log, io, progress, n) : orgsCycle(plan, log, io, progress, n))
+    return await runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: one })
   } catch (err) {
     // Problems found when the output opens (directories, marks) read like the configuration's own: plain lines.
     if (err instanceof Y360Error && err.code === 'CONFIG_INVALID') io.stderr.write(`y360-audit: ${err.message}\n`)

@@ -1,3 +1,5 @@
+import type { Timer } from './sources/limiter.js'
+
 /**
  * The process as the commands see it: arguments, environment, working directory, the two output streams, whether
  * stderr is a terminal, a clock, and the stop signal. The bin (cli.ts) fills it from `process`; tests fill it with
@@ -14,6 +16,11 @@ export interface Io {
   columns?: number
   /** Wall clock, epoch ms. */
   now: () => number
+  /**
+   * The clock the waits of a fetch run on (retry backoffs, Retry-After pauses, the per-host rate), default the real
+   * one. Tests give a fake clock whose sleep only moves it, so a 429 waited for costs no real time.
+   */
+  timer?: Timer
   /** Aborted by SIGINT/SIGTERM; its reason is the INTERRUPTED error to report. */
   signal: AbortSignal
   /** Exit code of the stop signal received (130 SIGINT, 143 SIGTERM), undefined while none was. */

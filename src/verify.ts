@@ -11,7 +11,7 @@ import { checkSeals, loadSealPublicKey, type SealProblemKind, type SealReport } 
 import { checkZoneMark } from './archive/marks.js'
 import { linesForward, MAX_LINE } from './archive/lines.js'
 import { openRead } from './atomic.js'
-import { loadConfig, type Config } from './config.js'
+import { loadPlan, type Config, type Plan } from './config.js'
 import { OPTION, OPTIONS } from './config/options.js'
 import { EXIT_CODES, exitCodeOf } from './errors.js'
 import type { Io } from './io.js'
@@ -137,7 +137,7 @@ function sealLine(s: SealSummary, keyed: boolean): string {
 }
 
 /** The options verify reads (the rest of the fetch job's are accepted and ignored). */
-const VERIFY_ROWS = OPTIONS.filter((o) => /-dir$|-base$/.test(o.flag) || [OPTION.ext, OPTION.sourceNames, OPTION.timezone, OPTION.overlapMs, OPTION.sealPubkey, OPTION.sealHeads, OPTION.json, OPTION.help].includes(o as never))
+const VERIFY_ROWS = OPTIONS.filter((o) => /-dir$|-base$/.test(o.flag) || [OPTION.config, OPTION.ext, OPTION.sourceNames, OPTION.timezone, OPTION.overlapMs, OPTION.sealPubkey, OPTION.sealHeads, OPTION.json, OPTION.help].includes(o as never))
 
 /** `y360-audit help verify`. */
 export function verifyHelp(version: string): string {
@@ -162,29 +162,22 @@ export function verifyHelp(version: string): string {
     'Options:',
     ...rows,
     '',
+    'With --config, every organisation of the file (each line led by its name: 123/mail: …).',
+    '',
     'Exit codes: 0 no problem (or the reader of stdout left), 1 bad configuration or another zone, 7 problems found.',
   ].join('\n')
 }
 
-/** `y360-audit verify`: the fetch job's configuration (directories, base names, extension, --timezone, --overlap). */
-export async function verifyMain(argv: string[], io: Io): Promise<number> {
-  let cfg: Config
-  try {
-    cfg = loadConfig({ argv, env: io.env, cwd: io.cwd, now: io.now, mode: 'verify' })
-  } catch (err) {
-    io.stderr.write(`y360-audit verify: ${(err as Error).message}\n`)
-    return exitCodeOf(err)
-  }
-  const zoneProblems = cfg.sources.flatMap((src) => checkZoneMark({ dir: src.dir, base: src.base, ext: cfg.ext }, src.name, cfg.timezone).problem ?? [])
-  if (zoneProblems.length > 0) {
-    io.stderr.write(`y360-audit verify: configuration problems:\n${zoneProblems.map((p) => `  - ${p}`).join('\n')}\n`)
-    return EXIT_CODES.CONFIG_INVALID
-  }
-  const publicKey = cfg.sealPubkey === undefined ? undefined : loadSealPublicKey(cfg.sealPubkey).key // judged by the config rules
+/** Writes report lines, each once stdout took it: a slow reader holds verify back, one that left stops it at once. */
+interface Out {
+  write(s: string): Promise<void>
+  gone(): boolean
+}
+
+function output(io: Io): Out {
   let refused = false // a write failed: the reader left (EPIPE) or stdout broke; main reports nothing for EPIPE
   const gone = (): boolean => refused || (io.readerGone?.() ?? false)
-  // Each line waits until stdout took it: a slow reader holds verify back, and a reader that left stops it at once.
-  const out = (s: string): Promise<void> =>
+  const write = (s: string): Promise<void> =>
     gone()
       ? Promise.resolve()
       : new Promise((resolve) => {
@@ -193,28 +186,68 @@ export async function verifyMain(argv: string[], io: Io): Promise<number> {
             resolve()
           })
         })
-  let bad = 0
+  return { write, gone }
+}
+
+/** Verifies one organisation's sources: a line per source (`label` before its name) and per problem, or the reports for --json. */
+async function verifySources(cfg: Config, out: Out, label: string): Promise<VerifyReport[]> {
   const reports: VerifyReport[] = []
+  const publicKey = cfg.sealPubkey === undefined ? undefined : loadSealPublicKey(cfg.sealPubkey).key // judged by the config rules
   for (const src of cfg.sources) {
-    if (gone()) break
+    if (out.gone()) break
     const archive = { dir: src.dir, base: src.base, ext: cfg.ext }
     const files = await listArchive(archive)
     const r = await verifyArchive(ENDPOINTS[src.name], files, cfg.timezone, cfg.overlapMs * 1000)
     await verifySeals(r, archive, ENDPOINTS[src.name], files, publicKey, cfg.sealHeads?.[src.name])
-    bad += r.problemCount
-    if (cfg.json) {
-      reports.push(r)
-      continue
-    }
+    reports.push(r)
+    if (cfg.json) continue
     const listed = r.problemCount > r.problems.length ? ` (the first ${r.problems.length} listed)` : ''
-    await out(`${src.name}: ${r.files} files, ${r.records} records${r.first ? ` from ${r.first} to ${r.last}` : ''}: ${r.problemCount === 0 ? 'OK' : `${r.problemCount} problem(s)${listed}`}\n`)
-    if (r.seal !== undefined) await out(sealLine(r.seal, publicKey !== undefined))
+    await out.write(`${label}${src.name}: ${r.files} files, ${r.records} records${r.first ? ` from ${r.first} to ${r.last}` : ''}: ${r.problemCount === 0 ? 'OK' : `${r.problemCount} problem(s)${listed}`}\n`)
+    if (r.seal !== undefined) await out.write(sealLine(r.seal, publicKey !== undefined))
     for (const p of r.problems) {
-      if (gone()) break
-      await out(`  ${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.kind}: ${p.detail}\n`)
+      if (out.gone()) break
+      await out.write(`  ${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.kind}: ${p.detail}\n`)
     }
   }
-  if (cfg.json && !gone()) await out(JSON.stringify({ version: 1, ok: bad === 0, problemCount: bad, listedPerSource: MAX_REPORTED, sources: reports }) + '\n')
-  if (gone()) return EXIT_CODES.OK
+  return reports
+}
+
+const problemsOf = (reports: readonly VerifyReport[]): number => reports.reduce((n, r) => n + r.problemCount, 0)
+
+/**
+ * `y360-audit verify`: the fetch job's configuration (directories, base names, extension, --timezone, --overlap); with
+ * --config every organisation of the file, each source's line led by the organisation's name (`123/mail: …`).
+ */
+export async function verifyMain(argv: string[], io: Io): Promise<number> {
+  let plan: Plan
+  try {
+    plan = loadPlan({ argv, env: io.env, cwd: io.cwd, now: io.now, mode: 'verify' })
+  } catch (err) {
+    io.stderr.write(`y360-audit verify: ${(err as Error).message}\n`)
+    return exitCodeOf(err)
+  }
+  const multi = plan.file !== undefined
+  const zoneProblems = plan.orgs.flatMap((o) => o.config.sources.flatMap((src) => {
+    const p = checkZoneMark({ dir: src.dir, base: src.base, ext: o.config.ext }, src.name, o.config.timezone).problem
+    return p === undefined ? [] : [multi ? `${o.where}: ${p}` : p]
+  }))
+  if (zoneProblems.length > 0) {
+    io.stderr.write(`y360-audit verify: configuration problems:\n${zoneProblems.map((p) => `  - ${p}`).join('\n')}\n`)
+    return EXIT_CODES.CONFIG_INVALID
+  }
+  const out = output(io)
+  const byOrg: { name: string; reports: VerifyReport[] }[] = []
+  for (const o of plan.orgs) {
+    if (out.gone()) break
+    byOrg.push({ name: o.name, reports: await verifySources(o.config, out, multi ? `${o.name}/` : '') })
+  }
+  const bad = byOrg.reduce((n, o) => n + problemsOf(o.reports), 0)
+  if (plan.process.json && !out.gone()) {
+    const doc = multi
+      ? { version: 1, ok: bad === 0, problemCount: bad, listedPerSource: MAX_REPORTED, orgs: byOrg.map((o) => ({ name: o.name, ok: problemsOf(o.reports) === 0, problemCount: problemsOf(o.reports), sources: o.reports })) }
+      : { version: 1, ok: bad === 0, problemCount: bad, listedPerSource: MAX_REPORTED, sources: byOrg[0]?.reports ?? [] }
+    await out.write(JSON.stringify(doc) + '\n')
+  }
+  if (out.gone()) return EXIT_CODES.OK
   return bad === 0 ? EXIT_CODES.OK : EXIT_CODES.ARCHIVE_DAMAGED
 }

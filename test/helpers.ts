@@ -17,6 +17,7 @@ import { Rng } from '../src/emulator/prng.js'
 import type { SourceSummary } from '../src/pipeline/outcome.js'
 import type { SummaryDocument } from '../src/summary.js'
 import type { SourceName } from '../src/sources/descriptor.js'
+import type { Timer } from '../src/sources/limiter.js'
 import { ENDPOINTS } from '../src/sources/index.js'
 import { utcDay } from '../src/time.js'
 
@@ -104,6 +105,8 @@ export interface MainOptions {
   cwd: string
   /** The run's wall clock (epoch ms); default Date.now. Give the emulator the same clock for an exact "now". */
   now?: () => number
+  /** The clock retries, Retry-After pauses and the rate limiter wait on (see `fakeTimer`); default the real one. */
+  timer?: Timer
   /** Aborting it stops the run like SIGINT would (exit 130). */
   signal?: AbortSignal
   /** Adds `--summary-json <cwd>/.summary.json` and returns the parsed document as `summary`. */
@@ -134,7 +137,7 @@ export async function runMain(argv: string[], opts: MainOptions): Promise<MainRe
   })
   const signal = opts.signal ?? new AbortController().signal
   const code = await main(args, {
-    env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, signal,
+    env: opts.env, cwd: opts.cwd, stdout: out, stderr: err, tty: false, now: opts.now ?? Date.now, timer: opts.timer, signal,
     interrupted: () => (signal.aborted ? 130 : undefined),
   })
   out.end()
@@ -182,6 +185,24 @@ export function fakeClock(startMs: number, step = 0): FakeClock {
   }
 }
 
+/**
+ * A fake clock for the waits of a run (`MainOptions.timer`): sleeping moves it by the time asked and returns at once,
+ * so a test can wait out a real Retry-After or backoff in no real time, and read exactly what was waited.
+ */
+export function fakeTimer(startMs: number): Timer & { slept: number[] } {
+  const clock = fakeClock(startMs)
+  const slept: number[] = []
+  return {
+    now: clock.now,
+    slept,
+    sleep: async (ms, signal) => {
+      signal?.throwIfAborted()
+      slept.push(ms)
+      clock.advance(ms)
+    },
+  }
+}
+
 /** The tests' one seeded PRNG: the emulator's mulberry32 (`Rng`), so a seed replays the same sequence everywhere. */
 export function prng(seed: number): Rng {
   return new Rng(seed)
@@ -194,10 +215,21 @@ export interface LiveCli {
   waitLine(re: RegExp): Promise<string>
 }
 
+/**
+ * The command line that runs `cmd ...args` without the test runner's process-info hook. tap's runner puts an `--import`
+ * of that hook into NODE_OPTIONS of every process it spawns, and the hook re-adds itself to every child those
+ * processes spawn, whatever `env` they pass: each CLI, npm or shell child then costs about 0.4 s of CPU more and writes
+ * into `.tap/` (as another user it cannot). Going through `env -u NODE_OPTIONS` is the one way around the re-adding;
+ * NODE_OPTIONS the test set itself (a heap cap, say) is kept, minus the hook.
+ */
+export function bare(cmd: string, args: string[], env?: Record<string, string | undefined>): [string, string[]] {
+  const own = (env?.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o !== '' && !o.includes('@tapjs/')).join(' ')
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...(own === '' ? [] : [`NODE_OPTIONS=${own}`]), cmd, ...args]]
+}
+
 /** Starts the real CLI without waiting for it. */
 export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string; uid?: number; gid?: number }): LiveCli {
-  // As another user, drop NODE_OPTIONS: the test runner's process-info hook would try to write into .tap/ as that user.
-  const [cmd, argv] = opts.uid === undefined ? [process.execPath, [CLI, ...args]] : ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]]
+  const [cmd, argv] = bare(process.execPath, [CLI, ...args], opts.env)
   const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid })
   let stdout = ''
   let stderr = ''
@@ -237,7 +269,8 @@ export function startCli(args: string[], opts: { env: Record<string, string>; cw
 
 /** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */
 export function runCli(args: string[], opts: { env: Record<string, string>; cwd: string; stdin?: string }): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
+  const [cmd, argv] = bare(process.execPath, [CLI, ...args], opts.env)
+  const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.end(opts.stdin ?? '')
   return collect(child)
 }

@@ -66,22 +66,33 @@ function shapeProblems(tokens: ReturnType<typeof parseArgs>['tokens'], byFlag: R
   return out
 }
 
+/** The command line alone: each flag given (of the right shape) by name, and the problems of its shape. */
+export function flagLayer(options: readonly OptionSpec[], argv: string[]): { given: ReadonlyMap<string, string | boolean>; problems: Problem[] } {
+  const byFlag = new Map(options.map((o) => [o.flag, o]))
+  const parsed = parseArgs({ args: argv, options: Object.fromEntries(options.map((o) => [o.flag, o.short === undefined ? { type: o.kind } : { type: o.kind, short: o.short }])), strict: false, allowPositionals: true, tokens: true })
+  const given = new Map<string, string | boolean>()
+  for (const o of options) {
+    const v = parsed.values[o.flag]
+    // A flag of the wrong shape (`--org` without a value) is reported below; the lower layers stand in for it.
+    if (v !== undefined && typeof v === (o.kind === 'boolean' ? 'boolean' : 'string')) given.set(o.flag, v as string | boolean)
+  }
+  return { given, problems: shapeProblems(parsed.tokens, byFlag) }
+}
+
 /** Merges the layers for every option: a flag wins (even when blank); a blank variable counts as unset. */
 export function layer(options: readonly OptionSpec[], argv: string[], env: NodeJS.ProcessEnv, cwd: string): Layered {
   const dotenv = readDotEnv(cwd)
-  const byFlag = new Map(options.map((o) => [o.flag, o]))
-  const parsed = parseArgs({ args: argv, options: Object.fromEntries(options.map((o) => [o.flag, o.short === undefined ? { type: o.kind } : { type: o.kind, short: o.short }])), strict: false, allowPositionals: true, tokens: true })
+  const flags = flagLayer(options, argv)
   const raw = new Map<string, string | boolean | undefined>()
   for (const o of options) {
-    const given = parsed.values[o.flag]
+    const given = flags.given.get(o.flag)
     const envValue = o.env === undefined ? undefined : (env[o.env] ?? dotenv.vars[o.env])
-    // A flag of the wrong shape (`--org` without a value) was reported above; the lower layers stand in for it.
-    if (given !== undefined && typeof given === (o.kind === 'boolean' ? 'boolean' : 'string')) raw.set(o.flag, given)
+    if (given !== undefined) raw.set(o.flag, given)
     else raw.set(o.flag, envValue !== undefined && envValue !== '' ? envValue : o.default)
   }
   return {
     raw,
-    problems: [...(dotenv.problem ? [dotenv.problem] : []), ...shapeProblems(parsed.tokens, byFlag)],
+    problems: [...(dotenv.problem ? [dotenv.problem] : []), ...flags.problems],
     warnings: dotenv.warning ? [dotenv.warning] : [],
   }
 }

@@ -2,6 +2,7 @@
  * Every option of the fetch job as data, one row each: flag, environment variable, default, help and the parser of its
  * value. `loadConfig`, `--help` and the README's options table all come from these rows.
  */
+import { EXIT_SEVERITY } from '../errors.js'
 import { EVENT_SERVICES } from '../sources/catalog.js'
 import { SOURCE_NAMES, type FilterName, type SourceName } from '../sources/descriptor.js'
 import { FACILITIES, SEVERITIES, type Facility, type Severity } from '../sinks/rfc5424.js'
@@ -87,6 +88,8 @@ export const OPTION = {
   tokenFile: opt({ flag: 'token-file', env: 'Y360_TOKEN_FILE', parse: optional(path()), fetchOnly: true, help: 'file holding the OAuth token (one trailing newline trimmed; warns when others can read it); without a token or this, systemd\'s $CREDENTIALS_DIRECTORY/y360-token (LoadCredential=y360-token:FILE) is read' }),
   org: opt({ flag: 'org', env: 'ORGANIZATION_ID_ARG', parse: optional(positiveInt('the organisation id', 'ORGANIZATION_ID_ARG / --org')), fetchOnly: true, required: 'no organisation id: set ORGANIZATION_ID_ARG (environment or .env) or pass --org', help: 'organisation id, an integer (required)' }),
   ext: opt({ flag: 'ext', env: 'LOG_FILE_EXTENSION', default: 'json', parse: fileNamePart('the file extension (LOG_FILE_EXTENSION / --ext)'), help: 'extension of the archive files' }),
+  // Several organisations in one process (issue 17): src/config/file.ts reads the file, src/config.ts#readPlan layers it.
+  config: opt({ flag: 'config', env: 'Y360_CONFIG', parse: optional(path()), help: 'JSON file of several organisations: {<defaults>, "orgs": [{"org": 1, "token-file": "…", "mail-dir": "…"}, …]}, keys the long option names; each entry overrides the defaults, flags override both, the environment and ./.env are not read (README "Many organisations")' }),
   sourceNames: opt({ flag: 'sources', env: 'Y360_SOURCES', parse: subsetOf(SOURCE_NAMES, 'source'), help: 'comma list narrowing the sources to run (mail,disk,events); default: every source whose directory is set' }),
   apiUrl: opt({ flag: 'api-url', env: 'Y360_API_URL', default: 'https://api360.yandex.net', parse: url(), help: 'base URL of the mail/disk API (http: only for loopback)' }),
   cloudApiUrl: opt({ flag: 'cloud-api-url', env: 'Y360_CLOUD_API_URL', default: 'https://cloud-api.yandex.net', parse: url(), help: 'base URL of the unified-log API (http: only for loopback)' }),
@@ -101,6 +104,8 @@ export const OPTION = {
   ip: opt({ flag: 'ip', env: 'Y360_IP', parse: optional(single('address')), help: 'only events from this IP (events only)' }),
   service: opt({ flag: 'service', env: 'Y360_SERVICE', parse: optional(oneOf(EVENT_SERVICES, `one of ${EVENT_SERVICES.join(', ')}`)), help: `only events of this service: ${EVENT_SERVICES.join(', ')} (events only)` }),
   concurrency: opt({ flag: 'concurrency', env: 'Y360_CONCURRENCY', default: '8', parse: int(1, 32), help: 'time windows fetched at once per source (written strictly in time order)' }),
+  // No variable: with --config the environment is not read for options.
+  orgConcurrency: opt({ flag: 'org-concurrency', default: '4', parse: int(1, 64), help: 'with --config: organisations fetched at once; all of them share one request pacing (and --max-rps) per API host' }),
   maxRps: opt({ flag: 'max-rps', env: 'Y360_MAX_RPS', default: '0', parse: int(0, 10_000), help: 'requests per second per API host, shared by all sources (0 = unlimited)' }),
   maxWaitMs: opt({ flag: 'max-wait', env: 'Y360_MAX_WAIT', default: '5m', parse: duration(), help: 'longest total wait a 429 Retry-After may impose on a request; beyond it the run stops with exit 75' }),
   retries: opt({ flag: 'retries', env: 'Y360_RETRIES', default: '6', parse: int(0, 100), help: 'retries of a failing request (5xx, resets, timeouts, invalid JSON)' }),
@@ -166,6 +171,7 @@ export function helpText(version: string): string {
     '',
     'Usage:',
     '  y360-audit [fetch] [options]     fetch new records into the archive (the default command)',
+    '  y360-audit --config FILE         fetch every organisation of a config file (also with verify, --watch)',
     '  y360-audit verify [options]      check an archive without the network',
     '  y360-audit reconcile --since X [--until Y] [--dry-run] [--json]',
     '                                   ask the API for a range again and merge what the archive lacks',
@@ -183,6 +189,7 @@ export function helpText(version: string): string {
     '8 the run completed but saw anomalies (summary "anomalies"), 9 the syslog receiver could not be reached (or its',
     'certificate was refused), 10 reconcile found records the archive lacked (merged in, or not with --dry-run),',
     '75 rate limited beyond --max-wait (try later), 130/143 stopped by SIGINT/SIGTERM, 70 internal error.',
+    `With --config: the most severe of the organisations' codes, in this order: ${EXIT_SEVERITY.join(' > ')}; the summary has each one's.`,
   ].join('\n')
 }
 

@@ -41,11 +41,14 @@ export function filtersOf(v: Values): Config['filters'] {
 
 const dirRows = SOURCE_NAMES.map((n) => SOURCE_OPTIONS[n].dir)
 
+/** The problem of a run without any archive directory (a config file's entry says it in its own words). */
+export const NO_DIRECTORY = `no source to run: set at least one of ${dirRows.map((o) => o.env).join(', ')} (or ${dirRows.map((o) => `--${o.flag}`).join(', ')})`
+
 /** A run needs at least one source: a directory, or --sources with --stdout. */
 export const someSource: Rule = (cfg) => {
   if (cfg.sources.length > 0) return []
   if (cfg.stdout || cfg.syslog !== undefined) return [problem(OPTION.sourceNames.flag, undefined, `no source to run: pass --sources ${SOURCE_NAMES.join(',')}`)]
-  return [problem(undefined, undefined, `no source to run: set at least one of ${dirRows.map((o) => o.env).join(', ')} (or ${dirRows.map((o) => `--${o.flag}`).join(', ')})`)]
+  return [problem(undefined, undefined, NO_DIRECTORY)]
 }
 
 /** A filter an endpoint cannot apply would silently widen the pull. */
@@ -174,6 +177,7 @@ export const reconcileShape: Rule = (cfg, mode) => {
   if (cfg.since === undefined) out.push(problem(OPTION.since.flag, undefined, 'reconcile needs --since (the start of the range to ask the API for again; --until defaults to now)'))
   const refused: [string, boolean][] = [[OPTION.stdout.flag, cfg.stdout], [OPTION.syslog.flag, cfg.syslog !== undefined], [OPTION.watch.flag, cfg.watch], [OPTION.stateFile.flag, cfg.stateFile !== undefined], [OPTION.summaryJson.flag, cfg.summaryJson !== undefined], [OPTION.metricsFile.flag, cfg.metricsFile !== undefined]]
   for (const [flag, given] of refused) if (given) out.push(problem(flag, undefined, `--${flag} is not an option of reconcile, which compares the archive directories with the API (its report: stdout, --json)`))
+  if (cfg.config !== undefined) out.push(problem(OPTION.config.flag, cfg.config, 'reconcile runs one organisation: give that organisation\'s options (directories, --org, token) instead of --config'))
   return out
 }
 

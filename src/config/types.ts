@@ -16,6 +16,8 @@ export interface SourceConfig {
 /** The validated, frozen configuration of one command; each stage reads its slice. */
 export interface Config {
   readonly token: string
+  /** Where the token came from (`--token / OAUTH_TOKEN_ARG`, `the token file <path>`): named when the API refuses it. */
+  readonly tokenFrom: string
   readonly org: number
   readonly apiUrl: string
   readonly cloudApiUrl: string
@@ -28,6 +30,10 @@ export interface Config {
   readonly since: Micros | undefined
   readonly until: Micros | undefined
   readonly concurrency: number
+  /** --config: the file of several organisations (src/config.ts#readPlan reads it; one organisation's Config keeps its path). */
+  readonly config: string | undefined
+  /** --config: organisations run at once. */
+  readonly orgConcurrency: number
   readonly maxRps: number
   readonly maxWaitMs: number
   readonly retries: number

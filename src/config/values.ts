@@ -27,8 +27,11 @@ function parseRow(o: StringOption<unknown>, text: string | undefined, ctx: Parse
   return { value: r.value, problems: [] }
 }
 
+/** The working directory a row's relative paths are read against (a config file's values: the file's directory). */
+export type CwdOf = (flag: string) => string | undefined
+
 /** Parses every row of `options` in order (so problems come in --help order). */
-export function parseAll(options: readonly OptionSpec[], raw: Raw, base: Omit<ParseContext, 'flag'>, mode: Mode): { values: Values; problems: Problem[] } {
+export function parseAll(options: readonly OptionSpec[], raw: Raw, base: Omit<ParseContext, 'flag'>, mode: Mode, cwdOf?: CwdOf): { values: Values; problems: Problem[] } {
   const byRow = new Map<OptionSpec, unknown>()
   const problems: Problem[] = []
   for (const o of options) {
@@ -37,7 +40,7 @@ export function parseAll(options: readonly OptionSpec[], raw: Raw, base: Omit<Pa
       byRow.set(o, given === true)
       continue
     }
-    const r = parseRow(o, typeof given === 'string' ? given : undefined, { ...base, flag: o.flag }, mode)
+    const r = parseRow(o, typeof given === 'string' ? given : undefined, { ...base, flag: o.flag, cwd: cwdOf?.(o.flag) ?? base.cwd }, mode)
     byRow.set(o, r.value)
     problems.push(...r.problems)
   }

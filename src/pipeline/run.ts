@@ -19,7 +19,7 @@ import type { Logger } from '../log.js'
 import { SourceStats, type WindowBatch } from '../messages.js'
 import { ApiClient } from '../sources/client.js'
 import { ENDPOINTS } from '../sources/index.js'
-import { Limiters } from '../sources/limiter.js'
+import { Limiters, type Timer } from '../sources/limiter.js'
 import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
@@ -52,10 +52,17 @@ export interface RunContext {
   now: () => number
   signal: AbortSignal
   dispatcher?: Dispatcher
+  /** The clock retries, pauses and the rate limiter wait on (default the real one). */
+  timer?: Timer
   /** Called after each window reaches the sink (progress display). */
   onProgress?: (source: string, p: ProgressUpdate) => void
   /** Where --stdout writes (default process.stdout). */
   stdout?: NodeJS.WritableStream
+  /**
+   * The per-host request pacing; runs of several organisations (--config) share one, so a host's limit and --max-rps
+   * hold for all of them together. Default: this run's own.
+   */
+  limiters?: Limiters
   /** The tool and its version, written into each seal entry (`y360-audit 1.2.3`). */
   tool?: string
   /** Builds the output instead of the one the configuration implies (reconcile), given the re-check before sealing. */
@@ -230,9 +237,9 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
   const client = new ApiClient({
     token: cfg.token, retries: cfg.retries, retryBaseMs: cfg.retryDelayMs, retryMaxMs: Math.max(cfg.retryDelayMs, 30_000), maxWaitMs: cfg.maxWaitMs,
     timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
-    onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++,
+    onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep, tokenFrom: cfg.tokenFrom,
   })
-  const limiters = new Limiters({ maxRps: cfg.maxRps })
+  const limiters = ctx.limiters ?? new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep })
   const output = outputFor(ctx, client, limiters)
   const shared: Shared = { client, limiters, output }
   try {

@@ -28,6 +28,8 @@ export interface ClientOptions {
   dispatcher?: Dispatcher
   log: Logger
   onRetry?: (source: string) => void
+  /** Where the token came from, named when the API refuses it (default: the --token option and its variable). */
+  tokenFrom?: string
   /** The clock the retry decision reads (Retry-After dates, time spent rate limited); tests inject a fake one. */
   now?: () => number
   /** Waits a backoff delay; tests inject a fake clock's advance. A 429's wait goes through the host's limiter instead. */
@@ -93,11 +95,11 @@ function notFound(ep: EndpointDescriptor, msg: string, rid: string, url: string,
 }
 
 /** Turns a non-2xx, non-transient status into the error the user must act on. */
-function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, requestId: string | undefined, url: string): Y360Error {
+function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, requestId: string | undefined, url: string, tokenFrom = '--token / OAUTH_TOKEN_ARG'): Y360Error {
   const ctx = { source: ep.name, status, requestId }
   const rid = requestId === undefined ? '' : ` (X-Request-Id ${requestId})`
   if (status === 401) {
-    return new Y360Error('AUTH_FAILED', `${ep.name}: the API rejected the token (401: ${msg}); check OAUTH_TOKEN_ARG / --token: it may be wrong or expired${rid}`, ctx)
+    return new Y360Error('AUTH_FAILED', `${ep.name}: the API rejected the token (401: ${msg}); check ${tokenFrom}: it may be wrong or expired${rid}`, ctx)
   }
   if (status === 403) {
     return new Y360Error('SCOPE_MISSING', `${ep.name}: access denied (403: ${msg}); the token lacks scope ${ep.scope} or the user lacks the admin role: add the scope to the OAuth app and issue a new token${rid}`, ctx)
@@ -191,7 +193,7 @@ export class ApiClient {
     const action = statusAction(status)
     if (action === 'rate-limited') throw new TransientError(`rate limited (429)`, requestId, true, headers['retry-after'])
     if (action === 'transient') throw new TransientError(`server error ${status}: ${this.#scrub(errorMessage(body.text))}`, requestId)
-    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.text)), requestId, url))
+    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.text)), requestId, url, this.#opts.tokenFrom))
     if (body.over) {
       // Not retried: a page this large is not a page of the audit log (a broken proxy, a hostile server).
       const msg = `${ep.name}: the response passed --max-body ${this.#maxBody} bytes; stopped reading it at ${body.bytes} bytes (a page of 100 records is well under 1 MiB)${requestId === undefined ? '' : ` (X-Request-Id ${requestId})`}`

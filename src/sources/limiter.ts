@@ -7,6 +7,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 
+/** The clock that retry backoffs, 429 pauses and the rate limiter wait on: the real one, or a test's fake clock. */
+export interface Timer {
+  now(): number
+  sleep(ms: number, signal?: AbortSignal): Promise<void>
+}
+
 export interface LimiterOptions {
   maxRps: number // 0 = unlimited
   now?: () => number
@@ -14,6 +20,8 @@ export interface LimiterOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Whether a 429 lowers the rate (default true); false keeps only the cap and the pauses. */
   adaptive?: boolean
+  /** Told the instant (from `now`) each request is let through, as it is (tests observe a host's pacing). */
+  onSend?: (atMs: number) => void
 }
 
 const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, { signal })
@@ -32,6 +40,7 @@ export class HostLimiter {
   readonly #now: () => number
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   readonly #adaptive: boolean
+  readonly #onSend: ((atMs: number) => void) | undefined
   #nextSlot = 0
   #pausedUntil = 0
   /** Adaptive rate (requests/s); Infinity until the first 429. */
@@ -48,6 +57,7 @@ export class HostLimiter {
     this.#now = opts.now ?? Date.now
     this.#sleep = opts.sleep ?? realSleep
     this.#adaptive = opts.adaptive ?? true
+    this.#onSend = opts.onSend
   }
 
   /** Requests per second currently allowed (the smaller of --max-rps and the adaptive rate). */
@@ -65,6 +75,7 @@ export class HostLimiter {
         const rate = this.rate
         this.#nextSlot = now + (Number.isFinite(rate) ? 1000 / rate : 0)
         this.#record(now)
+        this.#onSend?.(now)
         return
       }
       await this.#sleep(start - now, signal)
@@ -105,10 +116,14 @@ export class HostLimiter {
   }
 }
 
-/** One limiter per host name, created on first use. */
+/** One limiter per host name, created on first use; one instance may serve several runs (organisations) at once. */
 export class Limiters {
   readonly #byHost = new Map<string, HostLimiter>()
   constructor(private readonly opts: LimiterOptions) {}
+  /** The hosts that have a limiter so far. */
+  hosts(): string[] {
+    return [...this.#byHost.keys()]
+  }
   for(url: string): HostLimiter {
     const host = new URL(url).host
     let l = this.#byHost.get(host)

@@ -1,7 +1,9 @@
 // A SIGKILL in the middle of sealing (a real child process killed by a real SIGKILL while its append has written half
 // of an entry, through sealDays' `append` seam; no sleeps): the day files are untouched, the manifest holds the whole
 // entries before it and a torn fragment, verify accepts it (saying the fragment is ignored), and the next seal moves
-// the fragment to `.torn`, appends the missing entries, and verify passes.
+// the fragment to `.torn`, appends the missing entries, and verify passes. And the real CLI killed by SIGKILL between
+// the reopen of a sealed day and its reseal (a backfill, killed at its "reopened" log line): verify accepts the
+// reopened day, the next run completes the backfill and reseals it.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -10,7 +12,7 @@ import { pathToFileURL } from 'node:url'
 import { listArchive, manifestFile, type ArchiveId } from '../../src/archive/layout.js'
 import { checkSeals, sealDays } from '../../src/archive/manifest.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
-import { ROOT, runMain } from '../helpers.js'
+import { checkArchive, cliEnv, emulator, exact, lastNoonUtc, readArchive, ROOT, runMain, startCli } from '../helpers.js'
 
 const rec = (iso: string, n: number): string => JSON.stringify({ date: iso, eventType: 'message_seen', userUid: String(n) }) + '\n'
 const DAYS: Record<string, string> = {
@@ -67,4 +69,32 @@ t.test('SIGKILL mid-append: verify accepts the manifest, the next seal repairs a
   t.equal(after.code, 0, after.stdout)
   t.match(after.stdout, ': 3 entries, head ')
   t.notMatch(after.stdout, 'torn')
+})
+
+t.test('the real CLI SIGKILLed between a reopen and its reseal: verify accepts it, the next run reseals', async (t) => {
+  const NOON = lastNoonUtc()
+  const emu = await emulator(t, { counts: { mail: 400 }, days: 3, seed: 71, end: NOON })
+  const dir = t.testdir()
+  const mail = join(dir, 'mail')
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
+  t.equal((await runMain(['--lookback', '4d'], { env, cwd: dir })).code, 0)
+  const target = new Date(NOON - 86_400_000).toISOString().slice(0, 10) // a closed, sealed day
+  emu.inject('mail', 3, { at: Date.parse(`${target}T09:00:00Z`) }) // late arrivals only a backfill fetches
+  emu.setFaults({ latencyMs: 30 }) // the merge runs after the kill could land, whatever the machine's speed
+  const live = startCli(['--since', target, '--concurrency', '1'], { env, cwd: dir })
+  await live.waitLine(/reopened sealed/)
+  live.child.kill('SIGKILL')
+  t.equal((await live.done).signal, 'SIGKILL')
+  const manifest = readFileSync(join(mail, 'mail_audit.manifest.jsonl'), 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as { kind: string; day: string })
+  t.same(manifest.at(-1), { ...manifest.at(-1), kind: 'reopen' }, 'the reopen was synced before the kill, no reseal after it')
+  const v = await runMain(['verify'], { env, cwd: dir })
+  t.equal(v.code, 0, v.stdout)
+  t.match(v.stdout, /\d+ reopened \(a run writing into them was interrupted/)
+  emu.setFaults({ latencyMs: 0 })
+  const again = await runMain(['--since', target], { env, cwd: dir })
+  t.equal(again.code, 0, again.stderr)
+  const after = await runMain(['verify'], { env, cwd: dir })
+  t.equal(after.code, 0, after.stdout)
+  t.notMatch(after.stdout, 'reopened')
+  t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail'), 120_000_000), exact(403))
 })

@@ -5,14 +5,14 @@ import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
 import { emulatorMain, parseEmulatorArgs } from '../../src/emulator/cli.js'
-import { ROOT } from '../helpers.js'
+import { ROOT, bare } from '../helpers.js'
 
 // The built bin (what the package ships; `npm test` builds first): under tap's TypeScript loader the .ts entry took
 // 10 s to start on a busy machine. From ROOT: this file also runs compiled, as dist/test/emulator/cli.test.js.
 const BIN = join(ROOT, 'dist/src/emulator/bin.js')
 
 t.test('bin: ready line, serves, exits 0 on SIGTERM', async (t) => {
-  const child = spawn(process.execPath, [BIN, '--token', 'T', '--org', '77', '--mail', '50', '--seed', '3', '--faults', '{"latencyMs":1}'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(...bare(process.execPath, [BIN, '--token', 'T', '--org', '77', '--mail', '50', '--seed', '3', '--faults', '{"latencyMs":1}']), { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
   let err = ''

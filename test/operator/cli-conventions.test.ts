@@ -6,7 +6,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, cliEnv, collect, emulator, runCli, runMain } from '../helpers.js'
+import { CLI, cliEnv, collect, emulator, runCli, runMain, bare } from '../helpers.js'
 import { helpText } from '../../src/options.js'
 import { verifyHelp } from '../../src/verify.js'
 import { reconcileHelp } from '../../src/reconcile.js'
@@ -113,16 +113,16 @@ t.test('verify | head: exit 0, no trace; verify --json counts every problem', as
   // 2507 unparseable lines: more than the 1000 listed.
   writeFileSync(join(mail, 'mail_audit_2026-11-20.json'), 'not json\n'.repeat(2507))
   const env = { PATH: process.env.PATH ?? '', MAIL_LOG_CATALOG_LOCATION: mail }
-  const child = spawn('sh', ['-c', `'${process.execPath}' '${CLI}' verify | head -n 2`], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(...bare('sh', ['-c', `'${process.execPath}' '${CLI}' verify | head -n 2`], env), { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.end()
   const shown = await collect(child)
   t.equal(shown.stdout, `mail: 1 files, 0 records: 2507 problem(s) (the first 1000 listed)\n  ${mail}/mail_audit_2026-11-20.json:1: unparseable: not json\n`)
-  const piped = spawn('sh', ['-c', `'${process.execPath}' '${CLI}' verify 2>err.txt | head -n 1 >/dev/null; true`], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] })
+  const piped = spawn(...bare('sh', ['-c', `'${process.execPath}' '${CLI}' verify 2>err.txt | head -n 1 >/dev/null; true`], env), { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] })
   piped.stdin.end()
   await collect(piped)
   t.equal(readFileSync(join(dir, 'err.txt'), 'utf8'), '', 'no EPIPE trace on stderr')
   // The reader gone before verify writes at all (its end of the pipe closed at once): every write meets EPIPE.
-  const early = spawn(process.execPath, [CLI, 'verify'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const early = spawn(...bare(process.execPath, [CLI, 'verify'], env), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   early.stdout.destroy()
   let err = ''
   early.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))

@@ -10,19 +10,16 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, sym
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
-import { CLI, cliEnv, collect, emulator, ROOT, type CliResult } from '../helpers.js'
+import { CLI, cliEnv, collect, emulator, ROOT, type CliResult, bare } from '../helpers.js'
 
 const LAUNCHER = join(ROOT, 'bin/y360-audit')
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 const NODE_DIR = dirname(process.execPath)
 
-/**
- * Runs `cmd`; NODE_OPTIONS is set through env(1) because the test runner's process-info hook rewrites the NODE_OPTIONS
- * of the children this process spawns (the measurements below must see exactly the given one).
- */
+/** Runs `cmd` with exactly the NODE_OPTIONS given (the measurements below must see exactly that one): see `bare`. */
 function run(cmd: string, args: string[], opts: { env: Record<string, string>; cwd: string }): Promise<CliResult> {
   const { NODE_OPTIONS, ...env } = opts.env
-  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', ...(NODE_OPTIONS === undefined ? [] : [`NODE_OPTIONS=${NODE_OPTIONS}`]), cmd, ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(...bare(cmd, args, { NODE_OPTIONS }), { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.end()
   return collect(child)
 }
@@ -82,7 +79,7 @@ t.test('the launcher under BusyBox sh (no env -S), with only BusyBox applets and
 
 /** Packuments and tarballs of every production dependency installed in this clone, served on 127.0.0.1. */
 async function localRegistry(t: { teardown(fn: () => unknown): void }, work: string): Promise<string> {
-  const paths = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter((p) => p !== '' && p !== ROOT)
+  const paths = execFileSync(...bare('npm', ['ls', '--omit=dev', '--all', '--parseable']), { cwd: ROOT, encoding: 'utf8' }).split('\n').filter((p) => p !== '' && p !== ROOT)
   const packuments = new Map<string, { name: string; 'dist-tags': Record<string, string>; versions: Record<string, unknown> }>()
   const tarballs = new Map<string, Buffer>()
   let base = ''

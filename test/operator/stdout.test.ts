@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import stableStringify from 'fast-json-stable-stringify'
-import { CLI, cliEnv, emulator, runMain, summaryOf } from '../helpers.js'
+import { CLI, cliEnv, emulator, runMain, summaryOf, bare } from '../helpers.js'
 import type { SummaryDocument } from '../../src/summary.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 
@@ -91,7 +91,7 @@ t.test('| head -3: the reader leaves, the run ends with exit 0 without fetching 
   // One window at a time of at most 2 pages: what is fetched ahead of a blocked stdout stays small.
   const narrow = ['--concurrency', '1', '--max-pages', '2']
 
-  const child = spawn(process.execPath, [CLI, ...args, ...narrow, '--summary-json', join(dir, 's.json')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(...bare(process.execPath, [CLI, ...args, ...narrow, '--summary-json', join(dir, 's.json')], env), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))

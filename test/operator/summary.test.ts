@@ -4,7 +4,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, cliEnv, emulator, runMain } from '../helpers.js'
+import { CLI, cliEnv, emulator, runMain, bare } from '../helpers.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 
 interface Doc {
@@ -109,7 +109,7 @@ t.test('--summary-json and --metrics-file hold the run per source; a failed run 
 function underTty(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; screen: string }> {
   const cmd = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', `stty cols 120 rows 40; ${cmd}`, '/dev/null'], { cwd, env: { ...env, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...bare('script', ['-qfec', `stty cols 120 rows 40; ${cmd}`, '/dev/null'], env), { cwd, env: { ...env, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] })
     let screen = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d))
     child.on('error', reject)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { existsSync, readFileSync } from 'node:fs'
 import stableStringify from 'fast-json-stable-stringify'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { CLI, cliEnv, collect, emulator, readArchive, runCli } from '../helpers.js'
+import { CLI, cliEnv, collect, emulator, readArchive, runCli, bare } from '../helpers.js'
 import { makePki, parseReceived, startRsyslog, type Received, type Rsyslog } from '../syslog-helpers.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { formatMicros } from '../../src/time.js'
@@ -152,7 +152,7 @@ t.test('rsyslog stopped mid-run and restarted: nothing lost, duplicates bounded 
   rs = await startRsyslog(t, join(dir, 'rsyslog'))
   const ackEvery = 300
   const args = ['--syslog', rs.url, '--sources', 'mail', '--state-file', join(dir, 'cursor.json'), '--lookback', '4d', '--concurrency', '1', '--max-pages', '2', '--syslog-ack-every', String(ackEvery), '--syslog-retries', '40', '--syslog-retry-delay', '5ms']
-  child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: cliEnv(emu), stdio: ['pipe', 'pipe', 'pipe'] })
+  child = spawn(...bare(process.execPath, [CLI, ...args]), { cwd: dir, env: cliEnv(emu), stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.end()
   const done = collect(child)
   await atRequest

@@ -6,7 +6,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, fstatSync, openSync, closeSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, cliEnv, emulator, runMain } from '../helpers.js'
+import { CLI, cliEnv, emulator, runMain, bare } from '../helpers.js'
 
 const hasScript = existsSync('/usr/bin/script')
 
@@ -14,7 +14,7 @@ const hasScript = existsSync('/usr/bin/script')
 function underTty(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null; screen: string }> {
   const cmd = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', `stty cols 200 rows 40; ${cmd}`, '/dev/null'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...bare('script', ['-qfec', `stty cols 200 rows 40; ${cmd}`, '/dev/null'], env), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let screen = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d))
     child.on('error', reject)
@@ -66,7 +66,7 @@ t.test('stderr is the journal: each JSON line starts with its syslog priority', 
   const fd = openSync(file, 'w')
   const st = fstatSync(fd)
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), JOURNAL_STREAM: `${st.dev}:${st.ino}` })
-  const child = spawn(process.execPath, [CLI, '--lookback', '2d', '--types', 'message_teleported'], { cwd: dir, env, stdio: ['ignore', 'ignore', fd] })
+  const child = spawn(...bare(process.execPath, [CLI, '--lookback', '2d', '--types', 'message_teleported'], env), { cwd: dir, env, stdio: ['ignore', 'ignore', fd] })
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   closeSync(fd)
   t.equal(code, 0)

@@ -5,7 +5,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, cliEnv, emulator, runMain } from '../helpers.js'
+import { CLI, cliEnv, emulator, runMain, bare } from '../helpers.js'
 
 const ts = (line: string): number => Date.parse((JSON.parse(line) as { date: string }).date)
 
@@ -96,7 +96,7 @@ t.test('verify streams: a 40 MB day file is checked under a 24 MB heap cap', asy
   writeFileSync(join(dir, 'mail', 'mail_audit_2026-10-01.json'), lines.join('\n') + '\n')
   lines.length = 0
   const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=24', CLI, 'verify'], { cwd: dir, env: { PATH: process.env.PATH ?? '', TZ: 'UTC', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), Y360_LOG_FILE: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...bare(process.execPath, ['--max-old-space-size=24', CLI, 'verify']), { cwd: dir, env: { PATH: process.env.PATH ?? '', TZ: 'UTC', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), Y360_LOG_FILE: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))

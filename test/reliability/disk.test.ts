@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { CLI, checkArchive, cliEnv, emulator, readArchive, type CliResult, runMain } from '../helpers.js'
+import { CLI, bare, checkArchive, cliEnv, emulator, readArchive, type CliResult, runMain } from '../helpers.js'
 import { exits, prefixProblems, startCli } from './util.js'
 
 const ROOT = process.getuid?.() === 0
@@ -17,7 +17,7 @@ const NOBODY = 65534
  * Whether `nobody` can load the CLI from where this clone lives (a checkout under a 0700 directory, a private home,
  * cannot be reached): asked of node itself, run as nobody, importing the CLI's modules and dependencies.
  */
-const NOBODY_REACHES_CLI = ROOT && spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(new URL(`file://${CLI.replace(/cli\.js$/, 'main.js')}`).href)})`], { uid: NOBODY, gid: NOBODY, env: { PATH: process.env.PATH ?? '' }, cwd: '/', stdio: 'ignore' }).status === 0
+const NOBODY_REACHES_CLI = ROOT && spawnSync(...bare(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(new URL(`file://${CLI.replace(/cli\.js$/, 'main.js')}`).href)})`]), { uid: NOBODY, gid: NOBODY, env: { PATH: process.env.PATH ?? '' }, cwd: '/', stdio: 'ignore' }).status === 0
 
 function tmpfs(t: Test, dir: string, size: string): void {
   mkdirSync(dir, { recursive: true })

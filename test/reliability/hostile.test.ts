@@ -8,7 +8,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Emulator, FaultKind, Faults } from '../../src/emulator/index.js'
-import { TOKEN, checkArchive, cliEnv, emulator, localServer, readArchive, runMain } from '../helpers.js'
+import { TOKEN, checkArchive, cliEnv, emulator, fakeTimer, localServer, readArchive, runMain } from '../helpers.js'
 import { archivedLines, exits, logLines, prefixProblems, summaryOf } from './util.js'
 
 const EXACT = { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0 }
@@ -32,7 +32,8 @@ for (const c of TRANSIENT) {
     emu = await emulator(t, { counts: { mail: 600 }, days: 1, seed: 31, faults: { ...c.faults, seed: 5 }, onRequest })
     const dir = t.testdir()
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-    const r = await runMain(['--lookback', '2d', '--retries', '10', ...c.args], { env, cwd: dir })
+    // Backoffs wait on a fake clock (no real time); a stall's --timeout is undici's own, real timer.
+    const r = await runMain(['--lookback', '2d', '--retries', '10', ...c.args], { env, cwd: dir, timer: fakeTimer(Date.now()) })
     t.equal(r.code, 0, exits(r, 0, 'exit 0'))
     const faults = emu.stats().faultsInjected[c.kind]
     t.ok(faults >= 2, `${faults} ${c.kind} faults injected`)
@@ -62,42 +63,32 @@ t.test('records without a timestamp land in <base>.rejected with the reason, cou
 
 t.test('429 Retry-After in seconds and HTTP-date form is honoured', async (t) => {
   for (const form of ['seconds', 'http-date'] as const) {
-    // Exactly one 429, whatever the machine's speed: the emulator's clock stands still from the 2nd request to the 4th,
-    // so with one request per second allowed the 3rd (sent right after the 2nd) is refused; its retry (the 4th) is let
-    // through and the limit lifted. The client reads an HTTP-date against its own clock, so the clock is the real one
-    // otherwise; `at` is the instant the emulator wrote the date from.
-    let pinned: number | undefined
-    let at = 0
+    // The emulator and the run share one fake clock that moves only when the run waits: exactly one 429 (the 3rd
+    // request, right after the 2nd, against one request per second allowed); its wait moves the clock by what the
+    // Retry-After asked, so the retry is let through, and the limit is then lifted. No real time passes.
+    const start = Date.parse('2026-06-15T12:00:00.250Z')
+    const timer = fakeTimer(start)
     let emu: Emulator | undefined
     emu = await emulator(t, {
-      counts: { mail: 300 }, days: 1, seed: 33, clock: () => pinned ?? Date.now(),
+      counts: { mail: 300 }, days: 1, seed: 33, clock: timer.now,
       faults: { retryAfter: form, retryAfterSeconds: form === 'seconds' ? 1 : 2 },
       onRequest: (n) => {
-        if (n === 2) {
-          pinned = at = Date.now()
-          emu?.setFaults({ rateLimitRps: 1 }) // (an update empties the rate window)
-        }
-        if (n === 4) {
-          pinned = undefined
-          emu?.setFaults({ rateLimitRps: 0 })
-        }
+        if (n === 2) emu?.setFaults({ rateLimitRps: 1 }) // (an update empties the rate window)
+        if (n === 4) emu?.setFaults({ rateLimitRps: 0 })
       },
     })
     const dir = t.testdir()
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-    const r = await runMain(['--lookback', '2d', '--concurrency', '1', '--max-pages', '50'], { env, cwd: dir })
+    const r = await runMain(['--lookback', '2d', '--concurrency', '1', '--max-pages', '50'], { env, cwd: dir, now: timer.now, timer })
     t.equal(r.code, 0, exits(r, 0, `${form}: exit 0`))
     t.equal(emu.stats().faultsInjected.rateLimited, 1, `${form}: one 429`)
-    const waits = logLines(r.stderr).filter((l) => typeof l.waitMs === 'number').map((l) => ({ waitMs: l.waitMs as number, loggedAt: Date.parse(l.time as string) }))
-    t.equal(waits.length, 1, `${form}: the 429 was waited for (${JSON.stringify(waits)})`)
-    if (form === 'seconds') t.equal(waits[0]?.waitMs, 1000, 'Retry-After: 1 is a wait of exactly 1000 ms')
-    else {
-      // The date has 1 s resolution; the client measures it from when it read the answer (after `at`, before it
-      // logged the wait), so the wait lies between the date minus the log time and the date minus `at`.
-      const date = Math.floor((at + 2000) / 1000) * 1000
-      const w = waits[0] ?? { waitMs: -1, loggedAt: 0 }
-      t.ok(w.waitMs <= date - at && w.waitMs >= date - w.loggedAt, `the wait (${w.waitMs} ms) runs to the HTTP-date (${date - at} ms after it was written, ${date - w.loggedAt} ms after the wait was logged)`)
-    }
+    const waits = logLines(r.stderr).filter((l) => typeof l.waitMs === 'number').map((l) => l.waitMs as number)
+    // Seconds: exactly 1000 ms. HTTP-date: the date (written at the fake 12:00:00.250, 2 s ahead, whole seconds) is
+    // 12:00:02, read at the same fake instant: 1750 ms.
+    const expected = form === 'seconds' ? 1000 : 1750
+    t.same(waits, [expected], `${form}: the 429 was waited for, ${expected} ms`)
+    // What follows the first wait is the host's lowered rate pacing the next requests (src/sources/limiter.ts).
+    t.equal(timer.slept[0], expected, `${form}: the run's first wait is exactly the Retry-After`)
     t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), emu.truth('mail')), { ...EXACT, total: 300 })
   }
 })
@@ -178,18 +169,20 @@ t.test('a repeated page token stops with exit 4 after refetching the window thre
 })
 
 t.test('a server that answers 429 with Retry-After: 0 forever cannot make a busy loop: backoff, then exit 75 at --max-wait', async (t) => {
-  const server = await localServer(t, (_req, res, n) => {
+  const server = await localServer(t, (_req, res) => {
     res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' })
     res.end('{"code":8,"message":"too many requests"}')
   })
   const url = server.url
   const dir = t.testdir()
   const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: url, Y360_CLOUD_API_URL: url, Y360_RETRY_DELAY: '20ms', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
-  const r = await runMain(['--lookback', '1h', '--concurrency', '1', '--max-wait', '1s', '--no-log-file'], { env, cwd: dir })
+  const timer = fakeTimer(Date.now())
+  const r = await runMain(['--lookback', '1h', '--concurrency', '1', '--max-wait', '1s', '--no-log-file'], { env, cwd: dir, timer })
   t.equal(r.code, 75, exits(r, 75, 'exit 75'))
   t.match(r.stderr, /mail: rate limited \(429\) \d+ times over \ds; waiting longer would pass --max-wait 1s; try again later/)
-  // Backoff 20, 40, 80, 160, 320 ms… passes 1 s after 6 answers; a busy loop would have sent thousands. The client
-  // measures that second on the real clock, so a slow machine reaches it in fewer answers (5 once each round trip
-  // takes ~100 ms): at least 3 still shows it backed off and tried again rather than giving up at the first 429.
+  // On the fake clock only the waits pass time: the backoff (20 ms first) and the host's rate, lowered by each 429,
+  // reach --max-wait 1 s after a few answers; a busy loop would have sent thousands.
   t.ok(server.requests() >= 3 && server.requests() <= 8, `${server.requests()} requests in all`)
+  t.equal(timer.slept[0], 20, 'the first wait is the backoff base (--retry-delay), not Retry-After: 0')
+  t.ok(timer.slept.every((ms, i) => ms > 0 && (i === 0 || ms >= timer.slept[i - 1])), `the waits grow: ${timer.slept.join(', ')} ms`)
 })

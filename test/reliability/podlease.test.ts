@@ -7,7 +7,7 @@ import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, EXACT, checkArchive, cliEnv, collect, emulator, readArchive, runCli } from '../helpers.js'
+import { CLI, EXACT, checkArchive, cliEnv, collect, emulator, readArchive, runCli, bare } from '../helpers.js'
 
 const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-u', 'true']).status === 0
 
@@ -16,7 +16,7 @@ t.test('a lock left by a SIGKILLed run under another host name is taken over onc
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
   const lock = join(dir, 'mail', '.y360-audit.lock')
-  const pod = spawn('unshare', ['-u', 'sh', '-c', 'hostname other-pod && exec "$0" "$@"', process.execPath, CLI, '--lookback', '3d', '--concurrency', '1'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const pod = spawn(...bare('unshare', ['-u', 'sh', '-c', 'hostname other-pod && exec "$0" "$@"', process.execPath, CLI, '--lookback', '3d', '--concurrency', '1']), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const done = collect(pod as unknown as Parameters<typeof collect>[0])
   // Killed once it holds the lock and fetches (the lock is taken before any fetch): like an OOM kill or an eviction.
   await new Promise<void>((resolve, reject) => {

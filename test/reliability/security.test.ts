@@ -10,7 +10,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLI, TOKEN, checkArchive, cliEnv, emulator, readArchive, runCli, collect, type CliResult, runMain, localServer } from '../helpers.js'
+import { CLI, TOKEN, checkArchive, cliEnv, emulator, readArchive, runCli, collect, type CliResult, runMain, localServer, bare } from '../helpers.js'
 import { exits } from './util.js'
 
 /** Every file under `dir`, recursively (relative paths). */
@@ -99,7 +99,7 @@ t.test('files are 0640 and new directories 0750 whatever the umask; a world-read
     writeFileSync(join(dir, '.env'), `OAUTH_TOKEN_ARG=${TOKEN}\n`, { mode: 0o644 })
     const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'archive', 'mail'), Y360_LOG_FILE: '' })
     delete (env as Record<string, string | undefined>).OAUTH_TOKEN_ARG // from .env
-    const r = await collect(spawn('sh', ['-c', `umask ${umask}; exec "$0" "$@"`, process.execPath, CLI, '--lookback', '2d'], { cwd: dir, env }))
+    const r = await collect(spawn(...bare('sh', ['-c', `umask ${umask}; exec "$0" "$@"`, process.execPath, CLI, '--lookback', '2d'], env), { cwd: dir, env }))
     t.equal(r.code, 0, exits(r, 0, `umask ${umask}: exit 0`))
     t.match(r.stderr, `${join(dir, '.env')} is readable by other users and holds the token; run: chmod 600 ${join(dir, '.env')}`)
     t.notOk(r.stderr.includes(TOKEN))

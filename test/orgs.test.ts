@@ -1,0 +1,79 @@
+// src/orgs.ts in-process: organisations whose API is one host share that host's limiter (one HostLimiter, so --max-rps
+// and the adaptive rate hold for all of them together). One local host routes each organisation to its own emulator;
+// the limiter runs on an injected clock (its waits advance it), so the pacing is asserted without wall-clock time.
+import t from 'tap'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { readPlan } from '../src/config.js'
+import { createLogger } from '../src/log.js'
+import { worstExit } from '../src/errors.js'
+import { eachOrg, orgsExit, runOrgs } from '../src/orgs.js'
+import { Limiters } from '../src/sources/limiter.js'
+import { checkArchive, emulator, exact, localServer, readArchive, TOKEN } from './helpers.js'
+
+t.test('two organisations on one API host: one limiter for the host, every request of both through it, --max-rps held across them', async (t) => {
+  const emus = await Promise.all([201, 202].map((org, i) => emulator(t, { org, counts: { mail: 400, events: 150 }, days: 2, seed: 60 + i })))
+  const byOrg = new Map(emus.map((e) => [String(e.org), e.url]))
+  const seen: string[] = []
+  const host = await localServer(t, (req, res) => {
+    const org = /\/(?:org|organizations)\/(\d+)\//.exec(req.url ?? '')?.[1] ?? ''
+    seen.push(org)
+    const up = request(new URL(req.url ?? '/', byOrg.get(org)), { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers)
+      r.pipe(res)
+    })
+    req.pipe(up)
+  })
+  const dir = t.testdir()
+  const file = { token: TOKEN, 'api-url': host.url, 'cloud-api-url': host.url, 'max-rps': 5, lookback: '3d', 'retry-delay': '5ms', orgs: [201, 202].map((org) => ({ org, 'mail-dir': `${org}/mail`, 'events-dir': `${org}/events` })) }
+  writeFileSync(join(dir, 'orgs.json'), JSON.stringify(file))
+  const { plan, problems } = readPlan({ argv: ['--config', 'orgs.json', '--no-log-file'], env: {}, cwd: dir, now: Date.now })
+  t.same(problems, [])
+
+  let clock = 0
+  const sends: number[] = []
+  const limiters = new Limiters({ maxRps: plan.process.maxRps, now: () => clock, sleep: async (ms) => void (clock += ms), onSend: (at) => sends.push(at) })
+  const { log, close } = await createLogger({ level: 'silent', pretty: false, secrets: [TOKEN] })
+  const results = await runOrgs({ plan, log, now: Date.now, signal: new AbortController().signal, limiters })
+  await close()
+
+  t.equal(orgsExit(results), 0)
+  for (const [i, org] of [201, 202].entries()) {
+    t.same(checkArchive('mail', readArchive(join(dir, `${org}/mail`), 'mail_audit'), emus[i].truth('mail')), exact(400), `${org} mail exact`)
+    t.same(checkArchive('events', readArchive(join(dir, `${org}/events`), 'y360_audit'), emus[i].truth('events')), exact(150), `${org} events exact`)
+  }
+  t.same(limiters.hosts(), [new URL(host.url).host], 'one limiter: the one host of both organisations')
+  t.equal(sends.length, host.requests(), 'every request the host received passed the shared limiter')
+  t.equal(sends.length, emus.reduce((n, e) => n + e.stats().requests, 0))
+  const firstOf202 = seen.indexOf('202')
+  t.ok(firstOf202 >= 0 && seen.lastIndexOf('201') > firstOf202, 'the two organisations were fetched at once')
+  const gaps = sends.slice(1).map((at, k) => at - sends[k])
+  t.ok(Math.min(...gaps) >= 200, `--max-rps 5 across both organisations: every request at least 200 ms after the previous one (smallest gap ${Math.min(...gaps)} ms over ${sends.length} requests)`)
+})
+
+t.test('eachOrg runs at most `concurrency` at once and keeps the order; worstExit ranks the codes', async (t) => {
+  let running = 0
+  let peak = 0
+  const gates: (() => void)[] = []
+  const done = eachOrg([1, 2, 3, 4, 5], 2, async (n) => {
+    running++
+    peak = Math.max(peak, running)
+    await new Promise<void>((r) => gates.push(r))
+    running--
+    return n * 10
+  })
+  // Release them one by one, the latest first: results still come back in the items' order.
+  while (gates.length > 0 || running > 0) {
+    await new Promise((r) => setImmediate(r))
+    gates.pop()?.()
+  }
+  t.same(await done, [10, 20, 30, 40, 50])
+  t.equal(peak, 2)
+  t.equal(worstExit([0, 0]), 0)
+  t.equal(worstExit([75, 6, 0]), 6, 'a lock held before rate limited')
+  t.equal(worstExit([6, 3, 4]), 3, 'a refusal before the transient')
+  t.equal(worstExit([4, 5, 8]), 5)
+  t.equal(worstExit([75, 70, 1]), 70, 'a bug first')
+  t.equal(worstExit([0, 130]), 130, 'an unlisted code still fails')
+})
