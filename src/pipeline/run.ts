@@ -9,7 +9,7 @@
  *   Beside the archive, --syslog forwards from the day files once every source ended (ForwardingOutput.commit).
  */
 import { setMaxListeners } from 'node:events'
-import { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import type { Config, SourceConfig } from '../config.js'
@@ -133,7 +133,15 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
     await pipeline(Readable.from(progressed(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
   } finally {
     done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
+    // pipeline() settles on another stage's error while the sink may still be ending a write it had begun (its
+    // _destroy lets it end): wait for the sink's close, so the summary counts what reached the output.
+    await closed(sink)
   }
+}
+
+/** Resolves once `w` has emitted 'close' (at once when it has). */
+function closed(w: Writable): Promise<void> {
+  return w.closed ? Promise.resolve() : new Promise((resolve) => w.once('close', () => resolve()))
 }
 
 /** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */
