@@ -8,7 +8,7 @@ import type { SwitchesPatch } from '../../src/emulator/index.js'
 import { EXIT_CODES } from '../../src/errors.js'
 import type { SourceName } from '../../src/sources/descriptor.js'
 import { PassThrough } from 'node:stream'
-import { EXACT, ROOT, checkArchive, cliEnv, emulator, readArchive } from '../helpers.js'
+import { EXACT, ROOT, TOKEN, checkArchive, cliEnv, emulator, localServer, readArchive } from '../helpers.js'
 
 type Main = (argv: string[], io: object) => Promise<number>
 
@@ -195,4 +195,30 @@ t.test("the API's bytes are kept: big integers, 1.0, 1E5, \\u0041, duplicate key
   t.equal(readFileSync(join(dir, 'mail', `mail_audit_${d(1).slice(0, 10)}.json`), 'utf8'), lines.join('\n') + '\n', 'byte for byte')
   const again = await runMain(['--lookback', '2d'], { env, cwd: dir, now: () => NOW })
   t.match(again.stderr, /wrote 0,/, 'identity still dedupes them on the next run')
+})
+
+t.test('bytes that cannot be kept are counted, never silent: invalid UTF-8 (replacement-character), line breaks inside a record (reencoded)', async (t) => {
+  // A hand-made API: one page of mail within the asked bounds. One record carries a byte that is no UTF-8 (0xFF),
+  // one is pretty-printed across lines (a line of the archive cannot hold it as sent).
+  const d = (s: number): string => new Date(NOW - 3_600_000 + s * 1000).toISOString()
+  const pretty = `{\n  "eventType": "message_seen",\n  "date": "${d(2)}",\n  "uniqId": "2"\n}`
+  const bad = Buffer.concat([Buffer.from(`{"eventType":"message_seen","date":"${d(1)}","uniqId":"1","subject":"a`), Buffer.from([0xff]), Buffer.from('b"}')])
+  const server = await localServer(t, (req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams
+    const inside = (s: number): boolean => d(s) >= (q.get('afterDate') ?? '') && d(s) <= (q.get('beforeDate') ?? '9')
+    const recs = [...(inside(2) ? [Buffer.from(pretty)] : []), ...(inside(1) ? [bad] : [])]
+    res.setHeader('content-type', 'application/json')
+    res.end(Buffer.concat([Buffer.from('{"events":['), ...recs.flatMap((r, i) => (i === 0 ? [r] : [Buffer.from(','), r])), Buffer.from('],"nextPageToken":null}')]))
+  })
+  const dir = t.testdir()
+  const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: server.url, Y360_CLOUD_API_URL: server.url, Y360_RETRY_DELAY: '5ms', Y360_LOG_FILE: '', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
+  const summaryPath = join(dir, 'summary.json')
+  const r = await runMain(['--lookback', '2d', '--summary-json', summaryPath], { env, cwd: dir, now: () => NOW })
+  t.equal(r.code, EXIT_CODES.ANOMALY, r.code === EXIT_CODES.ANOMALY ? 'exit 8' : r.stderr)
+  const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { sources: { anomalies?: Record<string, number>; written: number }[] }
+  t.same([summary.sources[0].anomalies, summary.sources[0].written], [{ reencoded: 1, 'replacement-character': 1 }, 2])
+  t.equal(readFileSync(join(dir, 'mail', `mail_audit_${d(1).slice(0, 10)}.json`), 'utf8'),
+    `{"eventType":"message_seen","date":"${d(1)}","uniqId":"1","subject":"a\uFFFDb"}\n{"eventType":"message_seen","date":"${d(2)}","uniqId":"2"}\n`,
+    'written as decoded (U+FFFD) and compacted (the whitespace between its tokens removed), in order')
+  t.match(r.stderr, /reencoded 1, replacement-character 1/)
 })
