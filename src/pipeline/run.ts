@@ -19,6 +19,7 @@ import { SourceStats, type WindowBatch } from '../messages.js'
 import { ApiClient } from '../sources/client.js'
 import { ENDPOINTS } from '../sources/index.js'
 import { Limiters } from '../sources/limiter.js'
+import { probeRepeatedKeys } from '../sources/probe.js'
 import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
@@ -115,6 +116,8 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
     now: ctx.now, maxSkewUs: cfg.maxSkewMs * 1000,
   })
   const progressed = async function* (): AsyncGenerator<WindowBatch> {
+    // Before the first window: an API that reads only the first of repeated filter keys would narrow it silently.
+    await probeRepeatedKeys({ ep, client: shared.client, limiter: shared.limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, ...range, pageSize: PAGE_SIZE, stats, signal })
     for await (const b of batches) {
       yield b
       // The previous window has reached the sink once the next one is pulled (highWaterMark 1 all along).

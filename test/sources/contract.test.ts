@@ -2,7 +2,7 @@
 // command (in-process, fixed clock) must end with the archive equal to the ground truth, or exit with the documented
 // non-zero code naming the anomaly. Never exit 0 with a record missing or a source stalled.
 import t, { type Test } from 'tap'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { SwitchesPatch } from '../../src/emulator/index.js'
 import { EXIT_CODES } from '../../src/errors.js'
@@ -221,4 +221,22 @@ t.test('bytes that cannot be kept are counted, never silent: invalid UTF-8 (repl
     `{"eventType":"message_seen","date":"${d(1)}","uniqId":"1","subject":"a\uFFFDb"}\n{"eventType":"message_seen","date":"${d(2)}","uniqId":"2"}\n`,
     'written as decoded (U+FFFD) and compacted (the whitespace between its tokens removed), in order')
   t.match(r.stderr, /reencoded 1, replacement-character 1/)
+})
+
+t.test('an API that reads only the first of repeated types= keys: the probe in both orders sees it; exit 4 naming repeated-key-ignored', async (t) => {
+  const types = ['message_seen', 'mailbox_send']
+  const { emu, dir, run } = await runCase(t, { counts: { mail: 600 }, switches: { typesFirstOnly: true }, args: ['--types', types.join(',')] })
+  const r = await run()
+  t.equal(r.code, EXIT_CODES.BAD_PAGE, r.stderr)
+  t.match(r.stderr, /mail: the API reads only the first of the repeated types keys: .* lacks \d+ records the first order returned.*\(anomaly repeated-key-ignored\)/)
+  t.same([r.summary.sources[0].code, anomaliesOf(r.summary, 'mail')], ['BAD_PAGE', { 'repeated-key-ignored': 1 }])
+  const asked = emu.requests().map((e) => new URLSearchParams(e.query).getAll('types'))
+  t.same(asked, [types, [...types].reverse()], 'two requests: the probe in both orders, nothing else')
+  t.same(existsSync(join(dir, 'mail')) ? readdirSync(join(dir, 'mail')).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [], [], 'nothing written')
+  // The same pull against an API that reads every key: the probe passes, the archive is the filtered truth.
+  emu.setSwitches({ typesFirstOnly: false })
+  const ok = await run()
+  t.equal(ok.code, EXIT_CODES.OK, ok.stderr)
+  const want = emu.truth('mail', { types })
+  t.same(checkArchive('mail', readArchive(join(dir, 'mail'), BASES.mail), want), { ...EXACT, total: want.length })
 })
