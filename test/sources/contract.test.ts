@@ -240,3 +240,26 @@ t.test('an API that reads only the first of repeated types= keys: the probe in b
   const want = emu.truth('mail', { types })
   t.same(checkArchive('mail', readArchive(join(dir, 'mail'), BASES.mail), want), { ...EXACT, total: want.length })
 })
+
+t.test('a record too large for the archive line readers goes to .rejected, counted (large-record), exit 8; the others are written', async (t) => {
+  const d = (s: number): string => new Date(NOW - 3_600_000 + s * 1000).toISOString()
+  const big = `{"eventType":"message_seen","date":"${d(2)}","uniqId":"big","subject":"${'x'.repeat(600_000)}"}`
+  const small = `{"eventType":"message_seen","date":"${d(1)}","uniqId":"1"}`
+  const server = await localServer(t, (req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams
+    const inside = (s: number): boolean => d(s) >= (q.get('afterDate') ?? '') && d(s) <= (q.get('beforeDate') ?? '9')
+    res.setHeader('content-type', 'application/json')
+    res.end(`{"events":[${[...(inside(2) ? [big] : []), ...(inside(1) ? [small] : [])].join(',')}],"nextPageToken":null}`)
+  })
+  const dir = t.testdir()
+  const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: server.url, Y360_CLOUD_API_URL: server.url, Y360_RETRY_DELAY: '5ms', Y360_LOG_FILE: '', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
+  const summaryPath = join(dir, 'summary.json')
+  const r = await runMain(['--lookback', '2d', '--summary-json', summaryPath], { env, cwd: dir, now: () => NOW })
+  t.equal(r.code, EXIT_CODES.ANOMALY, r.code === EXIT_CODES.ANOMALY ? 'exit 8' : r.stderr)
+  const s = (JSON.parse(readFileSync(summaryPath, 'utf8')) as { sources: { anomalies?: Record<string, number>; written: number; rejected: number }[] }).sources[0]
+  t.same([s.anomalies, s.written, s.rejected], [{ 'large-record': 1 }, 1, 1])
+  t.equal(readFileSync(join(dir, 'mail', `mail_audit_${d(1).slice(0, 10)}.json`), 'utf8'), small + '\n', 'the day file holds the other record')
+  const rejected = readFileSync(join(dir, 'mail', 'mail_audit.rejected'), 'utf8').split('\n').slice(0, -1)
+  t.equal(rejected.length, 1)
+  t.ok(rejected[0].includes(`"uniqId":"big"`) && rejected[0].length > 600_000, 'the whole record is in .rejected')
+})
