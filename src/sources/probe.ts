@@ -47,10 +47,12 @@ export function repeatedKeyFilters(ep: EndpointDescriptor, req: PageRequest): (t
 
 /**
  * Records of `first` that `second` lacks although they are newer than its oldest record (all of them when `second`
- * is the whole range: not full). Records are compared by the text the API sent (else their encoding).
+ * is the whole range: not full); 0 when `second` is an empty page with a next token. Records are compared by the
+ * text the API sent (else their encoding).
  */
 export function missingFrom(ep: EndpointDescriptor, first: Page, second: Page, pageSize: number): number {
   const text = (p: Page, i: number): string => p.texts?.[i]?.text ?? JSON.stringify(p.records[i])
+  if (second.records.length === 0 && second.next !== null) return 0 // an empty page that goes on (API.md §3): nothing to judge by
   const instants = second.records.map((r) => ep.timestamp(r as Record<string, unknown>)).filter((us): us is Micros => us !== undefined)
   const full = second.records.length >= pageSize || second.next !== null
   const cutoff = full && instants.length > 0 ? Math.min(...instants) : -Infinity
