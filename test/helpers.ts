@@ -196,8 +196,7 @@ export interface LiveCli {
 
 /** Starts the real CLI without waiting for it. */
 export function startCli(args: string[], opts: { env: Record<string, string>; cwd: string; uid?: number; gid?: number }): LiveCli {
-  // As another user, drop NODE_OPTIONS: the test runner's process-info hook would try to write into .tap/ as that user.
-  const [cmd, argv] = opts.uid === undefined ? [process.execPath, [CLI, ...args]] : ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]]
+  const [cmd, argv] = bareNode([CLI, ...args])
   const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid })
   let stdout = ''
   let stderr = ''
@@ -235,9 +234,20 @@ export function startCli(args: string[], opts: { env: Record<string, string>; cw
   }
 }
 
+/**
+ * The command that runs node with `args` without the test runner's process-info hook: tap puts it in every child's
+ * NODE_OPTIONS (whatever env the spawn is given), and loading it costs a CLI child about as much CPU as its own run
+ * (the chaos test's ten killed runs: 9.2 s of CPU with it, 6.4 s without), and as another user it would try to write
+ * into .tap/. `env -u` drops it and execs node, so the child's pid is node's (signals reach the CLI itself).
+ */
+function bareNode(args: string[]): [string, string[]] {
+  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, ...args]]
+}
+
 /** Runs the real CLI (`node dist/src/cli.js ...args`) to completion. */
 export function runCli(args: string[], opts: { env: Record<string, string>; cwd: string; stdin?: string }): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
+  const [cmd, argv] = bareNode([CLI, ...args])
+  const child = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.end(opts.stdin ?? '')
   return collect(child)
 }
