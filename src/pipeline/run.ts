@@ -10,7 +10,7 @@
  *   The archive output seals closed days at commit, locks held, after the re-check hook (recheckBeforeSeal).
  */
 import { setMaxListeners } from 'node:events'
-import { Readable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import type { Config, SourceConfig } from '../config.js'
@@ -20,6 +20,7 @@ import { SourceStats, type WindowBatch } from '../messages.js'
 import { ApiClient } from '../sources/client.js'
 import { ENDPOINTS } from '../sources/index.js'
 import { Limiters, type Timer } from '../sources/limiter.js'
+import { probeRepeatedKeys } from '../sources/probe.js'
 import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
@@ -126,6 +127,8 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
     now: ctx.now, maxSkewUs: cfg.maxSkewMs * 1000,
   })
   const progressed = async function* (): AsyncGenerator<WindowBatch> {
+    // Before the first window: an API that reads only the first of repeated filter keys would narrow it silently.
+    await probeRepeatedKeys({ ep, client: shared.client, limiter: shared.limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, ...range, pageSize: PAGE_SIZE, stats, signal })
     for await (const b of batches) {
       yield b
       // The previous window has reached the sink once the next one is pulled (highWaterMark 1 all along).
@@ -144,6 +147,9 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
     await pipeline(Readable.from(progressed(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
   } finally {
     done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
+    // pipeline() settles on another stage's error while the sink may still be ending a write it had begun (its
+    // _destroy lets it end): wait for the sink's close, so the summary counts what reached the output.
+    await closed(sink)
   }
 }
 
@@ -154,6 +160,11 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
  */
 function recheckBeforeSeal(_ctx: RunContext, _client: ApiClient, _limiters: Limiters): BeforeSeal | undefined {
   return undefined
+}
+
+/** Resolves once `w` has emitted 'close' (at once when it has). */
+function closed(w: Writable): Promise<void> {
+  return w.closed ? Promise.resolve() : new Promise((resolve) => w.once('close', () => resolve()))
 }
 
 /** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */
