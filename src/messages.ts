@@ -92,6 +92,7 @@ export type AnomalyKind =
   | 'large-record' // a record longer than the archive's line bound (to .rejected)
   | 'reencoded' // a record whose text could not be kept byte for byte (line breaks between tokens, no span)
   | 'replacement-character' // a record holding U+FFFD: most likely invalid UTF-8 from the API, decoded lossily
+  | 'repeated-key-ignored' // the API read only the first of a filter's repeated keys (sources/probe.ts): the source stops
   | `filter-ignored:${'types' | 'includeUids' | 'excludeUids' | 'ip' | 'service'}` // records the filter should have excluded (dropped)
 
 /** One fetched window [lo, hi): its records ascending by (instant, key), and what was rejected on the way. */

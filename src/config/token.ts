@@ -15,7 +15,7 @@ const MAX_TOKEN_FILE = 64 * 1024
 /** The token and where it came from, or the problems finding it. */
 export interface TokenResult {
   token: string | undefined
-  /** Where the token came from, for messages ("the token in /run/secrets/t", "--token / OAUTH_TOKEN_ARG"). */
+  /** Where the token came from, for messages ("the token file /run/secrets/t", "OAUTH_TOKEN_ARG / --token"). */
   from: string
   problems: Problem[]
   warnings: string[]
@@ -68,7 +68,7 @@ function tokenFilePath(file: string | undefined, env: NodeJS.ProcessEnv): { path
 
 /** The token the fetch command sends: given directly, or read from a file; every problem with it (never the token itself). */
 export function resolveToken(given: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, required: boolean): TokenResult {
-  const out: TokenResult = { token: undefined, from: `--${OPTION.token.flag} / ${OPTION.token.env}`, problems: [], warnings: [] }
+  const out: TokenResult = { token: undefined, from: `${OPTION.token.env} / --${OPTION.token.flag}`, problems: [], warnings: [] }
   if (given !== undefined && file !== undefined) {
     out.problems.push(problem(OPTION.tokenFile.flag, undefined, `both a token (--${OPTION.token.flag} / ${OPTION.token.env}) and a token file (--${OPTION.tokenFile.flag} / ${OPTION.tokenFile.env}) are set: keep one`))
     return out

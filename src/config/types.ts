@@ -16,7 +16,7 @@ export interface SourceConfig {
 /** The validated, frozen configuration of one command; each stage reads its slice. */
 export interface Config {
   readonly token: string
-  /** Where the token came from (`--token / OAUTH_TOKEN_ARG`, `the token file <path>`): named when the API refuses it. */
+  /** Where the token came from (`OAUTH_TOKEN_ARG / --token`, `the token file <path>`): named when the API refuses it. */
   readonly tokenFrom: string
   readonly org: number
   readonly apiUrl: string

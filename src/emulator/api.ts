@@ -46,7 +46,8 @@ function pageSize(raw: string | null, name: string, state: EmulatorState, fallba
 export function evaluate(state: EmulatorState, r: Route, method: string, q: URLSearchParams, auth: string | undefined): Outcome {
   if (!r.source || r.orgId === undefined) return state.switches.unknownPathStatus === 404 ? { kind: 'error', status: 404, message: 'unknown path: no such method' } : bad('unknown path: no such method')
   if (method !== 'GET') return { kind: 'error', status: 405, message: `method ${method} not allowed` }
-  if (auth !== `OAuth ${state.token}`) return { kind: 'error', status: 401, message: 'unauthenticated: missing or invalid OAuth token' }
+  const revoked = state.switches.revokeTokenAfter > 0 && state.stats.count() > state.switches.revokeTokenAfter
+  if (auth !== `OAuth ${state.token}` || revoked) return { kind: 'error', status: 401, message: 'unauthenticated: missing or invalid OAuth token' }
   if (!/^\d+$/.test(r.orgId)) return bad(`orgId must be an integer, got "${r.orgId}"`)
   if (Number(r.orgId) !== state.org) return { kind: 'error', status: 404, message: `organization ${r.orgId} not found` }
   const src = r.source

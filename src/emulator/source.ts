@@ -86,9 +86,12 @@ export class SourceData {
     return rec
   }
 
-  /** The poison switch hits the record in the middle of the store. */
+  #poisonId: number | undefined
+  /** The poison switch hits the record in the middle of the store when first asked (pinned: arrivals move the middle). */
   #poisoned(id: number, fmt: RenderFormat): boolean {
-    return fmt.poison?.source === this.name && this.store.length > 0 && this.store.idAt(Math.floor(this.store.length / 2)) === id
+    if (fmt.poison?.source !== this.name || this.store.length === 0) return false
+    this.#poisonId ??= this.store.idAt(Math.floor(this.store.length / 2))
+    return this.#poisonId === id
   }
 
   /** Same as render, serialized; loaded records are served exactly as loaded (their text, when they came with one). */

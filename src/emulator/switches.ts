@@ -51,6 +51,8 @@ export interface Switches {
   unlistedDiskTypes: boolean
   /** Unified `event.ip` in host-CIDR form, `192.0.2.41/32` / `2a02:6b8::1/128` (API.md §7); the ip filter matches the bare address. Default false. */
   eventsIpCidr: boolean
+  /** 0 = never; N > 0: the token is revoked after N API requests (every later request gets 401, as when an admin revokes it mid-run). Default 0. */
+  revokeTokenAfter: number
   /** Status of a request to a path no method lives at (a base URL with an extra `/v1`): 404, or 400 as some gateways. Default 404. */
   unknownPathStatus: 400 | 404
 }
@@ -64,7 +66,7 @@ export const DEFAULT_SWITCHES: Readonly<Switches> = Object.freeze({
   eventsEndMarker: 'null', trailingEmptyPageWithKey: false, retentionDays: { mail: 90, disk: 90, events: 180 },
   pageDepthCap: 0, mailOmitZeroMs: true, eventsOmitZeroUs: true, scopeMissing: [], featureInactive: [], insertPerPage: null,
   pagesOldestFirst: [], dropNextToken: 'off', ignoreBounds: [], endlessToken: [], ignoreFilters: [], typesFirstOnly: false,
-  strayRecords: null, poison: null, unlistedDiskTypes: false, eventsIpCidr: false, unknownPathStatus: 404,
+  strayRecords: null, poison: null, unlistedDiskTypes: false, eventsIpCidr: false, revokeTokenAfter: 0, unknownPathStatus: 404,
 })
 
 /** How records are rendered under the switches (the formats, and the variants that change a record's content). */
@@ -99,6 +101,7 @@ const CHECKS: Record<keyof Switches, (v: unknown) => boolean> = {
   poison: (v) => v === null || (typeof v === 'object' && SOURCES.includes((v as { source: SourceName }).source) && Number.isInteger((v as { depth: number }).depth) && (v as { depth: number }).depth >= 1 && (v as { depth: number }).depth <= 100_000),
   unlistedDiskTypes: (v) => typeof v === 'boolean',
   eventsIpCidr: (v) => typeof v === 'boolean',
+  revokeTokenAfter: isNonNegInt,
   unknownPathStatus: (v) => v === 400 || v === 404,
 }
 

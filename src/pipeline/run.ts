@@ -20,6 +20,7 @@ import { SourceStats, type WindowBatch } from '../messages.js'
 import { ApiClient } from '../sources/client.js'
 import { ENDPOINTS } from '../sources/index.js'
 import { Limiters, type Timer } from '../sources/limiter.js'
+import { probeRepeatedKeys } from '../sources/probe.js'
 import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
@@ -146,6 +147,8 @@ async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'cl
     now: ctx.now, maxSkewUs: cfg.maxSkewMs * 1000,
   })
   const progressed = async function* (): AsyncGenerator<WindowBatch> {
+    // Before the first window: an API that reads only the first of repeated filter keys would narrow it silently.
+    await probeRepeatedKeys({ ep, client: shared.client, limiter: shared.limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, ...range, pageSize: PAGE_SIZE, stats, signal })
     for await (const b of batches) {
       yield b
       // The previous window has reached the sink once the next one is pulled (highWaterMark 1 all along).
@@ -160,6 +163,9 @@ async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'cl
     await pipeline(Readable.from(progressed(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
   } finally {
     done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
+    // pipeline() settles on another stage's error while the sink may still be ending a write it had begun (its
+    // _destroy lets it end): wait for the sink's close, so the summary counts what reached the output.
+    await closed(sink)
   }
 }
 
@@ -175,6 +181,11 @@ function recheckBeforeSeal(ctx: RunContext, client: ApiClient, limiters: Limiter
   const refetch: Refetch = (src, range, sink, stats) => pump(quiet, src, { client, limiters }, stats, range, sink, ctx.signal)
   const deps: RecheckDeps = { refetch, zone: cfg.timezone, overlapMs: cfg.overlapMs, scrub: scrubber([cfg.token]), now: ctx.now }
   return (req) => recheckDays(deps, req)
+}
+
+/** Resolves once `w` has emitted 'close' (at once when it has). */
+function closed(w: Writable): Promise<void> {
+  return w.closed ? Promise.resolve() : new Promise((resolve) => w.once('close', () => resolve()))
 }
 
 /** The output of this run's mode (--syslog: alone without archive directories, else forwarding beside the archive). */

@@ -40,6 +40,7 @@ export class RotatingFileSink extends Writable {
   readonly #opening: ((day: string) => Promise<void>) | undefined
   #fh: FileHandle | undefined
   #path = ''
+  #inflight: Promise<void> | undefined
 
   /**
    * `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub`
@@ -56,7 +57,9 @@ export class RotatingFileSink extends Writable {
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#writeChunk(chunk).then(() => cb(), (err: unknown) => cb(err as Error))
+    const p = this.#writeChunk(chunk)
+    this.#inflight = p
+    p.then(() => cb(), (err: unknown) => cb(err as Error))
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -64,8 +67,11 @@ export class RotatingFileSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // On failure or interruption, still sync what reached the file: it is a valid prefix.
-    this.#switchTo(undefined).then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)))
+    // On failure or interruption, still sync what reached the file: it is a valid prefix. A window's write may still be
+    // running (another stage failed meanwhile): let it end first, so its lines are synced, its file closed, and counted
+    // before the summary is taken (else the summary said "wrote 0, no file touched" over lines on disk).
+    const settled = (this.#inflight ?? Promise.resolve()).then(() => undefined, () => undefined) // its error went to its callback
+    settled.then(() => this.#switchTo(undefined)).then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)))
   }
 
   async #writeChunk(chunk: SinkChunk): Promise<void> {

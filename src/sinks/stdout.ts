@@ -16,12 +16,18 @@ export function isOutputClosed(err: unknown): boolean {
   return (err instanceof Y360Error && err.code === 'OUTPUT_CLOSED') || CLOSED_CODES.has((err as { code?: string } | null)?.code ?? '')
 }
 
+/** True for the error a stop (SIGINT/SIGTERM, the run's abort signal) destroys the pipeline with. */
+function isStop(err: Error | null): boolean {
+  return err?.name === 'AbortError' || (err instanceof Y360Error && err.code === 'INTERRUPTED')
+}
+
 export class StdoutSink extends Writable {
   readonly #out: NodeJS.WritableStream
   readonly #tracker: DeliveryTracker
   readonly #source: string
   readonly #stats: SourceStats
   readonly #onError = (): void => undefined // the write callback reports it; without a listener EPIPE would crash the process
+  #inflight: Promise<void> | undefined // the write stdout has not called back yet
 
   constructor(out: NodeJS.WritableStream, tracker: DeliveryTracker, source: string, stats: SourceStats) {
     super({ objectMode: true, highWaterMark: 1 })
@@ -38,7 +44,10 @@ export class StdoutSink extends Writable {
     // Rejected records never reach stdout (it carries records only); they are counted in the summary.
     this.#stats.rejected += chunk.rejected.length
     if (bytes.length === 0) return cb()
+    let settle = (): void => undefined
+    this.#inflight = new Promise((resolve) => (settle = resolve))
     const done = (err?: Error | null): void => {
+      settle()
       if (err) return cb(this.#wrap(err))
       this.#tracker.delivered(records)
       for (const s of chunk.segments) this.#stats.wrote(s)
@@ -55,8 +64,14 @@ export class StdoutSink extends Writable {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     // The target emits its 'error' on a later tick than the failed write's callback: keep listening until then.
-    setImmediate(() => this.#out.off('error', this.#onError))
-    cb(err)
+    const end = (): void => {
+      setImmediate(() => this.#out.off('error', this.#onError))
+      cb(err)
+    }
+    // Another stage failed while stdout still held a window: its callback counts it (the summary, the cursor). Not on
+    // a stop (signal): a reader that stopped reading would hold the run.
+    if (this.#inflight === undefined || isStop(err)) return end()
+    this.#inflight.then(end, end)
   }
 
   override _final(cb: (err?: Error | null) => void): void {

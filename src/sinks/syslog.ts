@@ -213,6 +213,7 @@ export class SyslogSink extends Writable {
   readonly #delivery: Delivery<readonly AuditRecord[]>
   readonly #format: (r: AuditRecord) => Buffer
   readonly #stats: SourceStats
+  #inflight: Promise<void> | undefined
 
   constructor(delivery: Delivery<readonly AuditRecord[]>, format: (r: AuditRecord) => Buffer, stats: SourceStats) {
     super({ objectMode: true, highWaterMark: 1 })
@@ -225,10 +226,11 @@ export class SyslogSink extends Writable {
     const records = chunk.segments.flatMap((s) => s.records)
     this.#stats.rejected += chunk.rejected.length
     if (records.length === 0) return cb()
-    this.#delivery.push(Buffer.concat(records.map(this.#format)), records.length, records).then(() => {
+    const p = this.#delivery.push(Buffer.concat(records.map(this.#format)), records.length, records).then(() => {
       for (const s of chunk.segments) this.#stats.wrote(s)
-      cb()
-    }, cb)
+    })
+    this.#inflight = p.then(() => undefined, () => undefined)
+    p.then(() => cb(), cb)
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -236,7 +238,13 @@ export class SyslogSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#delivery.destroy()
-    cb(err)
+    // A window being sent when another stage failed: let its write end (bounded by --timeout and the retries) and be
+    // counted before the connection is dropped, unless the run is being stopped.
+    const end = (): void => {
+      this.#delivery.destroy()
+      cb(err)
+    }
+    if (this.#inflight === undefined || err?.name === 'AbortError' || (err instanceof Y360Error && err.code === 'INTERRUPTED')) return end()
+    void this.#inflight.then(end)
   }
 }

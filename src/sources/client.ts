@@ -95,7 +95,7 @@ function notFound(ep: EndpointDescriptor, msg: string, rid: string, url: string,
 }
 
 /** Turns a non-2xx, non-transient status into the error the user must act on. */
-function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, requestId: string | undefined, url: string, tokenFrom = '--token / OAUTH_TOKEN_ARG'): Y360Error {
+function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, requestId: string | undefined, url: string, tokenFrom = 'OAUTH_TOKEN_ARG / --token'): Y360Error {
   const ctx = { source: ep.name, status, requestId }
   const rid = requestId === undefined ? '' : ` (X-Request-Id ${requestId})`
   if (status === 401) {

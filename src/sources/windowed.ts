@@ -148,6 +148,7 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize):
   const { after, before } = requestBounds(lo, hi, ep.unitUs)
   const fetch = (token: string | undefined): Promise<Page> => {
     checkRequestBudget(o)
+    o.signal?.throwIfAborted() // the source has ended (failed, or stopped): nothing is asked, nothing counted
     o.stats.pages++ // counted when asked: a request refused (the depth cap) or abandoned (a failing source) is one too
     return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize, filters: o.filters })}`, o.limiter, o.signal)
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { cliEnv, emulator, runMain, summaryOf } from '../helpers.js'
 
 const cases = [
-  { name: '401 wrong token', env: { OAUTH_TOKEN_ARG: 'y0_revoked-token-abcdef0123' }, switches: {}, code: 'AUTH_FAILED', msg: /mail: the API rejected the token \(401: unauthenticated: missing or invalid OAuth token\); check --token \/ OAUTH_TOKEN_ARG: it may be wrong or expired \(X-Request-Id [0-9a-f-]{36}\)/ },
+  { name: '401 wrong token', env: { OAUTH_TOKEN_ARG: 'y0_revoked-token-abcdef0123' }, switches: {}, code: 'AUTH_FAILED', msg: /mail: the API rejected the token \(401: unauthenticated: missing or invalid OAuth token\); check OAUTH_TOKEN_ARG \/ --token: it may be wrong or expired \(X-Request-Id [0-9a-f-]{36}\)/ },
   { name: '403 mail scope', env: {}, switches: { scopeMissing: ['mail'] }, code: 'SCOPE_MISSING', msg: /mail: access denied \(403: [^)]*\); the token lacks scope ya360_security:audit_log_mail or the user lacks the admin role: add the scope to the OAuth app and issue a new token \(X-Request-Id [0-9a-f-]{36}\)/ },
   { name: '404 org', env: { ORGANIZATION_ID_ARG: '987654' }, switches: {}, code: 'ORG_NOT_FOUND', msg: /mail: organisation not found \(404: organization 987654 not found\); check ORGANIZATION_ID_ARG \/ --org \(X-Request-Id [0-9a-f-]{36}\)/ },
   { name: '400 feature is not active', env: {}, switches: { featureInactive: ['mail'] }, code: 'FEATURE_INACTIVE', msg: /mail: the audit log is not enabled for this organisation \(400: audit log feature is not active for this organization\); an admin must switch it on .* \(X-Request-Id [0-9a-f-]{36}\)/ },

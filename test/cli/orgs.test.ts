@@ -71,14 +71,16 @@ t.test('three organisations from one file: each archive exact; one summary and o
 
   const ok = await runMain(['verify', '--config', 'orgs.json'], { env: { PATH: '' }, cwd: s.dir })
   t.equal(ok.code, 0, ok.stderr)
-  t.same(ok.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[0]), ['101/mail', '101/events', '102/mail', '102/events', '103/mail', '103/events'])
+  // A line per source, each followed by its seal line (the closed days were sealed by the runs).
+  t.same(ok.stdout.split('\n').filter(Boolean).map((l) => l.split(':')[0]), ['101/mail', '  seals', '101/events', '  seals', '102/mail', '  seals', '102/events', '  seals', '103/mail', '  seals', '103/events', '  seals'])
   const day = readdirSync(join(s.dir, '102/mail')).filter((n) => n.endsWith('.json')).sort()[0]
   appendFileSync(join(s.dir, '102/mail', day), 'not json\n')
   const bad = await runMain(['verify', '--config', 'orgs.json', '--json'], { env: { PATH: '' }, cwd: s.dir })
   t.equal(bad.code, 7, 'damage in one organisation: exit 7')
   const rep = JSON.parse(bad.stdout) as { problemCount: number; orgs: { name: string; problemCount: number; sources: { source: string; problemCount: number }[] }[] }
-  t.equal(rep.problemCount, 1)
-  t.same(rep.orgs.map((o) => [o.name, o.problemCount]), [['101', 0], ['102', 1], ['103', 0]])
+  // The oldest day is sealed: the bad line is found, and so is the change to the sealed file.
+  t.equal(rep.problemCount, 2)
+  t.same(rep.orgs.map((o) => [o.name, o.problemCount]), [['101', 0], ['102', 2], ['103', 0]])
 })
 
 t.test('a refused token fails its organisation alone (exit 3); a held lock alone is exit 6; both: the most severe, 3', async (t) => {

@@ -75,3 +75,42 @@ t.test('metrics: the lag grows with the time since the last success, even when t
   t.match(metricsText(s, 4_000_000, previous), /^y360_audit_lag_seconds\{source="mail"\} 3000$/m)
   t.notMatch(metricsText(s, 4_000_000, previous), /y360_audit_anomalies/, 'no anomaly lines when there were none')
 })
+
+t.test('records without a timestamp are in .rejected once, however many runs see them again', async (t) => {
+  // Every record is served without its date: nothing is archived, so every run asks the same range and sees them all.
+  const emu = await emulator(t, { counts: { mail: 30 }, days: 1, seed: 4, clock: () => NOW, end: NOW - 60_000, faults: { missingTimestamp: 1 } })
+  const dir = t.testdir()
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
+  const rejected = (): string[] => readFileSync(join(dir, 'mail', 'mail_audit.rejected'), 'utf8').split('\n').slice(0, -1)
+  t.equal((await runMain(['--lookback', '2d'], env, dir)).code, 0)
+  const first = rejected()
+  t.equal(first.length, 30, 'each record set aside with its reason')
+  t.same(new Set(first.map((l) => (JSON.parse(l) as { reason: string }).reason)), new Set(['no valid timestamp']))
+  for (let i = 0; i < 2; i++) t.equal((await runMain(['--lookback', '2d'], env, dir)).code, 0)
+  t.same(rejected(), first, 'two more runs over the same records appended nothing')
+})
+
+t.test('a backfill with --until in the future is clamped to now: later runs still fetch what arrives after it', async (t) => {
+  let now = NOW
+  const emu = await emulator(t, { counts: { mail: 200 }, days: 1, seed: 4, clock: () => now, end: NOW - 60_000 })
+  const dir = t.testdir()
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
+  const main = async (args: string[]): Promise<{ code: number; stderr: string; to: string }> => {
+    const { main } = (await import(join(ROOT, 'dist/src/main.js'))) as { main: (a: string[], io: object) => Promise<number> }
+    const err = new PassThrough()
+    let stderr = ''
+    err.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    const code = await main([...args, '--summary-json', join(dir, 's.json')], { env, cwd: dir, stdout: new PassThrough().resume(), stderr: err, tty: false, now: () => now, signal: new AbortController().signal, interrupted: () => undefined })
+    return { code, stderr, to: (JSON.parse(readFileSync(join(dir, 's.json'), 'utf8')) as { sources: { to: string }[] }).sources[0].to }
+  }
+  const b = await main(['--since', new Date(NOW - 2 * 86_400_000).toISOString(), '--until', '2999-01-01T00:00:00Z'])
+  t.equal(b.code, 0, b.stderr)
+  t.match(b.stderr, /--until 2999-01-01T00:00:00\.000Z is in the future; fetching up to now \(2026-06-10T12:00:00\.000Z\)/)
+  t.equal(b.to, '2026-06-10T12:00:00.000Z', 'the range ends now')
+  now += 600_000
+  emu.inject('mail', 5, { at: NOW + 300_000 })
+  const r = await main(['--lookback', '2d'])
+  t.equal(r.code, 0, r.stderr)
+  const truth = emu.truth('mail')
+  t.same(checkArchive('mail', readArchive(join(dir, 'mail'), 'mail_audit'), truth), { ...EXACT, total: truth.length }, 'the arrivals after the backfill are archived')
+})

@@ -9,14 +9,16 @@
 // run has written (the first three runs, so that kills hit runs that had written whatever the disk's speed); faults
 // are drawn per request from the seed, and each kind is also forced once (the catch-up run), so every kind happens
 // however many requests the kills left; each 429 is forced (a rate limit in requests per real second fired or not
-// with the machine's speed).
-import t from 'tap'
+// with the machine's speed). The second test draws API variants (broken assumptions) at random: see its comment.
+import t, { type Test } from 'tap'
 import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { SourceName } from '../../src/sources/descriptor.js'
-import type { Faults } from '../../src/emulator/index.js'
-import { checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
-import { archivedLines, exits, prng, startCli, type LiveCli } from './util.js'
+import type { Faults, SwitchesPatch } from '../../src/emulator/index.js'
+import { EXIT_CODES } from '../../src/errors.js'
+import type { Rng } from '../../src/emulator/prng.js'
+import { checkArchive, cliEnv, emulator, exact, fakeClock, readArchive, runMain, summaryOf, type MainResult } from '../helpers.js'
+import { archivedLines, exits, prefixProblems, prng, startCli, type LiveCli } from './util.js'
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20_261_129)
 const KILLS = 10
@@ -185,3 +187,133 @@ t.test(`chaos: ${KILLS} SIGKILLs under a hostile API, then the archive equals th
   t.comment(`faults: ${JSON.stringify(st.faultsInjected)}`)
   t.ok((st.byStatus['400'] ?? 0) > 0, `the page-depth cap was hit (${st.byStatus['400'] ?? 0} times)`)
 })
+
+// The API variants (issue 12): each draw turns on a few switches that break the tool's assumptions (order, tokens,
+// bounds, endless paging, poison and stray records, ignored filters, an API reading only the first repeated types= key,
+// which runs mail and events with --types) beside the learned facts that are not anomalies
+// (unlisted disk types, CIDR ips, the unified end marker), over small data, with a few transient faults. Verdict, per
+// run: exit 0 only with every source exact and no anomaly; exit 8 only with every source exact and an anomaly named;
+// any other exit only with the sources that failed naming an anomaly (summary `anomalies`, or the error naming one),
+// their archives a valid prefix, the others exact. A second run, after new arrivals, must not stall: a source that
+// ends ok holds the truth with them. Runs are in this process (no process matters here) on one fixed clock.
+// Replay one draw with CHAOS_SEED=<seed> CHAOS_DRAW=<n> (both printed in each draw's name; CHAOS_DRAWS sets how many).
+const DRAWS = Number(process.env.CHAOS_DRAWS ?? 6)
+const NOW = Date.UTC(2026, 5, 10, 12, 0, 0)
+const ALL: SourceName[] = ['mail', 'disk', 'events']
+
+interface Draw {
+  switches: SwitchesPatch
+  args: string[]
+  /** Only learned facts were drawn: the run must exit 0. */
+  factsOnly: boolean
+  names: string[]
+  /** The mail types filter (`--types`: then disk, which takes no types, is left out of the run). */
+  types?: string[]
+}
+
+/** A non-empty random subset of the sources. */
+const someSources = (rng: Rng): SourceName[] => {
+  const picked = ALL.filter(() => rng.next() < 0.5)
+  return picked.length > 0 ? picked : [ALL[rng.int(3)]]
+}
+
+/** One variant: a name, whether it is a learned fact (not an anomaly), and what it sets. */
+const VARIANTS: { name: string; fact: boolean; set: (rng: Rng, d: Draw) => void }[] = [
+  { name: 'pagesOldestFirst', fact: false, set: (rng, d) => void (d.switches.pagesOldestFirst = someSources(rng)) },
+  { name: 'dropNextToken', fact: false, set: (rng, d) => void (d.switches.dropNextToken = (['null', 'absent', 'empty'] as const)[rng.int(3)]) },
+  { name: 'ignoreBounds', fact: false, set: (rng, d) => void (d.switches.ignoreBounds = someSources(rng)) },
+  { name: 'endlessToken', fact: false, set: (rng, d) => void (d.switches.endlessToken = someSources(rng)) },
+  { name: 'poison', fact: false, set: (rng, d) => void (d.switches.poison = { source: ALL[rng.int(3)], depth: 100 + rng.int(400) }) },
+  { name: 'strayRecords', fact: false, set: (rng, d) => void (d.switches.strayRecords = { source: ALL[rng.int(3)], at: [Date.UTC(2999, 0, 1), Date.UTC(1970, 0, 2), NOW + 30 * 60_000] }) },
+  { name: 'ignoreFilters', fact: false, set: (rng, d) => void (d.switches.ignoreFilters = someSources(rng)) },
+  { name: 'typesFirstOnly', fact: false, set: (_rng, d) => { d.switches.typesFirstOnly = true; d.types = ['message_seen', 'mailbox_send'] } },
+  { name: 'unlistedDiskTypes', fact: true, set: (_rng, d) => void (d.switches.unlistedDiskTypes = true) },
+  { name: 'eventsIpCidr', fact: true, set: (_rng, d) => void (d.switches.eventsIpCidr = true) },
+  { name: 'eventsEndMarker', fact: true, set: (rng, d) => void (d.switches.eventsEndMarker = (['null', 'absent', 'empty'] as const)[rng.int(3)]) },
+]
+
+/**
+ * The draws of a run: variants dealt from a shuffled deck, two or three to a draw (a card already in the draw goes back
+ * under the deck), reshuffled when it runs out, so the default six draws meet every variant at least once in random
+ * company; half the draws (every one with ignoreFilters) carry an --exclude-uids filter.
+ */
+function deal(rng: Rng, n: number): Draw[] {
+  let deck: typeof VARIANTS = []
+  const draws: Draw[] = []
+  for (let i = 0; i < n; i++) {
+    const d: Draw = { switches: {}, args: [], factsOnly: true, names: [] }
+    for (let k = 2 + (rng.next() < 0.3 ? 1 : 0); k > 0;) {
+      if (deck.length === 0) deck = shuffle(rng, [...VARIANTS])
+      const v = deck.shift() as (typeof VARIANTS)[number]
+      if (d.names.includes(v.name)) {
+        deck.push(v)
+        if (deck.every((x) => d.names.includes(x.name))) break
+        continue
+      }
+      v.set(rng, d)
+      d.factsOnly &&= v.fact
+      d.names.push(v.name)
+      k--
+    }
+    if (d.switches.ignoreFilters !== undefined || rng.next() < 0.5) d.args.push('--exclude-uids', '<uid>')
+    draws.push(d)
+  }
+  return draws
+}
+
+/** Fisher-Yates with the seeded PRNG. */
+function shuffle<T>(rng: Rng, a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1)
+    ;[a[i], a[j]] = [a[j], a[i]]
+  }
+  return a
+}
+
+t.test(`chaos: API variants drawn at random, exact or loud (CHAOS_SEED=${SEED}, ${DRAWS} draws)`, async (t) => {
+  const only = process.env.CHAOS_DRAW === undefined ? undefined : Number(process.env.CHAOS_DRAW)
+  const draws = deal(prng(SEED + 7919), DRAWS) // all dealt, so that CHAOS_DRAW replays draw n as the full run had it
+  for (const [i, d] of draws.entries()) {
+    if (only !== undefined && only !== i) continue
+    // The name stays short (the test directory is named after it); the switches are printed beside it.
+    t.comment(`draw ${i}: ${JSON.stringify(d.switches)} ${d.args.join(' ')}`)
+    await t.test(`draw ${i} (CHAOS_SEED=${SEED} CHAOS_DRAW=${i}): ${d.names.join(', ')}`, (t) => variantDraw(t, d))
+  }
+})
+
+async function variantDraw(t: Test, d: Draw): Promise<void> {
+  const clock = fakeClock(NOW)
+  const emu = await emulator(t, { counts: { mail: 300, disk: 200, events: 300 }, days: 1, seed: SEED, clock: clock.now, end: NOW - 60_000, switches: d.switches, faults: { error5xx: 0.03, reset: 0.02, seed: SEED } })
+  const dir = t.testdir()
+  const sources = SOURCES.filter((s) => d.types === undefined || s.name !== 'disk')
+  const env = cliEnv(emu, Object.fromEntries(sources.map((s) => [s.dirVar, join(dir, s.name)])))
+  // The filter names a user of the data (the first mail record's), excluded from every source.
+  const uid = String((emu.truth('mail')[0] as { userUid: string }).userUid)
+  const filters = { ...(d.args.includes('--exclude-uids') ? { excludeUids: [uid] } : {}), ...(d.types === undefined ? {} : { types: d.types }) }
+  const typed = d.types === undefined ? [] : ['--types', d.types.join(',')]
+  const args = ['--lookback', '2d', '--max-pages', '3', '--concurrency', '2', '--retries', '12', ...typed, ...d.args.map((a) => (a === '<uid>' ? uid : a))]
+  const judge = (r: MainResult, what: string): void => {
+    const summaries = sources.map((s) => summaryOf(r, s.name))
+    const named = (x: (typeof summaries)[number]): boolean => Object.keys(x.anomalies ?? {}).length > 0 || /anomaly [a-z]/.test(x.error ?? '')
+    for (const s of sources) {
+      const sum = summaryOf(r, s.name)
+      const truth = emu.truth(s.name, filters)
+      const archive = existsSync(join(dir, s.name)) ? readArchive(join(dir, s.name), s.base) : { days: new Map(), lines: [] }
+      if (sum.ok) t.same(checkArchive(s.name, archive, truth), exact(truth.length), `${what}: ${s.name} ended ok and its archive equals the truth`)
+      else {
+        t.ok(named(sum), `${what}: ${s.name} failed (${sum.code}) naming an anomaly: ${sum.error ?? ''}`)
+        t.same(prefixProblems(s.name, archive, truth), [], `${what}: ${s.name}'s archive is a valid prefix of the truth`)
+      }
+    }
+    const failed = summaries.filter((x) => !x.ok)
+    if (r.code === EXIT_CODES.OK) t.ok(failed.length === 0 && summaries.every((x) => x.anomalies === undefined), `${what}: exit 0 with no anomaly`)
+    else if (r.code === EXIT_CODES.ANOMALY) t.ok(failed.length === 0 && summaries.some(named), `${what}: exit 8 with every source exact and an anomaly named`)
+    else t.ok(failed.some((x) => EXIT_CODES[x.code as keyof typeof EXIT_CODES] === r.code), exits(r, r.code ?? -1, `${what}: exit ${r.code} is a failed source's documented code (${failed.map((x) => x.code).join(', ')})`))
+    if (d.factsOnly) t.equal(r.code, EXIT_CODES.OK, exits(r, EXIT_CODES.OK, `${what}: learned facts alone are no anomaly`))
+  }
+  judge(await runMain(args, { env, cwd: dir, now: clock.now, summary: true }), 'first run')
+  // New arrivals ten minutes on: a source must fetch them (or keep failing loudly), never stall behind a bogus point.
+  clock.advance(10 * 60_000)
+  for (const s of ALL) emu.inject(s, 5, { at: NOW + 9 * 60_000 }) // before now: a record at now itself is the next run's ([from, now) is half-open)
+  judge(await runMain(args, { env, cwd: dir, now: clock.now, summary: true }), 'second run')
+}

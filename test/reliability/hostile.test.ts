@@ -151,7 +151,8 @@ t.test('a token that never ends (only empty pages, fresh tokens) stops with exit
 })
 
 t.test('a repeated page token stops with exit 4 after refetching the window three times; nothing is written', async (t) => {
-  const day = new Date().toISOString().slice(0, 10)
+  // Yesterday, not today: today's 00:00:00..00:00:10 would lie after now in the first seconds after midnight UTC.
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
   const rec = (i: number): object => ({ eventType: 'message_seen', date: `${day}T00:00:0${i}.000Z`, orgId: 123, userUid: '1', uniqId: String(i) })
   const server = await localServer(t, (req, res, n) => {
     const token = new URL(req.url ?? '/', 'http://x').searchParams.get('pageToken')

@@ -2,13 +2,13 @@
 // command (in-process, fixed clock) must end with the archive equal to the ground truth, or exit with the documented
 // non-zero code naming the anomaly. Never exit 0 with a record missing or a source stalled.
 import t, { type Test } from 'tap'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { SwitchesPatch } from '../../src/emulator/index.js'
 import { EXIT_CODES } from '../../src/errors.js'
 import type { SourceName } from '../../src/sources/descriptor.js'
 import { PassThrough } from 'node:stream'
-import { EXACT, ROOT, checkArchive, cliEnv, emulator, readArchive } from '../helpers.js'
+import { EXACT, ROOT, TOKEN, checkArchive, cliEnv, emulator, localServer, readArchive } from '../helpers.js'
 
 type Main = (argv: string[], io: object) => Promise<number>
 
@@ -195,4 +195,71 @@ t.test("the API's bytes are kept: big integers, 1.0, 1E5, \\u0041, duplicate key
   t.equal(readFileSync(join(dir, 'mail', `mail_audit_${d(1).slice(0, 10)}.json`), 'utf8'), lines.join('\n') + '\n', 'byte for byte')
   const again = await runMain(['--lookback', '2d'], { env, cwd: dir, now: () => NOW })
   t.match(again.stderr, /wrote 0,/, 'identity still dedupes them on the next run')
+})
+
+t.test('bytes that cannot be kept are counted, never silent: invalid UTF-8 (replacement-character), line breaks inside a record (reencoded)', async (t) => {
+  // A hand-made API: one page of mail within the asked bounds. One record carries a byte that is no UTF-8 (0xFF),
+  // one is pretty-printed across lines (a line of the archive cannot hold it as sent).
+  const d = (s: number): string => new Date(NOW - 3_600_000 + s * 1000).toISOString()
+  const pretty = `{\n  "eventType": "message_seen",\n  "date": "${d(2)}",\n  "uniqId": "2"\n}`
+  const bad = Buffer.concat([Buffer.from(`{"eventType":"message_seen","date":"${d(1)}","uniqId":"1","subject":"a`), Buffer.from([0xff]), Buffer.from('b"}')])
+  const server = await localServer(t, (req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams
+    const inside = (s: number): boolean => d(s) >= (q.get('afterDate') ?? '') && d(s) <= (q.get('beforeDate') ?? '9')
+    const recs = [...(inside(2) ? [Buffer.from(pretty)] : []), ...(inside(1) ? [bad] : [])]
+    res.setHeader('content-type', 'application/json')
+    res.end(Buffer.concat([Buffer.from('{"events":['), ...recs.flatMap((r, i) => (i === 0 ? [r] : [Buffer.from(','), r])), Buffer.from('],"nextPageToken":null}')]))
+  })
+  const dir = t.testdir()
+  const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: server.url, Y360_CLOUD_API_URL: server.url, Y360_RETRY_DELAY: '5ms', Y360_LOG_FILE: '', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
+  const summaryPath = join(dir, 'summary.json')
+  const r = await runMain(['--lookback', '2d', '--summary-json', summaryPath], { env, cwd: dir, now: () => NOW })
+  t.equal(r.code, EXIT_CODES.ANOMALY, r.code === EXIT_CODES.ANOMALY ? 'exit 8' : r.stderr)
+  const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { sources: { anomalies?: Record<string, number>; written: number }[] }
+  t.same([summary.sources[0].anomalies, summary.sources[0].written], [{ reencoded: 1, 'replacement-character': 1 }, 2])
+  t.equal(readFileSync(join(dir, 'mail', `mail_audit_${d(1).slice(0, 10)}.json`), 'utf8'),
+    `{"eventType":"message_seen","date":"${d(1)}","uniqId":"1","subject":"a\uFFFDb"}\n{"eventType":"message_seen","date":"${d(2)}","uniqId":"2"}\n`,
+    'written as decoded (U+FFFD) and compacted (the whitespace between its tokens removed), in order')
+  t.match(r.stderr, /reencoded 1, replacement-character 1/)
+})
+
+t.test('an API that reads only the first of repeated types= keys: the probe in both orders sees it; exit 4 naming repeated-key-ignored', async (t) => {
+  const types = ['message_seen', 'mailbox_send']
+  const { emu, dir, run } = await runCase(t, { counts: { mail: 600 }, switches: { typesFirstOnly: true }, args: ['--types', types.join(',')] })
+  const r = await run()
+  t.equal(r.code, EXIT_CODES.BAD_PAGE, r.stderr)
+  t.match(r.stderr, /mail: the API reads only the first of the repeated types keys: .* lacks \d+ records the first order returned.*\(anomaly repeated-key-ignored\)/)
+  t.same([r.summary.sources[0].code, anomaliesOf(r.summary, 'mail')], ['BAD_PAGE', { 'repeated-key-ignored': 1 }])
+  const asked = emu.requests().map((e) => new URLSearchParams(e.query).getAll('types'))
+  t.same(asked, [types, [...types].reverse()], 'two requests: the probe in both orders, nothing else')
+  t.same(existsSync(join(dir, 'mail')) ? readdirSync(join(dir, 'mail')).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [], [], 'nothing written')
+  // The same pull against an API that reads every key: the probe passes, the archive is the filtered truth.
+  emu.setSwitches({ typesFirstOnly: false })
+  const ok = await run()
+  t.equal(ok.code, EXIT_CODES.OK, ok.stderr)
+  const want = emu.truth('mail', { types })
+  t.same(checkArchive('mail', readArchive(join(dir, 'mail'), BASES.mail), want), { ...EXACT, total: want.length })
+})
+
+t.test('a record too large for the archive line readers goes to .rejected, counted (large-record), exit 8; the others are written', async (t) => {
+  const d = (s: number): string => new Date(NOW - 3_600_000 + s * 1000).toISOString()
+  const big = `{"eventType":"message_seen","date":"${d(2)}","uniqId":"big","subject":"${'x'.repeat(600_000)}"}`
+  const small = `{"eventType":"message_seen","date":"${d(1)}","uniqId":"1"}`
+  const server = await localServer(t, (req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams
+    const inside = (s: number): boolean => d(s) >= (q.get('afterDate') ?? '') && d(s) <= (q.get('beforeDate') ?? '9')
+    res.setHeader('content-type', 'application/json')
+    res.end(`{"events":[${[...(inside(2) ? [big] : []), ...(inside(1) ? [small] : [])].join(',')}],"nextPageToken":null}`)
+  })
+  const dir = t.testdir()
+  const env = { PATH: process.env.PATH ?? '', TZ: 'UTC', OAUTH_TOKEN_ARG: TOKEN, ORGANIZATION_ID_ARG: '123', Y360_API_URL: server.url, Y360_CLOUD_API_URL: server.url, Y360_RETRY_DELAY: '5ms', Y360_LOG_FILE: '', MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') }
+  const summaryPath = join(dir, 'summary.json')
+  const r = await runMain(['--lookback', '2d', '--summary-json', summaryPath], { env, cwd: dir, now: () => NOW })
+  t.equal(r.code, EXIT_CODES.ANOMALY, r.code === EXIT_CODES.ANOMALY ? 'exit 8' : r.stderr)
+  const s = (JSON.parse(readFileSync(summaryPath, 'utf8')) as { sources: { anomalies?: Record<string, number>; written: number; rejected: number }[] }).sources[0]
+  t.same([s.anomalies, s.written, s.rejected], [{ 'large-record': 1 }, 1, 1])
+  t.equal(readFileSync(join(dir, 'mail', `mail_audit_${d(1).slice(0, 10)}.json`), 'utf8'), small + '\n', 'the day file holds the other record')
+  const rejected = readFileSync(join(dir, 'mail', 'mail_audit.rejected'), 'utf8').split('\n').slice(0, -1)
+  t.equal(rejected.length, 1)
+  t.ok(rejected[0].includes(`"uniqId":"big"`) && rejected[0].length > 600_000, 'the whole record is in .rejected')
 })

@@ -1,0 +1,89 @@
+/**
+ * The repeated-key probe. A filter sent as repeated keys (mail `types=a&types=b`, `includeUids=u1&includeUids=u2`)
+ * that the API reads by its first key only returns a subset that still matches the filter: no check of the records
+ * can see it. Asked in both orders, an honest API answers with the same newest page (the order of a filter's values
+ * means nothing); one that reads the first key only answers with two different subsets. So, once per run and per such
+ * filter, the first page of the run's range is asked in the configured order, then with that filter's values reversed:
+ * a record of the first answer newer than the oldest record of the second must be in the second (records arriving in
+ * between only push older ones out of it). Exclusions are not probed: reading only the first excluded value lets
+ * records through that the per-record filter check drops (anomaly filter-ignored:excludeUids).
+ * Limit: the probe sees only the range's newest page, so a type whose records all lie older than it goes unnoticed.
+ */
+import { Y360Error } from '../errors.js'
+import type { SourceStats } from '../messages.js'
+import { show, type Micros } from '../time.js'
+import type { ApiClient } from './client.js'
+import { requestBounds } from './collect.js'
+import type { EndpointDescriptor, Filters, Page, PageRequest } from './descriptor.js'
+import type { HostLimiter } from './limiter.js'
+
+export interface ProbeOptions {
+  ep: EndpointDescriptor
+  client: ApiClient
+  limiter: HostLimiter
+  baseUrl: string
+  org: number
+  filters: Filters
+  from: Micros
+  to: Micros
+  pageSize: number
+  stats: SourceStats
+  signal?: AbortSignal
+}
+
+/** The inclusion filters a first-key-only reading narrows silently. */
+const PROBED = ['types', 'includeUids'] as const
+
+/** The filters of `req` that go out as a repeated query key with two values or more (reversing them changes the key's values). */
+export function repeatedKeyFilters(ep: EndpointDescriptor, req: PageRequest): (typeof PROBED)[number][] {
+  const q0 = ep.query(req)
+  return PROBED.filter((name) => {
+    const values = req.filters[name]
+    if (values === undefined || values.length < 2) return false
+    const q1 = ep.query({ ...req, filters: { ...req.filters, [name]: [...values].reverse() } })
+    return [...new Set(q0.keys())].some((k) => q0.getAll(k).length >= 2 && q0.getAll(k).join('\n') !== q1.getAll(k).join('\n'))
+  })
+}
+
+/**
+ * Records of `first` that `second` lacks although they are newer than its oldest record (all of them when `second`
+ * is the whole range: not full); 0 when `second` is an empty page with a next token. Records are compared by the
+ * text the API sent (else their encoding).
+ */
+export function missingFrom(ep: EndpointDescriptor, first: Page, second: Page, pageSize: number): number {
+  const text = (p: Page, i: number): string => p.texts?.[i]?.text ?? JSON.stringify(p.records[i])
+  if (second.records.length === 0 && second.next !== null) return 0 // an empty page that goes on (API.md §3): nothing to judge by
+  const instants = second.records.map((r) => ep.timestamp(r as Record<string, unknown>)).filter((us): us is Micros => us !== undefined)
+  const full = second.records.length >= pageSize || second.next !== null
+  const cutoff = full && instants.length > 0 ? Math.min(...instants) : -Infinity
+  const have = new Set(second.records.map((_, i) => text(second, i)))
+  let missing = 0
+  first.records.forEach((r, i) => {
+    const us = ep.timestamp(r as Record<string, unknown>)
+    if (us !== undefined && us > cutoff && !have.has(text(first, i))) missing++
+  })
+  return missing
+}
+
+/** Runs the probe (nothing when no filter goes out as repeated keys); throws BAD_PAGE, counted, when the API reads the first key only. */
+export async function probeRepeatedKeys(o: ProbeOptions): Promise<void> {
+  const { ep } = o
+  const req: PageRequest = { ...requestBounds(o.from, o.to, ep.unitUs), token: undefined, pageSize: o.pageSize, filters: o.filters }
+  const names = repeatedKeyFilters(ep, req)
+  if (names.length === 0) return
+  const get = (r: PageRequest): Promise<Page> => {
+    o.stats.pages++
+    return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query(r)}`, o.limiter, o.signal)
+  }
+  const first = await get(req)
+  o.stats.fetched += first.records.length
+  for (const name of names) {
+    const values = req.filters[name] as string[]
+    const second = await get({ ...req, filters: { ...req.filters, [name]: [...values].reverse() } })
+    o.stats.fetched += second.records.length
+    const missing = missingFrom(ep, first, second, o.pageSize)
+    if (missing === 0) continue
+    o.stats.anomaly('repeated-key-ignored')
+    throw new Y360Error('BAD_PAGE', `${ep.name}: the API reads only the first of the repeated ${name} keys: asked with the values in the other order, the newest page of ${show(o.from)}..${show(o.to)} lacks ${missing} records the first order returned, so a filtered archive would silently miss records; stopping the source (anomaly repeated-key-ignored); pull one value per archive, or without the filter`, { source: ep.name })
+  }
+}
