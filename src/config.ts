@@ -105,7 +105,7 @@ function readFilePlan(input: ConfigInput, path: string): { plan: Plan; problems:
     const name = entry.name ?? (id.ok && id.value !== undefined ? String(id.value) : entry.where)
     return { where: entry.where, name, config: freeze({ ...j.config, warnings: [] }) }
   })
-  problems.push(...distinctNames(orgs), ...(mode === 'fetch' ? distinctDirs(orgs) : []))
+  problems.push(...distinctNames(orgs), ...(mode === 'fetch' || mode === 'reconcile' ? distinctDirs(orgs) : []))
   const warnings = orgWarnings(said)
   const ignored = OPTIONS.flatMap((o) => (o.env !== undefined && o !== OPTION.config && (input.env[o.env] ?? '') !== '' ? [o.env] : []))
   if (ignored.length > 0) warnings.unshift(`with --config the environment is not read for options: ignoring ${ignored.join(', ')} (set them in ${path})`)

@@ -76,7 +76,7 @@ export const EXIT_CODES: Record<ErrorCode | 'OK', number> = {
  * Exit codes from the most to the least severe: a run of several organisations (--config) exits with the first of
  * these that any organisation had (a bug, then what needs the operator, then what is transient or harmless).
  */
-export const EXIT_SEVERITY: readonly number[] = [70, 1, 3, 5, 7, 9, 4, 8, 6, 75]
+export const EXIT_SEVERITY: readonly number[] = [70, 1, 3, 5, 7, 9, 4, 10, 8, 6, 75]
 
 /** The most severe of `codes` (EXIT_SEVERITY; an unlisted non-zero code ranks after them); 0 when all are 0. */
 export function worstExit(codes: readonly number[]): number {

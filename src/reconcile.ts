@@ -4,15 +4,16 @@
  * per day what the archive lacked and what it holds that the API no longer returns (beyond the API's retention: said
  * so). Exit 0 when nothing was missing, RECORDS_MISSING (10) when something was (repaired, or not with --dry-run).
  */
-import { loadConfig, type Config } from './config.js'
+import { loadPlan, type Config, type OrgPlan, type Plan } from './config.js'
 import { OPTION } from './config/options.js'
-import { EXIT_CODES, exitCodeOf, Y360Error } from './errors.js'
+import { EXIT_CODES, exitCodeOf, worstExit, Y360Error } from './errors.js'
 import type { Io } from './io.js'
-import { createLogger } from './log.js'
+import { createLogger, type Logger } from './log.js'
 import { ReconcileOutput, type SourceReconcile } from './pipeline/outputs/reconcile.js'
 import { run, type RunSummary, type SourceSummary } from './pipeline/run.js'
 import type { BeforeSeal } from './pipeline/seal.js'
 import { packageVersion } from './package.js'
+import { Limiters } from './sources/limiter.js'
 
 /** The options reconcile reads besides the fetch job's connection and archive options. */
 const OWN = [OPTION.since, OPTION.until, OPTION.dryRun, OPTION.json, OPTION.timezone, OPTION.overlapMs]
@@ -25,6 +26,7 @@ export function reconcileHelp(version: string): string {
     '',
     'Usage:',
     '  y360-audit reconcile --since X [--until Y] [--dry-run] [--json] [options]   (the fetch job\'s configuration)',
+    '  y360-audit reconcile --config FILE --since X ...   (every organisation of the file, lines led by its name)',
     '',
     'Each day of the range is compared with its day file by record identity (canonical content: spacing and key',
     'order do not matter). Records the API returns that the file lacks are merged in (temp file + rename, ascending,',
@@ -104,39 +106,71 @@ function testPause(io: Io): ((point: 'repair' | 'rename', n: number) => Promise<
   }
 }
 
-/** `y360-audit reconcile`: returns the exit code. */
-export async function reconcileMain(argv: string[], io: Io): Promise<number> {
-  let cfg: Config
+/** One organisation's reconcile: its run under the archive's lock, and its per-source reports. */
+async function reconcileOrg(cfg: Config, log: Logger, io: Io, limiters: Limiters): Promise<{ code: number; reports: SourceReport[] }> {
+  for (const w of cfg.warnings) log.warn(w)
+  const tool = `y360-audit ${packageVersion()}`
+  let output: ReconcileOutput | undefined
+  const make = (beforeSeal: BeforeSeal | undefined): ReconcileOutput => (output = new ReconcileOutput(cfg, log, io.now, { dryRun: cfg.dryRun, pause: testPause(io), beforeSeal, tool }))
   try {
-    cfg = loadConfig({ argv, env: io.env, cwd: io.cwd, now: io.now, mode: 'reconcile' })
+    const summary = await run({ cfg, log, now: io.now, timer: io.timer, signal: io.signal, output: make, tool, limiters })
+    const reports = summary.sources.map((s) => sourceReport(s, output?.results.get(s.source)))
+    return { code: io.interrupted() ?? exitOf(summary, reports), reports }
+  } catch (err) {
+    if (err instanceof Y360Error && err.code === 'CONFIG_INVALID') log.error(`configuration problems: ${err.message}`)
+    else log.error({ code: (err as Y360Error).code }, (err as Error).message)
+    return { code: io.interrupted() ?? exitCodeOf(err), reports: [] }
+  }
+}
+
+/** The report of every organisation: text (each line led by the organisation's name with --config) or --json. */
+function planReport(plan: Plan, results: { org: OrgPlan; code: number; reports: SourceReport[] }[], code: number): string {
+  const dryRun = plan.process.dryRun
+  if (plan.file === undefined) {
+    const reports = results[0]?.reports ?? []
+    return plan.process.json ? JSON.stringify({ version: 1, ok: code === EXIT_CODES.OK, exitCode: code, dryRun, sources: reports }) + '\n' : textReport(reports, dryRun)
+  }
+  if (plan.process.json) {
+    const orgs = results.map((r) => ({ org: r.org.config.org, name: r.org.name, ok: r.code === EXIT_CODES.OK, exitCode: r.code, sources: r.reports }))
+    return JSON.stringify({ version: 1, ok: code === EXIT_CODES.OK, exitCode: code, dryRun, orgs }) + '\n'
+  }
+  return results.map((r) => (r.reports.length === 0 ? `${r.org.name}: FAILED (exit ${r.code}), see the log\n` : textReport(r.reports, dryRun).replace(/^(?=\S)/gm, `${r.org.name}/`))).join('')
+}
+
+/**
+ * `y360-audit reconcile`: returns the exit code. With --config every organisation of the file, one after the other
+ * (all through one per-host pacing), each under its own archive locks; the exit code is the most severe of theirs.
+ */
+export async function reconcileMain(argv: string[], io: Io): Promise<number> {
+  let plan: Plan
+  try {
+    plan = loadPlan({ argv, env: io.env, cwd: io.cwd, now: io.now, mode: 'reconcile' })
   } catch (err) {
     io.stderr.write(`y360-audit reconcile: ${(err as Error).message}\n`)
     return exitCodeOf(err)
   }
+  const cfg = plan.process
   let logging: Awaited<ReturnType<typeof createLogger>>
   try {
     const file = cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 }
-    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color: io.env.TERM !== 'dumb' && (io.env.NO_COLOR ?? '') === '', journal: !io.tty && io.journal === true, stderr: io.stderr, file, secrets: [cfg.token] })
+    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color: io.env.TERM !== 'dumb' && (io.env.NO_COLOR ?? '') === '', journal: !io.tty && io.journal === true, stderr: io.stderr, file, secrets: plan.orgs.map((o) => o.config.token) })
   } catch (err) {
     io.stderr.write(`y360-audit reconcile: ${(err as Error).message}\n`)
     return exitCodeOf(err)
   }
   const { log, close } = logging
   try {
-    for (const w of cfg.warnings) log.warn(w)
-    const tool = `y360-audit ${packageVersion()}`
-    let output: ReconcileOutput | undefined
-    const make = (beforeSeal: BeforeSeal | undefined): ReconcileOutput => (output = new ReconcileOutput(cfg, log, io.now, { dryRun: cfg.dryRun, pause: testPause(io), beforeSeal, tool }))
-    const summary = await run({ cfg, log, now: io.now, signal: io.signal, output: make, tool })
-    const reports = summary.sources.map((s) => sourceReport(s, output?.results.get(s.source)))
-    const code = io.interrupted() ?? exitOf(summary, reports)
-    const text = cfg.json ? JSON.stringify({ version: 1, ok: code === EXIT_CODES.OK, exitCode: code, dryRun: cfg.dryRun, sources: reports }) + '\n' : textReport(reports, cfg.dryRun)
-    await new Promise<void>((resolve) => io.stdout.write(text, () => resolve()))
+    for (const w of plan.warnings) log.warn(w)
+    const limiters = new Limiters({ maxRps: cfg.maxRps, now: io.timer?.now, sleep: io.timer?.sleep })
+    const results: { org: OrgPlan; code: number; reports: SourceReport[] }[] = []
+    for (const org of plan.orgs) {
+      if (io.signal.aborted) break
+      const olog = plan.file === undefined ? log : log.child({ org: org.name }, { msgPrefix: `${org.name}: ` })
+      results.push({ org, ...(await reconcileOrg(org.config, olog, io, limiters)) })
+    }
+    const code = io.interrupted() ?? worstExit(results.map((r) => r.code))
+    await new Promise<void>((resolve) => io.stdout.write(planReport(plan, results, code), () => resolve()))
     return code
-  } catch (err) {
-    if (err instanceof Y360Error && err.code === 'CONFIG_INVALID') io.stderr.write(`y360-audit reconcile: ${err.message}\n`)
-    else log.error({ code: (err as Y360Error).code }, (err as Error).message)
-    return io.interrupted() ?? exitCodeOf(err)
   } finally {
     await close()
   }

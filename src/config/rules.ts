@@ -177,7 +177,6 @@ export const reconcileShape: Rule = (cfg, mode) => {
   if (cfg.since === undefined) out.push(problem(OPTION.since.flag, undefined, 'reconcile needs --since (the start of the range to ask the API for again; --until defaults to now)'))
   const refused: [string, boolean][] = [[OPTION.stdout.flag, cfg.stdout], [OPTION.syslog.flag, cfg.syslog !== undefined], [OPTION.watch.flag, cfg.watch], [OPTION.stateFile.flag, cfg.stateFile !== undefined], [OPTION.summaryJson.flag, cfg.summaryJson !== undefined], [OPTION.metricsFile.flag, cfg.metricsFile !== undefined]]
   for (const [flag, given] of refused) if (given) out.push(problem(flag, undefined, `--${flag} is not an option of reconcile, which compares the archive directories with the API (its report: stdout, --json)`))
-  if (cfg.config !== undefined) out.push(problem(OPTION.config.flag, cfg.config, 'reconcile runs one organisation: give that organisation\'s options (directories, --org, token) instead of --config'))
   return out
 }
 
