@@ -10,14 +10,18 @@ import type { RunSummary } from './pipeline/run.js'
 import type { Scrub } from './secrets.js'
 import { parseInstant } from './time.js'
 
-/** Everything --summary-json holds. */
-export interface SummaryDocument {
+/** What every --summary-json document starts with: the run's times and outcome. */
+interface DocumentHead {
   version: 1
   startedAt: string
   finishedAt: string
   ok: boolean
   exitCode: number
   cycle: number
+}
+
+/** Everything --summary-json holds. */
+export interface SummaryDocument extends DocumentHead {
   sources: RunSummary['sources']
 }
 
@@ -36,13 +40,7 @@ export interface OrgSummary {
 }
 
 /** The --summary-json document of a --config run: the run's outcome, then each organisation's (`orgs`, in file order). */
-export interface OrgsSummaryDocument {
-  version: 1
-  startedAt: string
-  finishedAt: string
-  ok: boolean
-  exitCode: number
-  cycle: number
+export interface OrgsSummaryDocument extends DocumentHead {
   orgs: OrgSummary[]
 }
 

@@ -4,11 +4,11 @@
  * text for the option rows' own parsers (src/config.ts#readPlan layers it), so the file and the command line can never
  * disagree about what a value means.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { nearestFlag } from './layer.js'
 import { OPTION, SOURCE_OPTIONS, type OptionSpec } from './options.js'
 import { problem, type Problem } from './problem.js'
+import { readSmallFile } from './read.js'
 import { SOURCE_NAMES } from '../sources/descriptor.js'
 
 /** A value of the file as an option's text: a string, `true` for a switch that is on, `null` to unset a default. */
@@ -47,25 +47,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 
 /** Reads the file (a regular file, at most MAX_FILE bytes); its text or the problem. */
 function readText(path: string): { text?: string; problem?: string } {
-  let fd: number | undefined
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
-    const st = fstatSync(fd)
-    if (!st.isFile()) return { problem: `the config file (--config) ${path} is not a regular file` }
-    if (st.size > MAX_FILE) return { problem: `the config file (--config) ${path} is ${st.size} bytes: not a config file` }
-    const buf = Buffer.alloc(st.size)
-    let n = 0
-    while (n < buf.length) {
-      const r = readSync(fd, buf, n, buf.length - n, n)
-      if (r === 0) break
-      n += r
-    }
-    return { text: buf.subarray(0, n).toString('utf8') }
-  } catch (err) {
-    return { problem: `cannot read the config file (--config) ${path}: ${(err as Error).message}` }
-  } finally {
-    if (fd !== undefined) closeSync(fd)
-  }
+  const r = readSmallFile(path, MAX_FILE, 'the config file (--config)', 'config file')
+  return r.problem === undefined ? { text: r.text } : { problem: r.problem }
 }
 
 /** One value as its option's text; a problem when its JSON type cannot be that option's. */

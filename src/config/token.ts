@@ -3,11 +3,12 @@
  * `$CREDENTIALS_DIRECTORY/y360-token`), so it never has to sit in the environment or on a command line. Reads the file
  * (never writes); a token that cannot be sent as an HTTP header value is a problem here, not a request retried later.
  */
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { TOKEN_CREDENTIAL } from '../secrets.js'
 import { OPTION } from './options.js'
 import { problem, type Problem } from './problem.js'
+import { readSmallFile } from './read.js'
 
 /** A token file larger than this is not a token (a wrong path: a log, a key store). */
 const MAX_TOKEN_FILE = 64 * 1024
@@ -32,29 +33,12 @@ export function headerProblem(token: string): string | undefined {
 
 /** Reads a token file: a regular file (links followed: Kubernetes Secret volumes are links), one trailing newline trimmed. */
 function readTokenFile(path: string, what: string): { token?: string; problem?: string; warning?: string } {
-  let fd: number | undefined
-  try {
-    // O_NONBLOCK: a FIFO planted on the path must not hang the start (it is refused below).
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
-    const st = fstatSync(fd)
-    if (!st.isFile()) return { problem: `${what} ${path} is not a regular file` }
-    if (st.size > MAX_TOKEN_FILE) return { problem: `${what} ${path} is ${st.size} bytes: not a token file` }
-    const buf = Buffer.alloc(st.size)
-    let n = 0
-    while (n < buf.length) {
-      const r = readSync(fd, buf, n, buf.length - n, n)
-      if (r === 0) break
-      n += r
-    }
-    const token = buf.subarray(0, n).toString('utf8').replace(/\r?\n$/, '')
-    if (token.trim() === '') return { problem: `${what} ${path} is empty` }
-    const warning = (st.mode & 0o004) !== 0 ? `${path} is readable by every user and holds the token; run: chmod o-r ${path} (0400, or 0440 for a group such as a Kubernetes fsGroup)` : undefined
-    return { token, warning }
-  } catch (err) {
-    return { problem: `cannot read ${what} ${path}: ${(err as Error).message}` }
-  } finally {
-    if (fd !== undefined) closeSync(fd)
-  }
+  const r = readSmallFile(path, MAX_TOKEN_FILE, what, 'token file')
+  if (r.problem !== undefined) return { problem: r.problem }
+  const token = (r.text ?? '').replace(/\r?\n$/, '')
+  if (token.trim() === '') return { problem: `${what} ${path} is empty` }
+  const warning = ((r.mode ?? 0) & 0o004) !== 0 ? `${path} is readable by every user and holds the token; run: chmod o-r ${path} (0400, or 0440 for a group such as a Kubernetes fsGroup)` : undefined
+  return { token, warning }
 }
 
 /** The token file to read when no token is given: --token-file, else the systemd credential when it exists. */

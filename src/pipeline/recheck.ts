@@ -20,18 +20,10 @@ import { ENDPOINTS } from '../sources/index.js'
 import { showDuration, type Micros } from '../time.js'
 import type { Refetch } from './output.js'
 import { ReconcileSink } from './reconcile-sink.js'
+import type { BeforeSealRequest } from './seal.js'
 
-/** One source's days about to be sealed, and how to write into its archive. */
-export interface RecheckRequest {
-  source: SourceConfig
-  archive: ArchiveId
-  /** Day names, oldest first. */
-  days: readonly string[]
-  stats: SourceStats
-  log: Logger
-  /** Throws LOCKED when the run lost the archive's lock (run before each write). */
-  guard: () => void
-}
+/** One source's days about to be sealed, and how to write into its archive: what the seal hook is given. */
+export type RecheckRequest = BeforeSealRequest
 
 /** What the re-check needs from the run: the API, the archive's zone and overlap, the scrubber for `.rejected`, the clock. */
 export interface RecheckDeps {

@@ -15,21 +15,10 @@ import { show, type Micros } from '../time.js'
 import type { ApiClient } from './client.js'
 import { requestBounds } from './collect.js'
 import type { EndpointDescriptor, Filters, Page, PageRequest } from './descriptor.js'
-import type { HostLimiter } from './limiter.js'
+import type { WindowedSourceOptions } from './windowed.js'
 
-export interface ProbeOptions {
-  ep: EndpointDescriptor
-  client: ApiClient
-  limiter: HostLimiter
-  baseUrl: string
-  org: number
-  filters: Filters
-  from: Micros
-  to: Micros
-  pageSize: number
-  stats: SourceStats
-  signal?: AbortSignal
-}
+/** What the probe asks with: the windowed source's endpoint, client, pacing, range and counters. */
+export type ProbeOptions = Pick<WindowedSourceOptions, 'ep' | 'client' | 'limiter' | 'baseUrl' | 'org' | 'filters' | 'from' | 'to' | 'pageSize' | 'stats' | 'signal'>
 
 /** The inclusion filters a first-key-only reading narrows silently. */
 const PROBED = ['types', 'includeUids'] as const

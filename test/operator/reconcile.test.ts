@@ -2,7 +2,7 @@
 // the archive then equals the ground truth and passes verify; --dry-run changes nothing on disk; records the API no
 // longer returns are reported (beyond its retention: said so, not an error); a SIGKILL in the middle of the repair
 // leaves a valid archive that a rerun completes exactly. In-process (runMain), but for the SIGKILL (a real process).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createHash, generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -22,6 +22,18 @@ function dirHash(dir: string): string {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** A mail archive fetched whole (lookback one day more than the data) from an emulator on a fixed clock at the last noon. */
+async function fetchedMail(t: Test, o: { mail: number; days: number; seed: number }) {
+  const now = lastNoonUtc()
+  const clock = fakeClock(now)
+  const emu = await emulator(t, { clock: clock.now, counts: { mail: o.mail }, days: o.days, end: now, seed: o.seed })
+  const dir = t.testdir()
+  const mailDir = join(dir, 'mail')
+  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
+  t.equal((await runMain(['--lookback', `${o.days + 1}d`], { env, cwd: dir, now: clock.now })).code, 0, 'the archive fetched')
+  return { now, clock, emu, dir, mailDir, env }
+}
 
 t.test('late arrivals in the past: found per day, --dry-run changes nothing, the repair makes the archive exact', async (t) => {
   const now = lastNoonUtc()
@@ -126,13 +138,7 @@ t.test('reconcile refuses what it cannot do', async (t) => {
 })
 
 t.test('SIGKILL during the repair leaves a valid archive; a rerun completes it exactly', async (t) => {
-  const now = lastNoonUtc()
-  const clock = fakeClock(now)
-  const emu = await emulator(t, { clock: clock.now, counts: { mail: 400 }, days: 4, end: now, seed: 8 })
-  const dir = t.testdir()
-  const mailDir = join(dir, 'mail')
-  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
-  t.equal((await runMain(['--lookback', '5d'], { env, cwd: dir, now: clock.now })).code, 0)
+  const { now, clock, emu, dir, mailDir, env } = await fetchedMail(t, { mail: 400, days: 4, seed: 8 })
   emu.late('mail', 3, { from: now - 3 * DAY, to: now - 3 * DAY + HOUR })
   emu.late('mail', 3, { from: now - 2 * DAY, to: now - 2 * DAY + HOUR })
   emu.late('mail', 3, { from: now - DAY, to: now - DAY + HOUR })
@@ -156,13 +162,7 @@ t.test('SIGKILL during the repair leaves a valid archive; a rerun completes it e
 })
 
 t.test('SIGKILL between a sealed day\'s reopen and its rename: the day is open (verify passes), the rerun repairs and reseals it', async (t) => {
-  const now = lastNoonUtc()
-  const clock = fakeClock(now)
-  const emu = await emulator(t, { clock: clock.now, counts: { mail: 200 }, days: 3, end: now, seed: 9 })
-  const dir = t.testdir()
-  const mailDir = join(dir, 'mail')
-  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
-  t.equal((await runMain(['--lookback', '4d'], { env, cwd: dir, now: clock.now })).code, 0)
+  const { now, clock, emu, dir, mailDir, env } = await fetchedMail(t, { mail: 200, days: 3, seed: 9 })
   t.ok(readFileSync(join(mailDir, 'mail_audit.manifest.jsonl'), 'utf8').length > 0, 'the closed days are sealed')
   emu.late('mail', 4, { from: now - 2 * DAY, to: now - 2 * DAY + HOUR })
   const range = ['--since', iso(now - 3 * DAY)]
@@ -183,13 +183,7 @@ t.test('SIGKILL between a sealed day\'s reopen and its rename: the day is open (
 })
 
 t.test('reconcile changes only the sealed days that lack records; one changed outside the tool is named (sealed-day-changed)', async (t) => {
-  const now = lastNoonUtc()
-  const clock = fakeClock(now)
-  const emu = await emulator(t, { clock: clock.now, counts: { mail: 200 }, days: 3, end: now, seed: 10 })
-  const dir = t.testdir()
-  const mailDir = join(dir, 'mail')
-  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
-  t.equal((await runMain(['--lookback', '4d'], { env, cwd: dir, now: clock.now })).code, 0)
+  const { now, clock, emu, dir, mailDir, env } = await fetchedMail(t, { mail: 200, days: 3, seed: 10 })
   const manifest = join(mailDir, 'mail_audit.manifest.jsonl')
   const sealed = readFileSync(manifest, 'utf8')
   const nothing = await runMain(['reconcile', '--since', iso(now - 3 * DAY)], { env, cwd: dir, now: clock.now })
