@@ -42,11 +42,24 @@ export function ordered(list: AuditRecord[]): { records: AuditRecord[]; repeats:
   return { records, repeats }
 }
 
-/** What a window's pages gave: its records in order, its rejects, and the repeats dropped. */
+/** What a window's pages gave: its records in order, its rejects, and what it dropped, by why. */
 export interface Collected {
   records: AuditRecord[]
   rejected: Rejected[]
+  /** Repeats of a record inside the part kept. */
   repeats: number
+  /** Records of the part kept that the requested filters exclude (anomaly filter-ignored). */
+  filtered: number
+  /** Records outside [lo, hi), neither rejected nor kept (a neighbour window's, from the bounds asked one unit wider). */
+  neighbours: number
+  /** Records inside [lo, hi) but outside the part kept, repeats and rejects included: fetched again by the rest. */
+  refetched: number
+}
+
+/** The part of a window a cut pass keeps: records at or after `from`, before `below`. */
+export interface KeptPart {
+  from?: Micros
+  below?: Micros
 }
 
 /** Records nested deeper than this are poison pills for recursive encoders: kept as sent, identified by their text. */
@@ -79,8 +92,16 @@ export class WindowCollector {
   readonly #byLine = new Map<string, AuditRecord>()
   readonly #edge = new Set<string>()
   readonly #rejected: Rejected[] = []
+  /** The instant of each reject (undefined: it has none), same order: a cut pass leaves the rest's rejects to it. */
+  readonly #rejectedUs: (Micros | undefined)[] = []
+  /** Instants of records the requested filters exclude, and of repeats inside the window (few: lists are enough). */
+  readonly #filteredUs: Micros[] = []
+  readonly #repeatUs: Micros[] = []
+  /** Texts this pass added to the run's rejected-once set (taken back when the pass is thrown away). */
+  readonly #onceAdded: string[] = []
+  #neighbours = 0
+  #distinct = 0
   readonly anomalies = new Map<AnomalyKind, number>()
-  #repeats = 0
   #oldest: Micros | undefined
   #newest: Micros | undefined
   #min: Micros | undefined
@@ -100,8 +121,9 @@ export class WindowCollector {
     this.anomalies.set(kind, (this.anomalies.get(kind) ?? 0) + 1)
   }
 
-  #reject(reason: string, record: unknown, text: string | undefined): void {
+  #reject(reason: string, record: unknown, text: string | undefined, us?: Micros): void {
     this.#rejected.push(text === undefined ? { reason, record } : { reason, record, text: oneLine(text) })
+    this.#rejectedUs.push(us)
   }
 
   /** The record's text as sent (on one line), or its re-encoding (counted); undefined when it cannot be encoded. */
@@ -147,7 +169,8 @@ export class WindowCollector {
     const seen = inside ? this.#byLine.has(line) : this.#edge.has(line)
     this.#order(us, seen)
     if (seen) {
-      if (inside) this.#repeats++
+      if (inside) this.#repeatUs.push(us)
+      else this.#neighbours++
       return false
     }
     if (!inside) return this.#outsider(us, item, line)
@@ -176,9 +199,10 @@ export class WindowCollector {
     const ancient = c.ancientBefore !== undefined && us < c.ancientBefore
     if ((future || ancient) && !(c.rejectedOnce?.has(line) ?? false)) {
       c.rejectedOnce?.add(line)
+      this.#onceAdded.push(line)
       this.#count(future ? 'future-record' : 'ancient-record')
       this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", item, line)
-    }
+    } else this.#neighbours++
     return true
   }
 
@@ -186,13 +210,14 @@ export class WindowCollector {
     const c = this.checks
     if (line.length > MAX_RECORD_CHARS) {
       this.#count('large-record')
-      this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line)
+      this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line, us)
       this.#byLine.set(line, { us, line: '' }) // seen (its repeats are no news), but never written
       return true
     }
     const failed = c.mismatch?.(item)
     if (failed !== undefined) {
       this.#count(`filter-ignored:${failed}` as AnomalyKind)
+      this.#filteredUs.push(us)
       this.#byLine.set(line, { us, line: '' })
       return true
     }
@@ -201,6 +226,7 @@ export class WindowCollector {
     if (this.#oldest === undefined || us < this.#oldest) this.#oldest = us
     if (this.#newest === undefined || us > this.#newest) this.#newest = us
     this.#byLine.set(line, { us, line })
+    this.#distinct++
     return true
   }
 
@@ -224,16 +250,44 @@ export class WindowCollector {
     return this.#outside
   }
 
+  /** Distinct records inside the window kept so far (not filtered, not rejected). */
+  get distinct(): number {
+    return this.#distinct
+  }
+
   /** Distinct lines inside the window so far. */
   get size(): number {
     return this.#byLine.size
   }
 
-  /** The window's records ascending by (instant, key), each once; its rejects; the repeats dropped on the way. */
-  finish(): Collected {
-    const kept = [...this.#byLine.values()].filter((r) => r.line !== '')
+  /**
+   * The window's records ascending by (instant, key), each once, and its rejects; with `part`, only those of the part
+   * a cut pass keeps (what it received of the rest is counted `refetched`: the rest's own pass fetches it again).
+   */
+  finish(part: KeptPart = {}): Collected {
+    const from = part.from ?? -Infinity
+    const below = part.below ?? Infinity
+    const inPart = (us: Micros): boolean => us >= from && us < below
+    const kept: AuditRecord[] = []
+    let refetched = 0
+    for (const r of this.#byLine.values()) {
+      if (!inPart(r.us)) refetched++
+      else if (r.line !== '') kept.push(r)
+    }
+    const rejected = this.#rejected.filter((_, i) => {
+      const us = this.#rejectedUs[i]
+      return us === undefined || us < this.lo || us >= this.hi || inPart(us)
+    })
+    const repeats = this.#repeatUs.filter(inPart).length
+    const filtered = this.#filteredUs.filter(inPart).length
+    refetched += this.#repeatUs.length - repeats // rejects and filtered are in #byLine already
     const sorted = ordered(kept)
-    return { records: sorted.records, rejected: this.#rejected, repeats: this.#repeats + sorted.repeats }
+    return { records: sorted.records, rejected, repeats: repeats + sorted.repeats, filtered, neighbours: this.#neighbours, refetched }
+  }
+
+  /** The pass is thrown away (fetched again): the records it rejected once will be rejected by the pass that replaces it. */
+  forget(): void {
+    for (const line of this.#onceAdded) this.checks.rejectedOnce?.delete(line)
   }
 }
 
