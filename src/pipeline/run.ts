@@ -58,7 +58,9 @@ const PAGE_SIZE = 100
 
 /** Records a window should hold on average: half of what a window may take before it is split. */
 function targetRecords(cfg: Config, pageSize: number): number {
-  return Math.max(pageSize, Math.floor((cfg.maxPages * pageSize) / 2))
+  // Each window ends on a part-full page: wide windows waste less. A window the page budget cuts keeps its pages, so
+  // aiming near the budget costs little when the density estimate is off.
+  return Math.max(pageSize, Math.floor(cfg.maxPages * pageSize * 0.8))
 }
 
 /** What every source of a run shares: the client, the per-host limiters, the output. */

@@ -101,6 +101,8 @@ export class WindowCollector {
   readonly #onceAdded: string[] = []
   #neighbours = 0
   #distinct = 0
+  #atAfter = false
+  #atBefore = false
   readonly anomalies = new Map<AnomalyKind, number>()
   #oldest: Micros | undefined
   #newest: Micros | undefined
@@ -191,6 +193,8 @@ export class WindowCollector {
   #outsider(us: Micros, item: Record<string, unknown>, line: string): boolean {
     if (this.#edge.size < EDGE_TEXTS) this.#edge.add(line)
     const c = this.checks
+    if (us === c.asked?.after) this.#atAfter = true
+    if (us === c.asked?.before) this.#atBefore = true
     if (c.asked !== undefined && (us < c.asked.after || us > c.asked.before)) {
       this.#outside++
       this.#count('outside-bounds')
@@ -245,6 +249,11 @@ export class WindowCollector {
     return this.#desc ? 'desc' : this.#asc ? 'asc' : 'mixed'
   }
 
+  /** Which asked bounds this pass proved inclusive (a record at exactly that bound, and none outside the bounds). */
+  get boundsSeen(): BoundsSeen {
+    return { afterInclusive: this.#atAfter && this.#outside === 0, beforeInclusive: this.#atBefore && this.#outside === 0 }
+  }
+
   /** Records seen outside the bounds asked of the API. */
   get outside(): number {
     return this.#outside
@@ -291,10 +300,19 @@ export class WindowCollector {
   }
 }
 
+/** What a run has seen of the API's bounds: a record at exactly the bound asked proves that bound inclusive. */
+export interface BoundsSeen {
+  afterInclusive: boolean
+  beforeInclusive: boolean
+}
+
 /**
  * The bounds to ask the API for [lo, hi): one unit wider on each side, so the result is right whatever the API's bound
- * inclusiveness (API.md §2 says inclusive, nobody is sure); the collector filters back to [lo, hi).
+ * inclusiveness (API.md §2 says inclusive, nobody is sure); the collector filters back to [lo, hi). A bound seen to be
+ * inclusive is asked exactly: otherwise a burst at one instant just outside the window fills its pages.
  */
-export function requestBounds(lo: Micros, hi: Micros, unit: number): { after: Micros; before: Micros } {
-  return { after: Math.floor(lo / unit) * unit - unit, before: Math.ceil(hi / unit) * unit }
+export function requestBounds(lo: Micros, hi: Micros, unit: number, seen?: BoundsSeen): { after: Micros; before: Micros } {
+  const after = seen?.afterInclusive === true ? Math.ceil(lo / unit) * unit : Math.floor(lo / unit) * unit - unit
+  const before = seen?.beforeInclusive === true ? Math.ceil(hi / unit) * unit - unit : Math.ceil(hi / unit) * unit
+  return { after, before }
 }

@@ -65,11 +65,14 @@ export interface CutInput {
  * Newest-first pages: the records strictly newer than the oldest instant seen are complete and kept, whatever their
  * number (the pass held them already); the oldest instant is fetched again whole with the older part (never "oldest −
  * 1 ms", which loses the records sharing that ms), in windows sized by the density the pass saw. A pass that saw only
- * its newest instant (or nothing inside its window) keeps nothing: [lo, hi) again in halves.
+ * its newest instant keeps nothing: the window again as [lo, newest) and the newest instant alone (a one-instant
+ * window has no page budget); one that saw nothing inside its window: again in halves.
  */
 export function planCut(c: CutInput): CutPlan {
   const { lo, hi, unit } = c
   const cut = c.oldest === undefined ? undefined : c.oldest + unit
+  // Only the newest instant seen (a burst at one µs): the instant on its own, unlimited, after the rest before it.
+  if (cut !== undefined && cut >= hi && hi - unit > lo) return { kind: 'again', width: hi - unit - lo }
   if (cut === undefined || cut >= hi) return again(lo, hi, unit)
   return { kind: 'split', cut, width: densityWidth(hi - cut, c.seen, c.target, unit) }
 }

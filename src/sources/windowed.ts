@@ -21,7 +21,7 @@ import type { Logger } from '../log.js'
 import { show, type Micros } from '../time.js'
 import type { SourceStats, WindowBatch } from '../messages.js'
 import type { ApiClient } from './client.js'
-import { WindowCollector, requestBounds, type CollectorChecks, type KeptPart, type PassOrder } from './collect.js'
+import { WindowCollector, requestBounds, type BoundsSeen, type CollectorChecks, type KeptPart, type PassOrder } from './collect.js'
 import type { EndpointDescriptor, Filters, Page } from './descriptor.js'
 import type { HostLimiter } from './limiter.js'
 import { eachPage, pageLoop, type PageEnd, type PageLoopEnd } from './pages.js'
@@ -56,6 +56,8 @@ interface Ctx extends WindowedSourceOptions {
   slots: LimitFunction
   /** Texts rejected already in this run (future or ancient records a bounds-ignoring API sends to every window). */
   rejectedOnce: Set<string>
+  /** The API's bounds seen inclusive so far: later passes ask them exactly. */
+  bounds: BoundsSeen
 }
 
 /** Pages a window that cannot be split (one instant) may take before we call the paging endless. */
@@ -159,7 +161,7 @@ function countPass(o: Ctx, c: WindowCollector): void {
 async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize): Promise<Pass | FailedPass> {
   const { ep } = o
   const splittable = hi - lo > ep.unitUs
-  const { after, before } = requestBounds(lo, hi, ep.unitUs)
+  const { after, before } = requestBounds(lo, hi, ep.unitUs, o.bounds)
   const fetch = (token: string | undefined): Promise<Page> => {
     checkRequestBudget(o)
     o.stats.pages++ // counted when asked: a request refused (the depth cap) or abandoned (a failing source) is one too
@@ -176,6 +178,9 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize):
   } finally {
     countPass(o, collector)
   }
+  const seen = collector.boundsSeen
+  if (seen.afterInclusive) o.bounds.afterInclusive = true
+  if (seen.beforeInclusive) o.bounds.beforeInclusive = true
   const failed = anomaly(o, lo, hi, end)
   if (failed !== undefined) {
     collector.forget()
@@ -327,7 +332,7 @@ async function* confirmingEnd(o: Ctx, pass: Pass, batches: AsyncIterable<WindowB
  * flat plan, oldest first, of the batches the probes completed and the windows of their rests, `concurrency` in flight.
  */
 export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
-  const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)), rejectedOnce: new Set() }
+  const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)), rejectedOnce: new Set(), bounds: { afterInclusive: false, beforeInclusive: false } }
   const slices = probeSlices(o.from, o.to, o.concurrency, o.ep.unitUs)
   const probes = await Promise.all(slices.map(async ([lo, hi]) => {
     const pass = await usablePass(o, lo, hi)

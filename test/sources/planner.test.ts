@@ -45,7 +45,7 @@ t.test('planCut: keeps every page after the oldest instant seen; the rest is pla
   const base: CutInput = { lo: 0, hi: 1000, unit: 1, oldest: undefined, seen: 300, target: 150 }
   const cases: { name: string; c: Partial<CutInput>; want: unknown }[] = [
     { name: 'nothing usable seen: again in halves', c: {}, want: { kind: 'again', width: 500 } },
-    { name: 'all at the newest instant: again in halves', c: { oldest: 999 }, want: { kind: 'again', width: 500 } },
+    { name: 'all at the newest instant: again, first all but that instant, then the instant alone', c: { oldest: 999 }, want: { kind: 'again', width: 999 } },
     { name: '300 records over [401, 1000): windows of 150 records are 299.5 µs wide', c: { oldest: 400 }, want: { kind: 'split', cut: 401, width: 299.5 } },
     { name: 'oldest at lo: the rest is that one instant', c: { oldest: 0 }, want: { kind: 'split', cut: 1, width: 499.5 } },
     { name: 'a dense pass: the rest is planned narrow (at least one unit)', c: { oldest: 998, seen: 1_000_000 }, want: { kind: 'split', cut: 999, width: 1 } },
