@@ -54,6 +54,8 @@ export interface Collected {
   neighbours: number
   /** Records inside [lo, hi) but outside the part kept, repeats and rejects included: fetched again by the rest. */
   refetched: number
+  /** What single records of the part kept broke (deep, large, re-encoded, filter ignored, U+FFFD), by kind. */
+  anomalies: Map<AnomalyKind, number>
 }
 
 /** The part of a window a cut pass keeps: records at or after `from`, before `below`. */
@@ -94,6 +96,9 @@ export class WindowCollector {
   readonly #rejected: Rejected[] = []
   /** The instant of each reject (undefined: it has none), same order: a cut pass leaves the rest's rejects to it. */
   readonly #rejectedUs: (Micros | undefined)[] = []
+  readonly #rejectedListed: boolean[] = []
+  /** Anomalies of single records inside the window, with their instants: counted with the part kept. */
+  readonly #perRecord: [AnomalyKind, Micros][] = []
   /** Instants of records the requested filters exclude, and of repeats inside the window (few: lists are enough). */
   readonly #filteredUs: Micros[] = []
   readonly #repeatUs: Micros[] = []
@@ -103,6 +108,7 @@ export class WindowCollector {
   #distinct = 0
   #atAfter = false
   #atBefore = false
+  /** What the pass broke as a whole (order, bounds, strays); single records' anomalies come with `finish`. */
   readonly anomalies = new Map<AnomalyKind, number>()
   #oldest: Micros | undefined
   #newest: Micros | undefined
@@ -123,23 +129,31 @@ export class WindowCollector {
     this.anomalies.set(kind, (this.anomalies.get(kind) ?? 0) + 1)
   }
 
-  #reject(reason: string, record: unknown, text: string | undefined, us?: Micros): void {
+  /** Sets a record aside; `us` its instant when known, `listed` when it is in #byLine too (counted there when cut off). */
+  #reject(reason: string, record: unknown, text: string | undefined, us?: Micros, listed = true): void {
     this.#rejected.push(text === undefined ? { reason, record } : { reason, record, text: oneLine(text) })
     this.#rejectedUs.push(us)
+    this.#rejectedListed.push(listed)
   }
 
-  /** The record's text as sent (on one line), or its re-encoding (counted); undefined when it cannot be encoded. */
-  #text(item: unknown, span: Span | undefined): string | undefined {
+  /**
+   * A record's anomaly, counted with the part of the window that keeps it (a cut pass leaves the rest's records, and
+   * their anomalies, to the pass that fetches them again: each record is counted once).
+   */
+  #countAt(kind: AnomalyKind, us: Micros): void {
+    this.#perRecord.push([kind, us])
+  }
+
+  /** The record's text as sent (on one line), or its re-encoding; undefined when it cannot be encoded. */
+  #text(item: unknown, span: Span | undefined): { line: string | undefined; reencoded: boolean } {
     if (span !== undefined) {
       const line = oneLine(span.text)
-      if (line !== span.text) this.#count('reencoded')
-      return line
+      return { line, reencoded: line !== span.text }
     }
-    this.#count('reencoded')
     try {
-      return JSON.stringify(item)
+      return { line: JSON.stringify(item), reencoded: true }
     } catch {
-      return undefined // too deep to encode and no text to keep: the caller rejects it (counted)
+      return { line: undefined, reencoded: true } // too deep to encode and no text to keep: the caller rejects it (counted)
     }
   }
 
@@ -161,21 +175,29 @@ export class WindowCollector {
       this.#reject('no valid timestamp', item, span?.text)
       return true
     }
-    const line = this.#text(item, span)
+    const inside = us >= this.lo && us < this.hi
+    const { line, reencoded } = this.#text(item, span)
     if (line === undefined) {
-      this.#count('deep-record')
-      this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, item, undefined)
+      if (!inside) {
+        this.#neighbours++ // its own window rejects it
+        return true
+      }
+      this.#countAt('reencoded', us)
+      this.#countAt('deep-record', us)
+      this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, item, undefined, us, false)
       return true
     }
-    const inside = us >= this.lo && us < this.hi
     const seen = inside ? this.#byLine.has(line) : this.#edge.has(line)
-    this.#order(us, seen)
+    // Records outside the bounds asked (strays, counted as such) say nothing of the order the window's pages run in.
+    const asked = this.checks.asked
+    if (asked === undefined || (us >= asked.after && us <= asked.before)) this.#order(us, seen)
     if (seen) {
       if (inside) this.#repeatUs.push(us)
       else this.#neighbours++
       return false
     }
-    if (!inside) return this.#outsider(us, item, line)
+    if (!inside) return this.#outsider(us, item, line, reencoded)
+    if (reencoded) this.#countAt('reencoded', us)
     return this.#keep(us, item, line, span)
   }
 
@@ -190,7 +212,7 @@ export class WindowCollector {
   }
 
   /** A record outside [lo, hi): outside the asked bounds it is counted; stamped in the future or ancient, rejected. */
-  #outsider(us: Micros, item: Record<string, unknown>, line: string): boolean {
+  #outsider(us: Micros, item: Record<string, unknown>, line: string, reencoded: boolean): boolean {
     if (this.#edge.size < EDGE_TEXTS) this.#edge.add(line)
     const c = this.checks
     if (us === c.asked?.after) this.#atAfter = true
@@ -204,6 +226,7 @@ export class WindowCollector {
     if ((future || ancient) && !(c.rejectedOnce?.has(line) ?? false)) {
       c.rejectedOnce?.add(line)
       this.#onceAdded.push(line)
+      if (reencoded) this.#count('reencoded')
       this.#count(future ? 'future-record' : 'ancient-record')
       this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", item, line)
     } else this.#neighbours++
@@ -213,20 +236,20 @@ export class WindowCollector {
   #keep(us: Micros, item: Record<string, unknown>, line: string, span: Span | undefined): boolean {
     const c = this.checks
     if (line.length > MAX_RECORD_CHARS) {
-      this.#count('large-record')
+      this.#countAt('large-record', us)
       this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line, us)
       this.#byLine.set(line, { us, line: '' }) // seen (its repeats are no news), but never written
       return true
     }
     const failed = c.mismatch?.(item)
     if (failed !== undefined) {
-      this.#count(`filter-ignored:${failed}` as AnomalyKind)
+      this.#countAt(`filter-ignored:${failed}` as AnomalyKind, us)
       this.#filteredUs.push(us)
       this.#byLine.set(line, { us, line: '' })
       return true
     }
-    if ((span?.depth ?? 0) > MAX_DEPTH) this.#count('deep-record')
-    if (line.includes('\uFFFD')) this.#count('replacement-character')
+    if ((span?.depth ?? 0) > MAX_DEPTH) this.#countAt('deep-record', us)
+    if (line.includes('\uFFFD')) this.#countAt('replacement-character', us)
     if (this.#oldest === undefined || us < this.#oldest) this.#oldest = us
     if (this.#newest === undefined || us > this.#newest) this.#newest = us
     this.#byLine.set(line, { us, line })
@@ -285,13 +308,17 @@ export class WindowCollector {
     }
     const rejected = this.#rejected.filter((_, i) => {
       const us = this.#rejectedUs[i]
-      return us === undefined || us < this.lo || us >= this.hi || inPart(us)
+      const keep = us === undefined || us < this.lo || us >= this.hi || inPart(us)
+      if (!keep && !this.#rejectedListed[i]) refetched++
+      return keep
     })
+    const anomalies = new Map<AnomalyKind, number>()
+    for (const [kind, us] of this.#perRecord) if (inPart(us)) anomalies.set(kind, (anomalies.get(kind) ?? 0) + 1)
     const repeats = this.#repeatUs.filter(inPart).length
     const filtered = this.#filteredUs.filter(inPart).length
     refetched += this.#repeatUs.length - repeats // rejects and filtered are in #byLine already
     const sorted = ordered(kept)
-    return { records: sorted.records, rejected, repeats: repeats + sorted.repeats, filtered, neighbours: this.#neighbours, refetched }
+    return { records: sorted.records, rejected, repeats: repeats + sorted.repeats, filtered, neighbours: this.#neighbours, refetched, anomalies }
   }
 
   /** The pass is thrown away (fetched again): the records it rejected once will be rejected by the pass that replaces it. */

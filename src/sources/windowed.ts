@@ -189,7 +189,9 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize):
   if (end.reason === 'depth-cap' && !splittable) {
     o.log.warn({ source: ep.name, at: show(lo), pages: end.pages }, `${ep.name}: the API refused page ${end.pages + 1} of a one-instant window; ${collector.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
   }
-  if (cutShort(end.reason, splittable) && collector.outside > 0) {
+  // A pass cut short that kept nothing of its window while records outside the bounds came: the API ignores them,
+  // and a narrower window would page through the same records again. Strays among the window's records do no harm.
+  if (cutShort(end.reason, splittable) && collector.outside > 0 && collector.distinct === 0) {
     throw new Y360Error('BAD_PAGE', `${ep.name}: the API ignores the requested date bounds: ${collector.outside} records outside ${show(after)}..${show(before)} in a pass over ${show(lo)}..${show(hi)} that did not end; narrowing the window cannot help, so the source stops (anomaly outside-bounds)`, { source: ep.name })
   }
   o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages: end.pages, received: end.received, kept: collector.size, end: end.reason, order: collector.order }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${end.pages} pages, ${collector.size} records`)
@@ -208,6 +210,7 @@ function settle(o: Ctx, pass: Pass, lo: Micros, hi: Micros, part?: KeptPart): Wi
   o.stats.neighbours += c.neighbours
   o.stats.filtered += c.filtered
   o.stats.refetched += c.refetched
+  for (const [kind, n] of c.anomalies) o.stats.anomaly(kind, n)
   return { lo, hi, records: c.records, rejected: c.rejected }
 }
 

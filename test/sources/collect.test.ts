@@ -56,7 +56,7 @@ t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', asyn
 })
 
 t.test('collector: an empty window, and a window of out-of-bounds records only', async (t) => {
-  const none = { records: [], rejected: [], repeats: 0, filtered: 0, neighbours: 0, refetched: 0 }
+  const none = { records: [], rejected: [], repeats: 0, filtered: 0, neighbours: 0, refetched: 0, anomalies: new Map() }
   t.same(new WindowCollector(0, 10, instantOf).finish(), none)
   const c = new WindowCollector(0, 10, instantOf)
   c.add([{ t: -1 }, { t: 10 }, { t: 11 }])
@@ -68,7 +68,7 @@ t.test('collector: the part a cut pass keeps; all it received of the rest is cou
   c.add([{ t: 9 }, { t: 8 }, { t: 8, x: 'no' }, { t: 5 }, { t: 5 }, { t: 4 }, { t: 4, x: 'no' }, { t: 10 }, 'junk'])
   const got = c.finish({ from: 5 })
   t.same(got.records.map((r) => r.us), [5, 8, 9], 'kept: instants ≥ 5')
-  t.same({ ...got, records: undefined, rejected: got.rejected.length }, { records: undefined, rejected: 1, repeats: 1, filtered: 1, neighbours: 1, refetched: 2 }, 'one repeat and one filtered kept side; the record and the filtered one at 4 refetched; junk (no instant) stays with the part kept')
+  t.same({ ...got, records: undefined, rejected: got.rejected.length, anomalies: Object.fromEntries(got.anomalies) }, { records: undefined, rejected: 1, repeats: 1, filtered: 1, neighbours: 1, refetched: 2, anomalies: { 'filter-ignored:types': 1, reencoded: 4 } }, 'one repeat and one filtered kept side; the record and the filtered one at 4 refetched; junk (no instant) stays with the part kept')
 })
 
 t.test('ordered: by instant, then canonical key; the same content twice at an instant is one record, in any key order', async (t) => {
