@@ -56,7 +56,7 @@ export interface RunContext {
 
 const PAGE_SIZE = 100
 
-/** Records a window should hold on average: half of what a window may take before it is split. */
+/** Records a window should hold on average: 80% of what a window may take before it is cut. */
 function targetRecords(cfg: Config, pageSize: number): number {
   // Each window ends on a part-full page: wide windows waste less. A window the page budget cuts keeps its pages, so
   // aiming near the budget costs little when the density estimate is off.
@@ -135,6 +135,9 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
     await pipeline(Readable.from(progressed(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
   } finally {
     done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
+    // pipeline() settles on the first error without waiting for the sink's destroy: a window being written then would
+    // go on after the run (and its lock) ended. The sink closes once that write has stopped.
+    if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()))
   }
 }
 

@@ -39,6 +39,8 @@ export class RotatingFileSink extends Writable {
   readonly #scrub: Scrub
   #fh: FileHandle | undefined
   #path = ''
+  /** The write in progress (settled): destroying waits for it, so no file is opened or written after the end. */
+  #writing: Promise<void> = Promise.resolve()
 
   /** `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub` cleans `.rejected` lines. */
   constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s) {
@@ -51,7 +53,9 @@ export class RotatingFileSink extends Writable {
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#writeChunk(chunk).then(() => cb(), (err: unknown) => cb(err as Error))
+    const p = this.#writeChunk(chunk)
+    this.#writing = p.catch(() => undefined) // its error goes to cb
+    p.then(() => cb(), (err: unknown) => cb(err as Error))
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -59,15 +63,18 @@ export class RotatingFileSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // On failure or interruption, still sync what reached the file: it is a valid prefix.
-    this.#switchTo(undefined).then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)))
+    // On failure or interruption, still sync what reached the file: it is a valid prefix. A window being written when a
+    // source fails stops at its next segment, and only then is the file closed: nothing is written after the run ends.
+    this.#writing.then(() => this.#switchTo(undefined)).then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)))
   }
 
   async #writeChunk(chunk: SinkChunk): Promise<void> {
     this.#guard()
     for (const seg of chunk.segments) {
+      if (this.destroyed) return // the pipeline ended meanwhile: no further file is opened or written
       const path = dayFile(this.#archive, seg.day)
       if (path !== this.#path) await this.#switchTo(path)
+      if (this.destroyed) return // ended while the previous file was closed
       const fh = this.#fh as FileHandle
       let before = 0
       try {
@@ -114,7 +121,7 @@ export class RotatingFileSink extends Writable {
       await old.close()
     }
     this.#path = path ?? ''
-    if (path === undefined) return
+    if (path === undefined || this.destroyed) return
     try {
       this.#fh = await openAppend(path)
     } catch (err) {

@@ -106,6 +106,7 @@ export class WindowCollector {
   readonly #onceAdded: string[] = []
   #neighbours = 0
   #distinct = 0
+  #atOldest = 0
   #atAfter = false
   #atBefore = false
   /** What the pass broke as a whole (order, bounds, strays); single records' anomalies come with `finish`. */
@@ -250,7 +251,11 @@ export class WindowCollector {
     }
     if ((span?.depth ?? 0) > MAX_DEPTH) this.#countAt('deep-record', us)
     if (line.includes('\uFFFD')) this.#countAt('replacement-character', us)
-    if (this.#oldest === undefined || us < this.#oldest) this.#oldest = us
+    if (this.#oldest === undefined || us < this.#oldest) {
+      this.#oldest = us
+      this.#atOldest = 0
+    }
+    if (us === this.#oldest) this.#atOldest++
     if (this.#newest === undefined || us > this.#newest) this.#newest = us
     this.#byLine.set(line, { us, line })
     this.#distinct++
@@ -260,6 +265,11 @@ export class WindowCollector {
   /** The oldest instant inside the window seen so far. */
   get oldest(): Micros | undefined {
     return this.#oldest
+  }
+
+  /** Records kept so far at the oldest instant (what a cut of the pass now would fetch again). */
+  get atOldest(): number {
+    return this.#atOldest
   }
 
   /** The newest instant inside the window seen so far. */

@@ -68,6 +68,8 @@ const LOOP_RESTARTS = 3
 const EMPTY_RUN_LIMIT = 10
 /** Batches a window fetched ahead may hold before its fetching waits for the consumer. */
 const AHEAD = 1
+/** Pages of the first pass over each probe slice. */
+const PROBE_PAGES = 1
 /** Windows of a window's rest in flight at once (the rest of a window cut short inside the flat plan). */
 const PIECES_AHEAD = 2
 /**
@@ -158,7 +160,7 @@ function countPass(o: Ctx, c: WindowCollector): void {
 }
 
 /** Pages through [lo, hi) newest first until the end, or until the page budget (or the API's depth cap) stops it. */
-async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize): Promise<Pass | FailedPass> {
+async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize: number, budget: number): Promise<Pass | FailedPass> {
   const { ep } = o
   const splittable = hi - lo > ep.unitUs
   const { after, before } = requestBounds(lo, hi, ep.unitUs, o.bounds)
@@ -168,12 +170,18 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize):
     return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize, filters: o.filters })}`, o.limiter, o.signal)
   }
   const collector = new WindowCollector(lo, hi, ep.timestamp, checks(o, { after, before }))
-  const loop = pageLoop({ fetch, budget: splittable ? o.maxPages : Infinity, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize })
+  const loop = pageLoop({ fetch, budget: splittable ? budget : Infinity, emptyBudget: o.maxPages, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize })
+  let pages = 0
   let end: PageLoopEnd
   try {
     end = await eachPage(loop, (page) => {
       o.stats.fetched += page.records.length
-      return { fresh: collector.add(page.records, page.texts) }
+      const fresh = collector.add(page.records, page.texts)
+      pages++
+      // Past a short budget (a probe's) while nothing of the window was kept, up to the full one: a cut would keep
+      // nothing. A page or more at the oldest instant: a cut would re-read them all; page on until an older one shows.
+      const empty = collector.distinct === 0 && pages < o.maxPages
+      return { fresh, more: empty || (collector.order === 'desc' && collector.atOldest >= pageSize) }
     })
   } finally {
     countPass(o, collector)
@@ -220,10 +228,13 @@ function discard(o: Ctx, pass: Pass): void {
   pass.collector.forget()
 }
 
-/** A usable pass over [lo, hi): a pass that hit an anomaly is fetched again, up to LOOP_RESTARTS times, then fails. */
-async function usablePass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize): Promise<Pass> {
+/**
+ * A usable pass over [lo, hi) of at most `budget` pages: a pass that hit an anomaly is fetched again, up to
+ * LOOP_RESTARTS times, then fails.
+ */
+async function usablePass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize, budget = o.maxPages): Promise<Pass> {
   for (let attempt = 0; ; attempt++) {
-    const pass = await o.slots(() => fetchPass(o, lo, hi, pageSize))
+    const pass = await o.slots(() => fetchPass(o, lo, hi, pageSize, budget))
     if (!('failed' in pass)) return pass
     if (attempt >= LOOP_RESTARTS) throw pass.failed
     o.stats.refetched += pass.received // its pages are thrown away and fetched again
@@ -337,8 +348,10 @@ async function* confirmingEnd(o: Ctx, pass: Pass, batches: AsyncIterable<WindowB
 export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
   const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)), rejectedOnce: new Set(), bounds: { afterInclusive: false, beforeInclusive: false } }
   const slices = probeSlices(o.from, o.to, o.concurrency, o.ep.unitUs)
+  // One page each: an empty or small slice is done with it, a dense one has told its density at once (a longer first
+  // pass would keep the lanes of the slices already done idle while the dense ones page on).
   const probes = await Promise.all(slices.map(async ([lo, hi]) => {
-    const pass = await usablePass(o, lo, hi)
+    const pass = await usablePass(o, lo, hi, o.pageSize, PROBE_PAGES)
     return { pass, parts: await partsOf(o, pass) }
   }))
   const plan = function* (): Generator<AsyncIterable<WindowBatch>> {

@@ -176,7 +176,7 @@ t.test('a repeated page token stops with exit 4 after refetching the window thre
   const r = await runMain(['--since', `${day}T00:00:00Z`, '--until', `${day}T00:00:10Z`, '--concurrency', '1'], { env, cwd: dir })
   t.equal(r.code, 4, exits(r, 4, 'exit 4 (BAD_PAGE)'))
   t.match(r.stderr, 'mail: the API repeated a page token')
-  t.equal(server.requests(), 8, 'four passes of two pages, then the run stops')
+  t.equal(server.requests(), 9, 'the probe\'s one page, then four passes of two pages over the rest, then the run stops')
   t.same(readArchive(join(dir, 'mail'), 'mail_audit').lines, [], 'a window that could not be read completely is not written')
 })
 
