@@ -138,10 +138,17 @@ export class SourceStats {
   pages = 0
   /** Records received from the API, repeats and out-of-window ones included. */
   fetched = 0
-  /** Records received again in a pass the page budget cut short (fetched again by a narrower window). */
+  /**
+   * Records received that are fetched again by another pass: the oldest instant of a pass the page budget cut short
+   * (re-read whole with the older part), or a whole pass thrown away (a paging loop, pages in no order).
+   */
   refetched = 0
   /** Repeats of a record inside its own window (offset shifts while paging). */
   repeats = 0
+  /** Records received outside their window (a neighbour's, from the bounds asked one unit wider), dropped there. */
+  neighbours = 0
+  /** Records the requested filters exclude, sent anyway (anomaly filter-ignored), dropped. */
+  filtered = 0
   /** Records dropped because the archive (or the state file, or the merged day file) already held them. */
   duplicates = 0
   /** Records older than the archive's newest found in the overlap (late arrivals). */
@@ -175,6 +182,15 @@ export class SourceStats {
   resume: Micros | undefined
   /** Start of the range this run asked the API for (undefined until planned). */
   fetchedFrom: Micros | undefined
+
+  /**
+   * Records received that no counter accounts for: 0 once a source has ended. Every record fetched is written, or a
+   * duplicate, a repeat, refetched, rejected, a neighbour's or filtered (late arrivals are written).
+   */
+  get unaccounted(): number {
+    return this.fetched - (this.written + this.duplicates + this.repeats + this.refetched + this.rejected + this.neighbours + this.filtered)
+  }
+
   /** Oldest and newest instant written. */
   first: Micros | undefined
   last: Micros | undefined

@@ -26,6 +26,15 @@ export interface SourceSummary {
   newest?: string
   mode: OutputMode
   repaired: number
+  /**
+   * Records received and fetched again by another pass (the oldest instant of a pass cut by the page budget, re-read
+   * whole), a neighbour window's (the bounds are asked one unit wider), or excluded by the filters yet sent; each
+   * present when there were any. With them the counters reconcile: fetched = written + duplicates + rejected +
+   * refetched + neighbours + filtered.
+   */
+  refetched?: number
+  neighbours?: number
+  filtered?: number
   /** Archive lines skipped while reading the tail (not JSON, no timestamp, too long); present when there were any. */
   corrupt?: number
   /** Broken assumptions by kind (README "What is checked on every page"); present when there were any. */
@@ -79,6 +88,9 @@ export function summarize(stats: SourceStats, o: Outcome): SourceSummary {
     s.last = show(stats.last)
     if (o.resume === undefined || stats.last > o.resume) s.newest = s.last
   }
+  if (stats.refetched > 0) s.refetched = stats.refetched
+  if (stats.neighbours > 0) s.neighbours = stats.neighbours
+  if (stats.filtered > 0) s.filtered = stats.filtered
   if (stats.corrupt > 0) s.corrupt = stats.corrupt
   if (stats.anomalies.size > 0) s.anomalies = Object.fromEntries([...stats.anomalies].sort(([a], [b]) => (a < b ? -1 : 1)))
   if (stats.recheckedDays > 0) s.recheck = { days: stats.recheckedDays, late: stats.recheckLate, maxLateMs: Math.round(stats.recheckMaxLateUs / 1000) }

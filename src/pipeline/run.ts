@@ -72,9 +72,11 @@ export interface RunContext {
 
 const PAGE_SIZE = 100
 
-/** Records a window should hold on average: half of what a window may take before it is split. */
+/** Records a window should hold on average: 80% of what a window may take before it is cut. */
 function targetRecords(cfg: Config, pageSize: number): number {
-  return Math.max(pageSize, Math.floor((cfg.maxPages * pageSize) / 2))
+  // Each window ends on a part-full page: wide windows waste less. A window the page budget cuts keeps its pages, so
+  // aiming near the budget costs little when the density estimate is off.
+  return Math.max(pageSize, Math.floor(cfg.maxPages * pageSize * 0.8))
 }
 
 /** What every source of a run shares: the client, the per-host limiters, the output. */
@@ -163,8 +165,9 @@ async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'cl
     await pipeline(Readable.from(progressed(), { objectMode: true, highWaterMark: 1 }), dedupe, partition, sink, { signal })
   } finally {
     done.abort(new Y360Error('INTERRUPTED', `${src.name}: the pipeline ended`, { source: src.name }))
-    // pipeline() settles on another stage's error while the sink may still be ending a write it had begun (its
-    // _destroy lets it end): wait for the sink's close, so the summary counts what reached the output.
+    // pipeline() settles on another stage's error without waiting for the sink's destroy, while the sink may still be
+    // ending a write it had begun: wait for its close, so nothing is written after the run (and its lock) ended and the
+    // summary counts what reached the output.
     await closed(sink)
   }
 }

@@ -40,7 +40,8 @@ export class RotatingFileSink extends Writable {
   readonly #opening: ((day: string) => Promise<void>) | undefined
   #fh: FileHandle | undefined
   #path = ''
-  #inflight: Promise<void> | undefined
+  /** The write in progress (settled): destroying waits for it, so no file is opened or written after the end. */
+  #writing: Promise<void> = Promise.resolve()
 
   /**
    * `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub`
@@ -58,7 +59,7 @@ export class RotatingFileSink extends Writable {
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const p = this.#writeChunk(chunk)
-    this.#inflight = p
+    this.#writing = p.catch(() => undefined) // its error goes to cb
     p.then(() => cb(), (err: unknown) => cb(err as Error))
   }
 
@@ -67,21 +68,22 @@ export class RotatingFileSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // On failure or interruption, still sync what reached the file: it is a valid prefix. A window's write may still be
-    // running (another stage failed meanwhile): let it end first, so its lines are synced, its file closed, and counted
-    // before the summary is taken (else the summary said "wrote 0, no file touched" over lines on disk).
-    const settled = (this.#inflight ?? Promise.resolve()).then(() => undefined, () => undefined) // its error went to its callback
-    settled.then(() => this.#switchTo(undefined)).then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)))
+    // On failure or interruption, still sync what reached the file: it is a valid prefix. A window being written when a
+    // source fails stops at its next segment, and only then is the file closed (synced, counted before the summary is
+    // taken): nothing is written after the run ends.
+    this.#writing.then(() => this.#switchTo(undefined)).then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)))
   }
 
   async #writeChunk(chunk: SinkChunk): Promise<void> {
     this.#guard()
     for (const seg of chunk.segments) {
+      if (this.destroyed) return // the pipeline ended meanwhile: no further file is opened or written
       const path = dayFile(this.#archive, seg.day)
       if (path !== this.#path) {
         await this.#opening?.(seg.day)
         await this.#switchTo(path)
       }
+      if (this.destroyed) return // ended while the previous file was closed
       const fh = this.#fh as FileHandle
       let before = 0
       try {
@@ -128,7 +130,7 @@ export class RotatingFileSink extends Writable {
       await old.close()
     }
     this.#path = path ?? ''
-    if (path === undefined) return
+    if (path === undefined || this.destroyed) return
     try {
       this.#fh = await openAppend(path)
     } catch (err) {

@@ -42,11 +42,26 @@ export function ordered(list: AuditRecord[]): { records: AuditRecord[]; repeats:
   return { records, repeats }
 }
 
-/** What a window's pages gave: its records in order, its rejects, and the repeats dropped. */
+/** What a window's pages gave: its records in order, its rejects, and what it dropped, by why. */
 export interface Collected {
   records: AuditRecord[]
   rejected: Rejected[]
+  /** Repeats of a record inside the part kept. */
   repeats: number
+  /** Records of the part kept that the requested filters exclude (anomaly filter-ignored). */
+  filtered: number
+  /** Records outside [lo, hi), neither rejected nor kept (a neighbour window's, from the bounds asked one unit wider). */
+  neighbours: number
+  /** Records inside [lo, hi) but outside the part kept, repeats and rejects included: fetched again by the rest. */
+  refetched: number
+  /** What single records of the part kept broke (deep, large, re-encoded, filter ignored, U+FFFD), by kind. */
+  anomalies: Map<AnomalyKind, number>
+}
+
+/** The part of a window a cut pass keeps: records at or after `from`, before `below`. */
+export interface KeptPart {
+  from?: Micros
+  below?: Micros
 }
 
 /** Records nested deeper than this are poison pills for recursive encoders: kept as sent, identified by their text. */
@@ -79,8 +94,23 @@ export class WindowCollector {
   readonly #byLine = new Map<string, AuditRecord>()
   readonly #edge = new Set<string>()
   readonly #rejected: Rejected[] = []
+  /** The instant of each reject (undefined: it has none), same order: a cut pass leaves the rest's rejects to it. */
+  readonly #rejectedUs: (Micros | undefined)[] = []
+  readonly #rejectedListed: boolean[] = []
+  /** Anomalies of single records inside the window, with their instants: counted with the part kept. */
+  readonly #perRecord: [AnomalyKind, Micros][] = []
+  /** Instants of records the requested filters exclude, and of repeats inside the window (few: lists are enough). */
+  readonly #filteredUs: Micros[] = []
+  readonly #repeatUs: Micros[] = []
+  /** Texts this pass added to the run's rejected-once set (taken back when the pass is thrown away). */
+  readonly #onceAdded: string[] = []
+  #neighbours = 0
+  #distinct = 0
+  #atOldest = 0
+  #atAfter = false
+  #atBefore = false
+  /** What the pass broke as a whole (order, bounds, strays); single records' anomalies come with `finish`. */
   readonly anomalies = new Map<AnomalyKind, number>()
-  #repeats = 0
   #oldest: Micros | undefined
   #newest: Micros | undefined
   #min: Micros | undefined
@@ -100,22 +130,31 @@ export class WindowCollector {
     this.anomalies.set(kind, (this.anomalies.get(kind) ?? 0) + 1)
   }
 
-  #reject(reason: string, record: unknown, text: string | undefined): void {
+  /** Sets a record aside; `us` its instant when known, `listed` when it is in #byLine too (counted there when cut off). */
+  #reject(reason: string, record: unknown, text: string | undefined, us?: Micros, listed = true): void {
     this.#rejected.push(text === undefined ? { reason, record } : { reason, record, text: oneLine(text) })
+    this.#rejectedUs.push(us)
+    this.#rejectedListed.push(listed)
   }
 
-  /** The record's text as sent (on one line), or its re-encoding (counted); undefined when it cannot be encoded. */
-  #text(item: unknown, span: Span | undefined): string | undefined {
+  /**
+   * A record's anomaly, counted with the part of the window that keeps it (a cut pass leaves the rest's records, and
+   * their anomalies, to the pass that fetches them again: each record is counted once).
+   */
+  #countAt(kind: AnomalyKind, us: Micros): void {
+    this.#perRecord.push([kind, us])
+  }
+
+  /** The record's text as sent (on one line), or its re-encoding; undefined when it cannot be encoded. */
+  #text(item: unknown, span: Span | undefined): { line: string | undefined; reencoded: boolean } {
     if (span !== undefined) {
       const line = oneLine(span.text)
-      if (line !== span.text) this.#count('reencoded')
-      return line
+      return { line, reencoded: line !== span.text }
     }
-    this.#count('reencoded')
     try {
-      return JSON.stringify(item)
+      return { line: JSON.stringify(item), reencoded: true }
     } catch {
-      return undefined // too deep to encode and no text to keep: the caller rejects it (counted)
+      return { line: undefined, reencoded: true } // too deep to encode and no text to keep: the caller rejects it (counted)
     }
   }
 
@@ -137,20 +176,29 @@ export class WindowCollector {
       this.#reject('no valid timestamp', item, span?.text)
       return true
     }
-    const line = this.#text(item, span)
+    const inside = us >= this.lo && us < this.hi
+    const { line, reencoded } = this.#text(item, span)
     if (line === undefined) {
-      this.#count('deep-record')
-      this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, item, undefined)
+      if (!inside) {
+        this.#neighbours++ // its own window rejects it
+        return true
+      }
+      this.#countAt('reencoded', us)
+      this.#countAt('deep-record', us)
+      this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, item, undefined, us, false)
       return true
     }
-    const inside = us >= this.lo && us < this.hi
     const seen = inside ? this.#byLine.has(line) : this.#edge.has(line)
-    this.#order(us, seen)
+    // Records outside the bounds asked (strays, counted as such) say nothing of the order the window's pages run in.
+    const asked = this.checks.asked
+    if (asked === undefined || (us >= asked.after && us <= asked.before)) this.#order(us, seen)
     if (seen) {
-      if (inside) this.#repeats++
+      if (inside) this.#repeatUs.push(us)
+      else this.#neighbours++
       return false
     }
-    if (!inside) return this.#outsider(us, item, line)
+    if (!inside) return this.#outsider(us, item, line, reencoded)
+    if (reencoded) this.#countAt('reencoded', us)
     return this.#keep(us, item, line, span)
   }
 
@@ -165,9 +213,11 @@ export class WindowCollector {
   }
 
   /** A record outside [lo, hi): outside the asked bounds it is counted; stamped in the future or ancient, rejected. */
-  #outsider(us: Micros, item: Record<string, unknown>, line: string): boolean {
+  #outsider(us: Micros, item: Record<string, unknown>, line: string, reencoded: boolean): boolean {
     if (this.#edge.size < EDGE_TEXTS) this.#edge.add(line)
     const c = this.checks
+    if (us === c.asked?.after) this.#atAfter = true
+    if (us === c.asked?.before) this.#atBefore = true
     if (c.asked !== undefined && (us < c.asked.after || us > c.asked.before)) {
       this.#outside++
       this.#count('outside-bounds')
@@ -176,37 +226,50 @@ export class WindowCollector {
     const ancient = c.ancientBefore !== undefined && us < c.ancientBefore
     if ((future || ancient) && !(c.rejectedOnce?.has(line) ?? false)) {
       c.rejectedOnce?.add(line)
+      this.#onceAdded.push(line)
+      if (reencoded) this.#count('reencoded')
       this.#count(future ? 'future-record' : 'ancient-record')
       this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", item, line)
-    }
+    } else this.#neighbours++
     return true
   }
 
   #keep(us: Micros, item: Record<string, unknown>, line: string, span: Span | undefined): boolean {
     const c = this.checks
     if (line.length > MAX_RECORD_CHARS) {
-      this.#count('large-record')
-      this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line)
+      this.#countAt('large-record', us)
+      this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line, us)
       this.#byLine.set(line, { us, line: '' }) // seen (its repeats are no news), but never written
       return true
     }
     const failed = c.mismatch?.(item)
     if (failed !== undefined) {
-      this.#count(`filter-ignored:${failed}` as AnomalyKind)
+      this.#countAt(`filter-ignored:${failed}` as AnomalyKind, us)
+      this.#filteredUs.push(us)
       this.#byLine.set(line, { us, line: '' })
       return true
     }
-    if ((span?.depth ?? 0) > MAX_DEPTH) this.#count('deep-record')
-    if (line.includes('\uFFFD')) this.#count('replacement-character')
-    if (this.#oldest === undefined || us < this.#oldest) this.#oldest = us
+    if ((span?.depth ?? 0) > MAX_DEPTH) this.#countAt('deep-record', us)
+    if (line.includes('\uFFFD')) this.#countAt('replacement-character', us)
+    if (this.#oldest === undefined || us < this.#oldest) {
+      this.#oldest = us
+      this.#atOldest = 0
+    }
+    if (us === this.#oldest) this.#atOldest++
     if (this.#newest === undefined || us > this.#newest) this.#newest = us
     this.#byLine.set(line, { us, line })
+    this.#distinct++
     return true
   }
 
   /** The oldest instant inside the window seen so far. */
   get oldest(): Micros | undefined {
     return this.#oldest
+  }
+
+  /** Records kept so far at the oldest instant (what a cut of the pass now would fetch again). */
+  get atOldest(): number {
+    return this.#atOldest
   }
 
   /** The newest instant inside the window seen so far. */
@@ -219,9 +282,19 @@ export class WindowCollector {
     return this.#desc ? 'desc' : this.#asc ? 'asc' : 'mixed'
   }
 
+  /** Which asked bounds this pass proved inclusive (a record at exactly that bound, and none outside the bounds). */
+  get boundsSeen(): BoundsSeen {
+    return { afterInclusive: this.#atAfter && this.#outside === 0, beforeInclusive: this.#atBefore && this.#outside === 0 }
+  }
+
   /** Records seen outside the bounds asked of the API. */
   get outside(): number {
     return this.#outside
+  }
+
+  /** Distinct records inside the window kept so far (not filtered, not rejected). */
+  get distinct(): number {
+    return this.#distinct
   }
 
   /** Distinct lines inside the window so far. */
@@ -229,18 +302,54 @@ export class WindowCollector {
     return this.#byLine.size
   }
 
-  /** The window's records ascending by (instant, key), each once; its rejects; the repeats dropped on the way. */
-  finish(): Collected {
-    const kept = [...this.#byLine.values()].filter((r) => r.line !== '')
+  /**
+   * The window's records ascending by (instant, key), each once, and its rejects; with `part`, only those of the part
+   * a cut pass keeps (what it received of the rest is counted `refetched`: the rest's own pass fetches it again).
+   */
+  finish(part: KeptPart = {}): Collected {
+    const from = part.from ?? -Infinity
+    const below = part.below ?? Infinity
+    const inPart = (us: Micros): boolean => us >= from && us < below
+    const kept: AuditRecord[] = []
+    let refetched = 0
+    for (const r of this.#byLine.values()) {
+      if (!inPart(r.us)) refetched++
+      else if (r.line !== '') kept.push(r)
+    }
+    const rejected = this.#rejected.filter((_, i) => {
+      const us = this.#rejectedUs[i]
+      const keep = us === undefined || us < this.lo || us >= this.hi || inPart(us)
+      if (!keep && !this.#rejectedListed[i]) refetched++
+      return keep
+    })
+    const anomalies = new Map<AnomalyKind, number>()
+    for (const [kind, us] of this.#perRecord) if (inPart(us)) anomalies.set(kind, (anomalies.get(kind) ?? 0) + 1)
+    const repeats = this.#repeatUs.filter(inPart).length
+    const filtered = this.#filteredUs.filter(inPart).length
+    refetched += this.#repeatUs.length - repeats // rejects and filtered are in #byLine already
     const sorted = ordered(kept)
-    return { records: sorted.records, rejected: this.#rejected, repeats: this.#repeats + sorted.repeats }
+    return { records: sorted.records, rejected, repeats: repeats + sorted.repeats, filtered, neighbours: this.#neighbours, refetched, anomalies }
   }
+
+  /** The pass is thrown away (fetched again): the records it rejected once will be rejected by the pass that replaces it. */
+  forget(): void {
+    for (const line of this.#onceAdded) this.checks.rejectedOnce?.delete(line)
+  }
+}
+
+/** What a run has seen of the API's bounds: a record at exactly the bound asked proves that bound inclusive. */
+export interface BoundsSeen {
+  afterInclusive: boolean
+  beforeInclusive: boolean
 }
 
 /**
  * The bounds to ask the API for [lo, hi): one unit wider on each side, so the result is right whatever the API's bound
- * inclusiveness (API.md §2 says inclusive, nobody is sure); the collector filters back to [lo, hi).
+ * inclusiveness (API.md §2 says inclusive, nobody is sure); the collector filters back to [lo, hi). A bound seen to be
+ * inclusive is asked exactly: otherwise a burst at one instant just outside the window fills its pages.
  */
-export function requestBounds(lo: Micros, hi: Micros, unit: number): { after: Micros; before: Micros } {
-  return { after: Math.floor(lo / unit) * unit - unit, before: Math.ceil(hi / unit) * unit }
+export function requestBounds(lo: Micros, hi: Micros, unit: number, seen?: BoundsSeen): { after: Micros; before: Micros } {
+  const after = seen?.afterInclusive === true ? Math.ceil(lo / unit) * unit : Math.floor(lo / unit) * unit - unit
+  const before = seen?.beforeInclusive === true ? Math.ceil(hi / unit) * unit - unit : Math.ceil(hi / unit) * unit
+  return { after, before }
 }

@@ -1,8 +1,8 @@
 /**
  * Page loop. In: a fetch per token. Out: the pages of one query, newest first, one per pull; returns why it stopped.
  * Throws only what the fetch throws (except a 400 on a deep token: the API's depth cap, API.md §4, is a reason).
- * It sees tokens and page sizes, and what the consumer says each page brought (`next(fresh)`: records not seen before
- * in this pass): a repeated token, a run of pages without a new record that still carry a token, paging without end
+ * It sees tokens and page sizes, and what the consumer says each page brought (`next(news)`: records not seen before
+ * in this pass, and whether the pass needs pages past its budget): a repeated token, a run of pages without a new record that still carry a token, paging without end
  * and a full page without a next token are reasons too; what to do about each is the caller's choice.
  */
 import { Y360Error } from '../errors.js'
@@ -36,8 +36,10 @@ export interface PageLoopEnd {
 export interface PageLoopOptions {
   /** Fetches the page of `token` (undefined: the first page). */
   fetch(token: string | undefined): Promise<Page>
-  /** Pages after which the loop stops with `budget` (Infinity: none). */
+  /** Pages after which the loop stops with `budget` (Infinity: none), unless the consumer asks for `more`. */
   budget: number
+  /** Pages without a single record after which the loop stops with `empty-run` (default `budget`). */
+  emptyBudget?: number
   /** Pages in a row without a new record, each with a next token, after which the loop stops with `empty-run`. */
   emptyRunLimit: number
   /** Pages after which the loop stops with `endless`, budget or not. */
@@ -50,17 +52,18 @@ export interface PageLoopOptions {
  * Yields the pages of one query, newest first; its return value says why it stopped. `next(fresh)` tells it how many
  * records of the page just yielded were new to the pass (default: all of them).
  */
-export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLoopEnd, number | undefined> {
+export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLoopEnd, PageNews | number | undefined> {
   const seenTokens = new Set<string>()
   let token: string | undefined
   let pages = 0
   let received = 0
   let emptyRun = 0
+  let more = false
   const end = (reason: PageEnd): PageLoopEnd => ({ reason, pages, received, emptyRun })
   for (;;) {
     // An API that keeps sending empty pages with fresh tokens never ends; splitting cannot help (API.md §3).
-    if (emptyRun >= o.emptyRunLimit || (pages >= o.budget && received === 0)) return end('empty-run')
-    if (pages >= o.budget) return end('budget')
+    if (emptyRun >= o.emptyRunLimit || (pages >= (o.emptyBudget ?? o.budget) && received === 0)) return end('empty-run')
+    if (pages >= o.budget && !more) return end('budget')
     if (pages >= o.hardLimit) return end('endless')
     let page: Page
     try {
@@ -71,7 +74,9 @@ export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLo
     }
     pages++
     received += page.records.length
-    const fresh = (yield page) ?? page.records.length
+    const news = yield page
+    const fresh = typeof news === 'number' ? news : (news?.fresh ?? page.records.length)
+    more = typeof news === 'object' && news.more === true
     // An endless token over one record brings the same record again and again: no progress, like empty pages.
     emptyRun = fresh === 0 && page.next !== null ? emptyRun + 1 : 0
     if (page.next === null) return end(page.records.length >= (o.pageSize ?? Infinity) ? 'full-end' : 'end')
@@ -84,15 +89,20 @@ export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLo
 /** What a consumer may tell the loop about a page: how many of its records were new to the pass. */
 export interface PageNews {
   fresh: number
+  /**
+   * The pass needs the next page even past its budget: a cut now would re-read at least a page (its oldest instant
+   * holds a page of records or more, a burst that must be read whole anyway). `hardLimit` still applies.
+   */
+  more?: boolean
 }
 
 /** Drives `loop` to its end, handing each page to `onPage` (which may say what was new); resolves to how the loop ended. */
-export async function eachPage(loop: AsyncGenerator<Page, PageLoopEnd, number | undefined>, onPage: (page: Page) => PageNews | unknown): Promise<PageLoopEnd> {
-  let fresh: number | undefined
+export async function eachPage(loop: AsyncGenerator<Page, PageLoopEnd, PageNews | number | undefined>, onPage: (page: Page) => PageNews | unknown): Promise<PageLoopEnd> {
+  let told: PageNews | undefined
   for (;;) {
-    const r = await loop.next(fresh)
+    const r = await loop.next(told)
     if (r.done === true) return r.value
     const news = onPage(r.value)
-    fresh = typeof news === 'object' && news !== null && typeof (news as PageNews).fresh === 'number' ? (news as PageNews).fresh : undefined
+    told = typeof news === 'object' && news !== null && typeof (news as PageNews).fresh === 'number' ? (news as PageNews) : undefined
   }
 }

@@ -7,10 +7,13 @@
  * fetched again a few times before the source fails. Every page is checked against the API's contract (collect.ts):
  * what it breaks is counted in `stats.anomalies`; what would make the result wrong stops the source (bounds ignored
  * by a pass that must be split, a request count out of all proportion to the records received).
- * Up to `concurrency` windows are in flight, each holding at most a few batches; batches are yielded strictly in time
- * order, and only when pulled. The first window is fetched alone: its density sizes the windows fetched at once after
- * it (planned blind, they would all be too wide and all be split). Passes over pages, including those of windows
- * re-planned in pieces, share one budget of `concurrency` slots per source, so nesting never multiplies what is held.
+ * The first round trip already uses the concurrency: the range is probed in `concurrency` slices at once (planner.ts
+ * `probeSlices`); a slice whose pages end within the budget is done, one cut short keeps every page it fetched and has
+ * told the density its rest is planned with. No page is fetched twice except to re-read one instant whole (the oldest
+ * instant of a cut pass). Up to `concurrency` windows are in flight, each holding at most a few batches; batches are
+ * yielded strictly in time order, and only when pulled. Passes over pages, including those of a window's rest, share
+ * one budget of `concurrency` slots per source, so nesting never multiplies what is held. Every record received is
+ * counted once: kept, a repeat, a neighbour's, filtered, rejected, or refetched (SourceStats.unaccounted).
  */
 import pLimit, { type LimitFunction } from 'p-limit'
 import { Y360Error } from '../errors.js'
@@ -18,11 +21,11 @@ import type { Logger } from '../log.js'
 import { show, type Micros } from '../time.js'
 import type { SourceStats, WindowBatch } from '../messages.js'
 import type { ApiClient } from './client.js'
-import { WindowCollector, requestBounds, type CollectorChecks, type PassOrder } from './collect.js'
+import { WindowCollector, requestBounds, type BoundsSeen, type CollectorChecks, type KeptPart, type PassOrder } from './collect.js'
 import type { EndpointDescriptor, Filters, Page } from './descriptor.js'
 import type { HostLimiter } from './limiter.js'
 import { eachPage, pageLoop, type PageEnd, type PageLoopEnd } from './pages.js'
-import { INITIAL_WIDTH_US, nextWidth, planCut, planCutOldestFirst, windowEnd } from './planner.js'
+import { nextWidth, planCut, planCutOldestFirst, probeSlices, windowEnd, type CutPlan } from './planner.js'
 import { inOrder } from './prefetch.js'
 export interface WindowedSourceOptions {
   ep: EndpointDescriptor
@@ -53,6 +56,8 @@ interface Ctx extends WindowedSourceOptions {
   slots: LimitFunction
   /** Texts rejected already in this run (future or ancient records a bounds-ignoring API sends to every window). */
   rejectedOnce: Set<string>
+  /** The API's bounds seen inclusive so far: later passes ask them exactly. */
+  bounds: BoundsSeen
 }
 
 /** Pages a window that cannot be split (one instant) may take before we call the paging endless. */
@@ -63,7 +68,9 @@ const LOOP_RESTARTS = 3
 const EMPTY_RUN_LIMIT = 10
 /** Batches a window fetched ahead may hold before its fetching waits for the consumer. */
 const AHEAD = 1
-/** Pieces of a re-planned window in flight at once. */
+/** Pages of the first pass over each probe slice. */
+const PROBE_PAGES = 1
+/** Windows of a window's rest in flight at once (the rest of a window cut short inside the flat plan). */
 const PIECES_AHEAD = 2
 /**
  * Requests one source may make in a run: a base for empty windows, plus a few per page of records received. A healthy
@@ -77,14 +84,25 @@ const DAY_US = 86_400_000_000
 
 /** One pass over a window's pages that can be used: complete, or cut short (`budget`, `depth-cap`, `full-end`). */
 interface Pass {
-  batch: WindowBatch
+  lo: Micros
+  hi: Micros
+  /** What the pages gave, not finished yet: the part kept depends on where the pass is cut. */
+  collector: WindowCollector
   end: PageEnd
-  oldest: Micros | undefined
-  newest: Micros | undefined
   order: PassOrder
   /** Records received by this pass, repeats and out-of-window ones included. */
   received: number
 }
+
+/** A window's rest, to fetch in windows starting `width` wide. */
+interface Rest {
+  lo: Micros
+  hi: Micros
+  width: number
+}
+
+/** What a pass leads to, oldest first: batches ready, and ranges still to fetch. */
+type Part = { batch: WindowBatch } | { rest: Rest }
 
 /** A pass the page loop gave up on (a repeated token, an endless run of empty pages): its error, and what it received. */
 interface FailedPass {
@@ -142,10 +160,10 @@ function countPass(o: Ctx, c: WindowCollector): void {
 }
 
 /** Pages through [lo, hi) newest first until the end, or until the page budget (or the API's depth cap) stops it. */
-async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize): Promise<Pass | FailedPass> {
+async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize: number, budget: number): Promise<Pass | FailedPass> {
   const { ep } = o
   const splittable = hi - lo > ep.unitUs
-  const { after, before } = requestBounds(lo, hi, ep.unitUs)
+  const { after, before } = requestBounds(lo, hi, ep.unitUs, o.bounds)
   const fetch = (token: string | undefined): Promise<Page> => {
     checkRequestBudget(o)
     o.signal?.throwIfAborted() // the source has ended (failed, or stopped): nothing is asked, nothing counted
@@ -153,35 +171,71 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize):
     return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize, filters: o.filters })}`, o.limiter, o.signal)
   }
   const collector = new WindowCollector(lo, hi, ep.timestamp, checks(o, { after, before }))
-  const loop = pageLoop({ fetch, budget: splittable ? o.maxPages : Infinity, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize })
+  const loop = pageLoop({ fetch, budget: splittable ? budget : Infinity, emptyBudget: o.maxPages, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize })
+  let pages = 0
   let end: PageLoopEnd
   try {
     end = await eachPage(loop, (page) => {
       o.stats.fetched += page.records.length
-      return { fresh: collector.add(page.records, page.texts) }
+      const fresh = collector.add(page.records, page.texts)
+      pages++
+      // Past a short budget (a probe's) while nothing of the window was kept, up to the full one: a cut would keep
+      // nothing. A page or more at the oldest instant: a cut would re-read them all; page on until an older one shows.
+      const empty = collector.distinct === 0 && pages < o.maxPages
+      return { fresh, more: empty || (collector.order === 'desc' && collector.atOldest >= pageSize) }
     })
   } finally {
     countPass(o, collector)
   }
+  const seen = collector.boundsSeen
+  if (seen.afterInclusive) o.bounds.afterInclusive = true
+  if (seen.beforeInclusive) o.bounds.beforeInclusive = true
   const failed = anomaly(o, lo, hi, end)
-  if (failed !== undefined) return { failed, received: end.received }
+  if (failed !== undefined) {
+    collector.forget()
+    return { failed, received: end.received }
+  }
   if (end.reason === 'depth-cap' && !splittable) {
     o.log.warn({ source: ep.name, at: show(lo), pages: end.pages }, `${ep.name}: the API refused page ${end.pages + 1} of a one-instant window; ${collector.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
   }
-  const cutShort = end.reason === 'budget' || end.reason === 'full-end' || (end.reason === 'depth-cap' && splittable)
-  if (cutShort && collector.outside > 0) {
+  // A pass cut short that kept nothing of its window while records outside the bounds came: the API ignores them,
+  // and a narrower window would page through the same records again. Strays among the window's records do no harm.
+  if (cutShort(end.reason, splittable) && collector.outside > 0 && collector.distinct === 0) {
     throw new Y360Error('BAD_PAGE', `${ep.name}: the API ignores the requested date bounds: ${collector.outside} records outside ${show(after)}..${show(before)} in a pass over ${show(lo)}..${show(hi)} that did not end; narrowing the window cannot help, so the source stops (anomaly outside-bounds)`, { source: ep.name })
   }
-  const { records, rejected, repeats } = collector.finish()
-  o.stats.repeats += repeats
-  o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages: end.pages, received: end.received, kept: records.length, repeats, end: end.reason, order: collector.order }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${end.pages} pages, ${records.length} records`)
-  return { batch: { lo, hi, records, rejected }, end: end.reason, oldest: collector.oldest, newest: collector.newest, order: collector.order, received: end.received }
+  o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages: end.pages, received: end.received, kept: collector.size, end: end.reason, order: collector.order }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${end.pages} pages, ${collector.size} records`)
+  return { lo, hi, collector, end: end.reason, order: collector.order, received: end.received }
 }
 
-/** A usable pass over [lo, hi): a pass that hit an anomaly is fetched again, up to LOOP_RESTARTS times, then fails. */
-async function usablePass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize): Promise<Pass> {
+/** The pass ended before its window did (the page budget, the API's depth cap, or a full last page without a token). */
+function cutShort(end: PageEnd, splittable: boolean): boolean {
+  return end === 'budget' || end === 'full-end' || (end === 'depth-cap' && splittable)
+}
+
+/** The batch of the part of `pass` kept, [lo, hi); counts what the pass dropped, by why. */
+function settle(o: Ctx, pass: Pass, lo: Micros, hi: Micros, part?: KeptPart): WindowBatch {
+  const c = pass.collector.finish(part)
+  o.stats.repeats += c.repeats
+  o.stats.neighbours += c.neighbours
+  o.stats.filtered += c.filtered
+  o.stats.refetched += c.refetched
+  for (const [kind, n] of c.anomalies) o.stats.anomaly(kind, n)
+  return { lo, hi, records: c.records, rejected: c.rejected }
+}
+
+/** Throws a pass away (its window is fetched again): all it received is refetched, its once-rejects rejected again. */
+function discard(o: Ctx, pass: Pass): void {
+  o.stats.refetched += pass.received
+  pass.collector.forget()
+}
+
+/**
+ * A usable pass over [lo, hi) of at most `budget` pages: a pass that hit an anomaly is fetched again, up to
+ * LOOP_RESTARTS times, then fails.
+ */
+async function usablePass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize, budget = o.maxPages): Promise<Pass> {
   for (let attempt = 0; ; attempt++) {
-    const pass = await o.slots(() => fetchPass(o, lo, hi, pageSize))
+    const pass = await o.slots(() => fetchPass(o, lo, hi, pageSize, budget))
     if (!('failed' in pass)) return pass
     if (attempt >= LOOP_RESTARTS) throw pass.failed
     o.stats.refetched += pass.received // its pages are thrown away and fetched again
@@ -190,38 +244,32 @@ async function usablePass(o: Ctx, lo: Micros, hi: Micros, pageSize = o.pageSize)
 }
 
 /**
- * Yields `batches`; for a pass that ended on a full page without a next token, counts the anomaly (and warns) when
- * fetching the rest found records the pass had not: the missing token was not the end.
+ * What a pass leads to. Complete: its batch. Cut short: the complete side kept (every page of it), the other side a
+ * rest planned by the density seen (planner.ts `planCut`); pages in no order: the window again. One instant that ended
+ * on a full page: asked again with smaller pages (`oneInstantEnd`).
  */
-async function* confirmingEnd(o: Ctx, pass: Pass, batches: AsyncIterable<WindowBatch>): AsyncGenerator<WindowBatch> {
-  let n = 0
-  for await (const b of batches) {
-    n += b.records.length
-    yield b
+async function partsOf(o: Ctx, pass: Pass): Promise<Part[]> {
+  const { lo, hi } = pass
+  const unit = o.ep.unitUs
+  const splittable = hi - lo > unit
+  if (!cutShort(pass.end, splittable)) return [{ batch: settle(o, pass, lo, hi) }]
+  if (!splittable) return [{ batch: await oneInstantEnd(o, pass) }]
+  const seen = pass.collector.size
+  const c = pass.collector
+  const plan: CutPlan = pass.order === 'desc'
+    ? planCut({ lo, hi, unit, oldest: c.oldest, seen, target: o.targetRecords })
+    : pass.order === 'asc'
+      ? planCutOldestFirst({ lo, hi, unit, newest: c.newest, seen, target: o.targetRecords })
+      : planCut({ lo, hi, unit, oldest: undefined, seen, target: o.targetRecords })
+  if (plan.kind === 'again') {
+    o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), order: pass.order, end: pass.end }, 'pass cut short with nothing to keep: fetching the window again in smaller windows')
+    discard(o, pass)
+    return [{ rest: { lo, hi, width: plan.width } }]
   }
-  if (pass.end !== 'full-end' || n <= pass.batch.records.length) return
-  o.stats.anomaly('full-page-without-token')
-  o.log.warn({ source: o.ep.name, lo: show(pass.batch.lo), hi: show(pass.batch.hi) }, `${o.ep.name}: a full page came without a next token in ${show(pass.batch.lo)}..${show(pass.batch.hi)}, yet narrowing the window found ${n - pass.batch.records.length} more records: the API's end marker cannot be trusted (anomaly full-page-without-token)`)
-}
-
-/**
- * Fetches [lo, hi) completely, yielding its batches oldest first as they are done. A pass the page budget (or the
- * API's depth cap, or a full last page) cut short is split where its pages stopped (see `splitPlan`), or the window is
- * re-planned in pieces, so no window ever holds more than about two budgets of records.
- */
-async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
-  const pass = await usablePass(o, lo, hi)
-  const splittable = hi - lo > o.ep.unitUs
-  const cutShort = pass.end === 'budget' || pass.end === 'full-end' || (pass.end === 'depth-cap' && splittable)
-  if (!cutShort) {
-    yield pass.batch
-    return
-  }
-  if (!splittable) {
-    yield await oneInstantEnd(o, pass, lo, hi)
-    return
-  }
-  yield* confirmingEnd(o, pass, splitPass(o, pass, lo, hi))
+  const { cut, width } = plan
+  o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut), order: pass.order, end: pass.end }, 'pass cut short: keeping every page of the complete part, fetching the rest in windows sized by its density')
+  if (pass.order === 'desc') return [{ rest: { lo, hi: cut, width } }, { batch: settle(o, pass, cut, hi, { from: cut }) }]
+  return [{ batch: settle(o, pass, lo, cut, { below: cut }) }, { rest: { lo: cut, hi, width } }]
 }
 
 /**
@@ -229,86 +277,90 @@ async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<Wi
  * pages one record smaller. A true end then shows a token and a short last page; an API that drops its tokens ends on
  * a full page again, and the source stops (records of that instant would be missing otherwise).
  */
-async function oneInstantEnd(o: Ctx, pass: Pass, lo: Micros, hi: Micros): Promise<WindowBatch> {
-  if (o.pageSize < 2) return pass.batch
+async function oneInstantEnd(o: Ctx, pass: Pass): Promise<WindowBatch> {
+  const { lo, hi } = pass
+  if (o.pageSize < 2) return settle(o, pass, lo, hi)
   const again = await usablePass(o, lo, hi, o.pageSize - 1)
-  o.stats.refetched += pass.received
-  if (again.end !== 'full-end') return again.batch
+  discard(o, pass)
+  if (again.end !== 'full-end') return settle(o, again, lo, hi)
   o.stats.anomaly('full-page-without-token')
   throw new Y360Error('BAD_PAGE', `${o.ep.name}: the API ends its pages without a next token while they are full (at the single instant ${show(lo)}, with page sizes ${o.pageSize} and ${o.pageSize - 1}): records of that instant would be missing, so the source stops (anomaly full-page-without-token)`, { source: o.ep.name })
 }
 
-/**
- * The rest of a pass cut short. Newest-first pages: the records strictly newer than the oldest instant seen are
- * complete, the older part (that instant included) is fetched on its own. Oldest-first pages (an anomaly, handled
- * exactly): the records strictly older than the newest instant seen are complete, the newer part is fetched on its
- * own. Pages in no order, or a rest that looks large: the window is re-planned in pieces.
- */
-async function* splitPass(o: Ctx, pass: Pass, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
+/** The windows of [lo, hi), planned lazily from `width` on: each next one sized by the density the last one found. */
+function* restWindows(o: Ctx, rest: Rest): Generator<AsyncIterable<WindowBatch>> {
   const unit = o.ep.unitUs
-  const budget = o.maxPages * o.pageSize
-  const seen = pass.batch.records.length
-  if (pass.order === 'desc' || pass.order === 'asc') {
-    const plan = pass.order === 'desc'
-      ? planCut({ lo, hi, unit, oldest: pass.oldest, seen, budget, target: o.targetRecords })
-      : planCutOldestFirst({ lo, hi, unit, newest: pass.newest, seen, budget, target: o.targetRecords })
-    if (plan.kind === 'split') {
-      const { cut } = plan
-      o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut), order: pass.order, end: pass.end }, 'pass cut short: keeping the complete part, fetching the rest separately')
-      if (pass.order === 'desc') {
-        yield* windowBatches(o, lo, cut)
-        yield { ...pass.batch, lo: cut, records: pass.batch.records.filter((r) => r.us >= cut) }
-      } else {
-        yield { ...pass.batch, hi: cut, records: pass.batch.records.filter((r) => r.us < cut) }
-        yield* windowBatches(o, cut, hi)
+  let width = rest.width
+  let cursor = rest.lo
+  while (cursor < rest.hi) {
+    const lo = cursor
+    const hi = windowEnd(lo, width, unit, rest.hi)
+    cursor = hi
+    yield (async function* (): AsyncGenerator<WindowBatch> {
+      let n = 0
+      for await (const b of windowBatches(o, lo, hi)) {
+        n += b.records.length
+        yield b
       }
-      return
-    }
-    yield* pieces(o, pass, plan.ranges)
-    return
+      width = nextWidth(lo, hi, n, o.targetRecords, unit)
+    })()
   }
-  const plan = planCut({ lo, hi, unit, oldest: undefined, seen, budget, target: o.targetRecords })
-  if (plan.kind === 'pieces') yield* pieces(o, pass, plan.ranges)
 }
 
-/** Throws a pass away and fetches its window as `ranges`, oldest first. */
-async function* pieces(o: Ctx, pass: Pass, ranges: [Micros, Micros][]): AsyncGenerator<WindowBatch> {
-  o.log.debug({ source: o.ep.name, lo: show(pass.batch.lo), hi: show(pass.batch.hi), pieces: ranges.length }, 'pass cut short: re-planning the window in smaller pieces')
-  // The abandoned pass's records are all fetched again by the pieces (its rejects come again too).
-  o.stats.refetched += pass.received
-  const each = function* (): Generator<AsyncIterable<WindowBatch>> {
-    for (const [a, b] of ranges) yield windowBatches(o, a, b)
-  }
-  // Two pieces at a time: the next one is fetched while one waits to be written. Up to `concurrency` windows may be
-  // re-planned at once (after an empty stretch they are all planned too wide), so more would multiply what is held.
-  yield* inOrder(each(), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal)
+/** A batch ready, as a task of one item. */
+async function* ready(batch: WindowBatch): AsyncGenerator<WindowBatch> {
+  yield batch
 }
 
-/** Yields the batches of [from, to) in time order; fetches ahead at most `concurrency` windows, each a few batches deep. */
+/** The tasks of `parts` in order: a batch as it is, a rest as its windows. */
+function* tasksOf(o: Ctx, parts: Part[]): Generator<AsyncIterable<WindowBatch>> {
+  for (const p of parts) {
+    if ('batch' in p) yield ready(p.batch)
+    else yield* restWindows(o, p.rest)
+  }
+}
+
+/** Fetches [lo, hi) completely, yielding its batches oldest first; a rest is fetched a few windows at a time. */
+async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
+  const pass = await usablePass(o, lo, hi)
+  yield* confirmingEnd(o, pass, inOrder(tasksOf(o, await partsOf(o, pass)), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal))
+}
+
+/**
+ * Yields `batches`; for a pass that ended on a full page without a next token, counts the anomaly (and warns) when
+ * fetching the rest found records the pass had not: the missing token was not the end.
+ */
+async function* confirmingEnd(o: Ctx, pass: Pass, batches: AsyncIterable<WindowBatch>): AsyncGenerator<WindowBatch> {
+  const had = pass.collector.distinct
+  let n = 0
+  for await (const b of batches) {
+    n += b.records.length
+    yield b
+  }
+  if (pass.end !== 'full-end' || pass.hi - pass.lo <= o.ep.unitUs || n <= had) return
+  o.stats.anomaly('full-page-without-token')
+  o.log.warn({ source: o.ep.name, lo: show(pass.lo), hi: show(pass.hi) }, `${o.ep.name}: a full page came without a next token in ${show(pass.lo)}..${show(pass.hi)}, yet narrowing the window found ${n - had} more records: the API's end marker cannot be trusted (anomaly full-page-without-token)`)
+}
+
+/**
+ * Yields the batches of [from, to) in time order. The first round trip probes the range in slices at once; then one
+ * flat plan, oldest first, of the batches the probes completed and the windows of their rests, `concurrency` in flight.
+ */
 export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerator<WindowBatch> {
-  const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)), rejectedOnce: new Set() }
-  const unit = o.ep.unitUs
-  let cursor = o.from
-  // Read when the next window is planned: windows planned while others are in flight use the latest density known.
-  let width = INITIAL_WIDTH_US
-  const planned = async function* (lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
-    let n = 0
-    for await (const b of windowBatches(o, lo, hi)) {
-      n += b.records.length
-      yield b
-    }
-    width = nextWidth(lo, hi, n, o.targetRecords, unit)
-  }
+  const o: Ctx = { ...opts, slots: pLimit(Math.max(1, opts.concurrency)), rejectedOnce: new Set(), bounds: { afterInclusive: false, beforeInclusive: false } }
+  const slices = probeSlices(o.from, o.to, o.concurrency, o.ep.unitUs)
+  // One page each: an empty or small slice is done with it, a dense one has told its density at once (a longer first
+  // pass would keep the lanes of the slices already done idle while the dense ones page on).
+  const probes = await Promise.all(slices.map(async ([lo, hi]) => {
+    const pass = await usablePass(o, lo, hi, o.pageSize, PROBE_PAGES)
+    return { pass, parts: await partsOf(o, pass) }
+  }))
   const plan = function* (): Generator<AsyncIterable<WindowBatch>> {
-    while (cursor < o.to) {
-      const lo = cursor
-      const hi = windowEnd(lo, width, unit, o.to)
-      cursor = hi
-      yield planned(lo, hi)
+    for (const { pass, parts } of probes) {
+      // A full last page is confirmed by what its rest finds: kept together so that the count covers it.
+      if (pass.end === 'full-end') yield confirmingEnd(o, pass, inOrder(tasksOf(o, parts), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal))
+      else yield* tasksOf(o, parts)
     }
   }
-  const first = plan().next()
-  if (first.done === true) return
-  yield* first.value
   yield* inOrder(plan(), o.concurrency, AHEAD, o.signal)
 }

@@ -29,7 +29,7 @@ t.test('a terminal: short lines, colour unless NO_COLOR / TERM=dumb, fields only
   const color = await underTty(['--lookback', '2d'], env, dir)
   t.equal(color.code, 0)
   t.match(color.screen, /\x1b\[32mINFO\x1b\[39m.*created directory /, 'coloured level')
-  t.match(color.screen, /mail: ok, fetched 400 in \d+ pages, wrote 400/, 'the summary line')
+  t.match(color.screen, /mail: ok, fetched \d+ in \d+ pages, wrote 400/, 'the summary line (fetched: 400 and the records of neighbours and re-read instants)')
   t.notMatch(color.screen, /^\s+(summary|files|dir|source): /m, 'no field lines under the messages')
   const plain = await underTty([], { ...env, NO_COLOR: '1' }, dir)
   t.equal(plain.code, 0)

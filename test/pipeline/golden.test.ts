@@ -42,7 +42,30 @@ function record(out: Outputs, dir: string, name: string, s: RunSummary, nowMs: n
   if (stdout !== undefined) out.files[`${name}.stdout`] = stdout
 }
 
+interface Counted {
+  source: string
+  fetched: number
+  written: number
+  duplicates: number
+  rejected: number
+  refetched?: number
+  neighbours?: number
+  filtered?: number
+}
+
+/** The counters of every summary reconcile: each record fetched was written, or dropped or set aside for a reason. */
+function reconciles(t: Test, scenario: string, out: Outputs): void {
+  for (const [rel, text] of Object.entries(out.files)) {
+    if (!rel.endsWith('.summary.json')) continue
+    for (const c of (JSON.parse(text) as { sources: Counted[] }).sources) {
+      const accounted = c.written + c.duplicates + c.rejected + (c.refetched ?? 0) + (c.neighbours ?? 0) + (c.filtered ?? 0)
+      t.equal(c.fetched, accounted, `${scenario}/${rel} ${c.source}: fetched = written + duplicates + rejected + refetched + neighbours + filtered`)
+    }
+  }
+}
+
 function compare(t: Test, scenario: string, out: Outputs): void {
+  reconciles(t, scenario, out)
   const dir = join(GOLDEN, scenario)
   if (UPDATE) {
     rmSync(dir, { recursive: true, force: true })

@@ -8,13 +8,16 @@ import { join } from 'node:path'
 import { checkArchive, cliEnv, emulator, readArchive, runMain } from '../helpers.js'
 import { exits, prefixProblems, startCli, summaryOf, type LiveCli } from './util.js'
 
+/** The request at which the signal is sent: past the first round trip (two probe slices) and the first windows written. */
+const SIGNAL_AT = 20
+
 async function interrupted(t: Test, sig: 'SIGTERM' | 'SIGINT', twice: boolean, want: number): Promise<void> {
   let live: LiveCli | undefined
   let at = 0
   const emu = await emulator(t, {
     counts: { mail: 3000 }, days: 2, seed: 21, faults: { latencyMs: 10 },
     onRequest: (n) => {
-      if (n === 12 && live !== undefined) {
+      if (n === SIGNAL_AT && live !== undefined) {
         at = n
         live.child.kill(sig)
       }
@@ -29,7 +32,7 @@ async function interrupted(t: Test, sig: 'SIGTERM' | 'SIGINT', twice: boolean, w
     live.child.kill(sig)
   }
   const r = await live.done
-  t.equal(at, 12, 'the signal was sent mid-run')
+  t.equal(at, SIGNAL_AT, 'the signal was sent mid-run')
   t.equal(r.code, want, exits(r, want, `exit ${want}`))
   t.match(r.stderr, `${sig}: stopping; finishing the write in progress`)
   if (!twice) {
@@ -37,7 +40,7 @@ async function interrupted(t: Test, sig: 'SIGTERM' | 'SIGINT', twice: boolean, w
     t.notOk(existsSync(join(mail, '.y360-audit.lock')), 'the lock is released')
   }
   const requests = emu.stats().requests
-  t.ok(requests < 12 + 4, `fetching stopped (${requests} requests in all)`)
+  t.ok(requests < SIGNAL_AT + 4, `fetching stopped (${requests} requests in all)`)
 
   const partial = readArchive(mail, 'mail_audit') // throws on a torn line
   t.ok(partial.lines.length > 0 && partial.lines.length < 3000, `a part was flushed (${partial.lines.length} records)`)

@@ -40,7 +40,8 @@ t.test('an endless 200 body: the run stops by itself at --max-body, memory bound
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
   const before = process.resourceUsage().maxRSS * 1024
-  const r = await runMain(['--lookback', '1d', '--max-body', '4MiB', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
+  // One request at a time: the first round trip would otherwise probe the day in 8 slices, each meeting the fault.
+  const r = await runMain(['--lookback', '1d', '--concurrency', '1', '--max-body', '4MiB', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
   const peak = process.resourceUsage().maxRSS * 1024
   t.equal(r.code, 4, `exit 4 (BAD_PAGE); stderr:\n${r.stderr}`)
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { sources: { code: string; error: string }[] }
@@ -62,7 +63,7 @@ t.test('a body dripped a byte every 50ms passes no inactivity timeout but fails 
   const emu = await emulator(t, { counts: { mail: 50 }, days: 1, faults: { dripBody: 1, dripMs: 50 } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-  const r = await runMain(['--lookback', '1d', '--timeout', '300ms', '--retries', '1', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
+  const r = await runMain(['--lookback', '1d', '--concurrency', '1', '--timeout', '300ms', '--retries', '1', '--summary-json', join(dir, 'summary.json')], { env, cwd: dir })
   t.equal(r.code, 4, `exit 4 (API_UNAVAILABLE); stderr:\n${r.stderr}`)
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { sources: { code: string; error: string }[] }
   t.equal(summary.sources[0].code, 'API_UNAVAILABLE')
@@ -77,7 +78,7 @@ t.test('102 Processing every 50ms does not extend the deadline (--request-deadli
   const emu = await emulator(t, { counts: { mail: 50 }, days: 1, faults: { processing: 1, dripMs: 50 } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail') })
-  const r = await runMain(['--lookback', '1d', '--timeout', '300ms', '--request-deadline', '600ms', '--retries', '0'], { env, cwd: dir })
+  const r = await runMain(['--lookback', '1d', '--concurrency', '1', '--timeout', '300ms', '--request-deadline', '600ms', '--retries', '0'], { env, cwd: dir })
   t.equal(r.code, 4, `exit 4; stderr:\n${r.stderr}`)
   t.match(r.stderr, 'no complete response within the request deadline of 600ms (--request-deadline)')
   t.equal(emu.stats().requests, 1)

@@ -12,6 +12,10 @@ t.test('requestBounds: one unit wider on each side, in whole units', async (t) =
   t.same(requestBounds(1500, 2500, 1000), { after: 0, before: 3000 }, 'ms units, bounds inside a unit')
   t.same(requestBounds(2000, 3000, 1000), { after: 1000, before: 3000 }, 'ms units, bounds on units')
   t.same(requestBounds(10, 20, 1), { after: 9, before: 20 }, 'µs units')
+  const both = { afterInclusive: true, beforeInclusive: true }
+  t.same(requestBounds(1500, 2500, 1000, both), { after: 2000, before: 2000 }, 'bounds seen inclusive: asked exactly (ms)')
+  t.same(requestBounds(2000, 3000, 1000, both), { after: 2000, before: 2000 }, 'bounds seen inclusive: on units')
+  t.same(requestBounds(10, 20, 1, { afterInclusive: false, beforeInclusive: true }), { after: 9, before: 19 }, 'only the bound seen inclusive is narrowed')
 })
 
 t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', async (t) => {
@@ -52,10 +56,19 @@ t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', asyn
 })
 
 t.test('collector: an empty window, and a window of out-of-bounds records only', async (t) => {
-  t.same(new WindowCollector(0, 10, instantOf).finish(), { records: [], rejected: [], repeats: 0 })
+  const none = { records: [], rejected: [], repeats: 0, filtered: 0, neighbours: 0, refetched: 0, anomalies: new Map() }
+  t.same(new WindowCollector(0, 10, instantOf).finish(), none)
   const c = new WindowCollector(0, 10, instantOf)
   c.add([{ t: -1 }, { t: 10 }, { t: 11 }])
-  t.same([c.finish(), c.oldest], [{ records: [], rejected: [], repeats: 0 }, undefined])
+  t.same([c.finish(), c.oldest], [{ ...none, neighbours: 3 }, undefined], 'the neighbours counted')
+})
+
+t.test('collector: the part a cut pass keeps; all it received of the rest is counted refetched', async (t) => {
+  const c = new WindowCollector(0, 10, instantOf, { mismatch: (r) => (r.x === 'no' ? 'types' : undefined) })
+  c.add([{ t: 9 }, { t: 8 }, { t: 8, x: 'no' }, { t: 5 }, { t: 5 }, { t: 4 }, { t: 4, x: 'no' }, { t: 10 }, 'junk'])
+  const got = c.finish({ from: 5 })
+  t.same(got.records.map((r) => r.us), [5, 8, 9], 'kept: instants ≥ 5')
+  t.same({ ...got, records: undefined, rejected: got.rejected.length, anomalies: Object.fromEntries(got.anomalies) }, { records: undefined, rejected: 1, repeats: 1, filtered: 1, neighbours: 1, refetched: 2, anomalies: { 'filter-ignored:types': 1, reencoded: 4 } }, 'one repeat and one filtered kept side; the record and the filtered one at 4 refetched; junk (no instant) stays with the part kept')
 })
 
 t.test('ordered: by instant, then canonical key; the same content twice at an instant is one record, in any key order', async (t) => {

@@ -1,7 +1,8 @@
-// The window planner, pure: next width from the density seen, where a window ends, and how a pass the page budget
-// cut short is handled (split at the oldest instant seen, or re-planned in pieces). Tables, no I/O.
+// The window planner, pure: the slices of the first round trip, next width from the density seen, where a window
+// ends, and how a pass the page budget cut short is handled (kept up to the oldest instant seen, the rest planned by
+// its density, or fetched again when nothing can be kept). Tables, no I/O.
 import t from 'tap'
-import { MAX_WIDTH_US, nextWidth, planCut, windowEnd, type CutInput } from '../../src/sources/planner.js'
+import { MAX_WIDTH_US, nextWidth, planCut, planCutOldestFirst, probeSlices, windowEnd, type CutInput, type CutOldestFirstInput } from '../../src/sources/planner.js'
 
 const H = 3_600_000_000
 
@@ -26,35 +27,38 @@ t.test('windowEnd: whole units, at least one, never past `to`', async (t) => {
   t.equal(windowEnd(7, 3.4, 1, 100), 10, 'µs units')
 })
 
-t.test('planCut: split at the oldest instant when the rest looks small, else pieces of about the target', async (t) => {
-  const base: CutInput = { lo: 0, hi: 1000, unit: 1, oldest: undefined, seen: 300, budget: 300, target: 150 }
-  const cases: { name: string; c: Partial<CutInput>; want: unknown }[] = [
-    { name: 'nothing usable seen: halves', c: {}, want: { kind: 'pieces', ranges: [[0, 500], [500, 1000]] } },
-    { name: 'all at the newest instant: halves', c: { oldest: 999 }, want: { kind: 'pieces', ranges: [[0, 500], [500, 1000]] } },
-    { name: 'rest within two budgets: split after the oldest instant', c: { oldest: 400 }, want: { kind: 'split', cut: 401 } },
-    { name: 'oldest at lo: the older part is that one instant', c: { oldest: 0 }, want: { kind: 'split', cut: 1 } },
-    { name: 'rest beyond two budgets: pieces of about the target', c: { oldest: 500 }, want: { kind: 'pieces', ranges: [[0, 200], [200, 400], [400, 600], [600, 800], [800, 1000]] } },
+t.test('probeSlices: up to `concurrency` slices of whole units tiling the range, none narrower than an hour', async (t) => {
+  const D = 24 * H
+  const cases: [string, number, number, number, number, [number, number][]][] = [
+    // name, from, to, concurrency, unit, want
+    ['90 days in 8', 0, 90 * D, 8, 1000, Array.from({ length: 8 }, (_, i) => [i * 11.25 * D, Math.min(90 * D, (i + 1) * 11.25 * D)])],
+    ['minutes: one slice (one request for a short incremental run)', 5, 5 + 10 * 60_000_000, 8, 1000, [[5, 5 + 10 * 60_000_000]]],
+    ['three hours: three slices', 0, 3 * H, 8, 1000, [[0, H], [H, 2 * H], [2 * H, 3 * H]]],
+    ['concurrency 1: the whole range', 0, 30 * D, 1, 1000, [[0, 30 * D]]],
+    ['empty range: nothing', 7, 7, 8, 1, []],
+    ['whole units, the last slice shorter', 0, 10 * H + 1, 4, 1000, [[0, 2.5 * H + 1000], [2.5 * H + 1000, 5 * H + 2000], [5 * H + 2000, 7.5 * H + 3000], [7.5 * H + 3000, 10 * H + 1]]],
   ]
-  for (const k of cases) t.same(planCut({ ...base, ...k.c }), k.want, k.name)
-
-  const many = planCut({ ...base, oldest: 990 })
-  t.equal(many.kind, 'pieces')
-  if (many.kind === 'pieces') {
-    t.equal(many.ranges.length, 63, 'at most 64 pieces (width 16 µs over 1000 µs)')
-    t.same([many.ranges[0], many.ranges[62]], [[0, 16], [992, 1000]])
-  }
-  t.same(planCut({ ...base, lo: 0, hi: 10_000, unit: 1000, oldest: 6000, seen: 30, budget: 10, target: 40 }), { kind: 'pieces', ranges: [[0, 4000], [4000, 8000], [8000, 10_000]] }, 'pieces in whole units')
+  for (const [name, from, to, conc, unit, want] of cases) t.same(probeSlices(from, to, conc, unit), want, name)
 })
 
-t.test('planCut: the pieces always tile [lo, hi) exactly', async (t) => {
-  for (const [lo, hi, unit, oldest, seen] of [[0, 1000, 1, 999, 5], [123_000, 9_876_000, 1000, 9_000_000, 9000], [5, 6, 1, undefined, 0]] as const) {
-    const p = planCut({ lo, hi, unit, oldest, seen, budget: 100, target: 50 })
-    if (p.kind !== 'pieces') {
-      t.fail('expected pieces')
-      continue
-    }
-    t.equal(p.ranges[0][0], lo)
-    t.equal(p.ranges[p.ranges.length - 1][1], hi)
-    t.ok(p.ranges.every(([a, b], i) => a < b && (i === 0 || p.ranges[i - 1][1] === a)), `contiguous, non-empty (${p.ranges.length} pieces)`)
-  }
+t.test('planCut: keeps every page after the oldest instant seen; the rest is planned by the density seen', async (t) => {
+  const base: CutInput = { lo: 0, hi: 1000, unit: 1, oldest: undefined, seen: 300, target: 150 }
+  const cases: { name: string; c: Partial<CutInput>; want: unknown }[] = [
+    { name: 'nothing usable seen: again in halves', c: {}, want: { kind: 'again', width: 500 } },
+    { name: 'all at the newest instant: again, first all but that instant, then the instant alone', c: { oldest: 999 }, want: { kind: 'again', width: 999 } },
+    { name: '300 records over [401, 1000): windows of 150 records are 299.5 µs wide', c: { oldest: 400 }, want: { kind: 'split', cut: 401, width: 299.5 } },
+    { name: 'oldest at lo: the rest is that one instant', c: { oldest: 0 }, want: { kind: 'split', cut: 1, width: 499.5 } },
+    { name: 'a dense pass: the rest is planned narrow (at least one unit)', c: { oldest: 998, seen: 1_000_000 }, want: { kind: 'split', cut: 999, width: 1 } },
+    { name: 'far more than the budget seen (a window planned days wide): still kept, never thrown away', c: { oldest: 500, seen: 5000 }, want: { kind: 'split', cut: 501, width: 14.97 } },
+  ]
+  for (const k of cases) t.same(planCut({ ...base, ...k.c }), k.want, k.name)
+  t.same(planCut({ lo: 0, hi: 10_000, unit: 1000, oldest: 6000, seen: 30, target: 40 }), { kind: 'split', cut: 7000, width: 4000 }, 'whole units')
+  t.same(planCut({ lo: 0, hi: 365 * 24 * H, unit: 1000, oldest: 24 * H, seen: 1, target: 1000 }), { kind: 'split', cut: 24 * H + 1000, width: MAX_WIDTH_US }, 'a week at most')
+})
+
+t.test('planCutOldestFirst: keeps every page before the newest instant seen', async (t) => {
+  const base: CutOldestFirstInput = { lo: 0, hi: 1000, unit: 1, newest: undefined, seen: 300, target: 150 }
+  t.same(planCutOldestFirst(base), { kind: 'again', width: 500 }, 'nothing seen: again in halves')
+  t.same(planCutOldestFirst({ ...base, newest: 0 }), { kind: 'again', width: 500 }, 'all at lo: again in halves')
+  t.same(planCutOldestFirst({ ...base, newest: 600 }), { kind: 'split', cut: 600, width: 300 }, 'keeps [0, 600), the rest in windows of 150 records')
 })

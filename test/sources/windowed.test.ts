@@ -42,20 +42,64 @@ for (const [name, switches, maxPages] of [['page budget 2', {}, 2], ['depth cap 
   })
 }
 
-t.test('windows planned too wide after an empty stretch are re-planned, and all passes stay within --concurrency', async (t) => {
+t.test('a dense stretch after empty days: kept page by page (nothing thrown away), all passes within --concurrency', async (t) => {
   const end = Date.UTC(2026, 10, 20)
-  // Six empty days, then two dense ones: widths grow 4× per empty window, so the first dense windows are planned days
-  // wide and re-planned in pieces while other windows are in flight.
+  // Six empty days, then two dense ones: the probe slices over the dense days are cut by the page budget, keep their
+  // pages and plan their rest by the density they saw while other windows are in flight.
   const emu = await emulator(t, { counts: { mail: 6000 }, days: 2, end, clock: () => end, faults: { latencyMs: 5 } })
   const client = new ApiClient({ token: emu.token, retries: 0, retryBaseMs: 1, retryMaxMs: 1, maxWaitMs: 0, timeoutMs: 10_000, connectTimeoutMs: 1000, log })
   t.teardown(() => client.close())
-  const messages: string[] = []
-  const capture = pino({ level: 'debug' }, { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) })
   const concurrency = 2
+  const stats = new SourceStats()
   let n = 0
-  for await (const b of windowedSource({ ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from: (end - 8 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages: 4, concurrency, targetRecords: 200, log: capture, stats: new SourceStats() })) n += b.records.length
+  for await (const b of windowedSource({ ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from: (end - 8 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages: 4, concurrency, targetRecords: 320, log, stats })) n += b.records.length
   t.equal(n, 6000, 'every record once')
-  t.ok(messages.some((m) => m.includes('re-planning the window')), 'a window planned too wide was re-planned in pieces')
-  t.ok(emu.stats().peakConcurrency <= concurrency, `at most ${concurrency} requests at once, nested pieces included (peak ${emu.stats().peakConcurrency})`)
+  t.ok(stats.refetched <= 20, `only the cut instants re-read (${stats.refetched} records)`)
+  t.ok(stats.pages <= 1.1 * 60 + 10, `requests within 1.1 × the 60 pages the data needs + 10 (${stats.pages})`)
+  t.ok(emu.stats().peakConcurrency <= concurrency, `at most ${concurrency} requests at once, nested rests included (peak ${emu.stats().peakConcurrency})`)
   t.ok(emu.stats().peakConcurrency > 1, 'windows were fetched concurrently')
 })
+
+t.test('the first round trip uses the concurrency: one request per slice, all at once', async (t) => {
+  const end = Date.UTC(2026, 10, 20)
+  // 30 days of data in a 90-day lookback, a few records: each of the 8 probe slices ends on its first page.
+  const emu = await emulator(t, { counts: { mail: 40 }, days: 30, end, clock: () => end, faults: { latencyMs: 5 } })
+  const client = new ApiClient({ token: emu.token, retries: 0, retryBaseMs: 1, retryMaxMs: 1, maxWaitMs: 0, timeoutMs: 10_000, connectTimeoutMs: 1000, log })
+  t.teardown(() => client.close())
+  const stats = new SourceStats()
+  let n = 0
+  for await (const b of windowedSource({ ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from: (end - 90 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages: 10, concurrency: 8, targetRecords: 500, log, stats })) n += b.records.length
+  t.equal(n, 40)
+  t.equal(stats.pages, 8, 'eight slices, one page each')
+  t.equal(emu.stats().peakConcurrency, 8, 'all eight at once')
+})
+
+// Every record received lands in exactly one counter, whatever the API does: kept (yielded), rejected, a repeat inside
+// its window, a neighbour window's, excluded by the filters, or fetched again by another pass.
+const cases: [string, object, object, Record<string, unknown>][] = [
+  ['budget cuts in dense data', {}, {}, {}],
+  ['offset shifts while paging (repeats)', { insertPerPage: { source: 'events', n: 3 } }, {}, {}],
+  ['pages oldest first', { pagesOldestFirst: ['events'] }, {}, {}],
+  ['filters ignored', { ignoreFilters: ['events'] }, {}, { types: ['id_password.login'] }],
+  ['records without a timestamp', {}, { missingTimestamp: 0.05 }, {}],
+  ['exclusive bounds', { afterDateInclusive: false, beforeDateInclusive: false }, {}, {}],
+]
+for (const [name, switches, faults, filters] of cases) {
+  t.test(`counters reconcile: ${name}`, async (t) => {
+    const end = Date.UTC(2026, 10, 20)
+    const emu = await emulator(t, { counts: { events: 1500 }, days: 1, end, clock: () => end, switches, faults })
+    const client = new ApiClient({ token: emu.token, retries: 0, retryBaseMs: 1, retryMaxMs: 1, maxWaitMs: 0, timeoutMs: 10_000, connectTimeoutMs: 1000, log })
+    t.teardown(() => client.close())
+    const stats = new SourceStats()
+    let kept = 0
+    let rejected = 0
+    for await (const b of windowedSource({ ep: ENDPOINTS.events, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters, from: (end - 2 * 86_400_000) * 1000, to: end * 1000 + 1, pageSize: 100, maxPages: 2, concurrency: 3, targetRecords: 150, log, stats, now: () => end })) {
+      kept += b.records.length
+      rejected += b.rejected.length
+    }
+    stats.written = kept
+    stats.rejected = rejected
+    t.ok(stats.fetched > 0)
+    t.equal(stats.unaccounted, 0, `fetched ${stats.fetched} = kept ${kept} + rejected ${rejected} + repeats ${stats.repeats} + refetched ${stats.refetched} + neighbours ${stats.neighbours} + filtered ${stats.filtered}`)
+  })
+}
