@@ -282,6 +282,11 @@ export class WindowCollector {
     return this.#desc ? 'desc' : this.#asc ? 'asc' : 'mixed'
   }
 
+  /** Whether `order` rests on evidence: records of two instants or more within the asked bounds (one proves no order). */
+  get orderShown(): boolean {
+    return this.#min !== undefined && this.#min !== this.#max
+  }
+
   /** Which asked bounds this pass proved inclusive (a record at exactly that bound, and none outside the bounds). */
   get boundsSeen(): BoundsSeen {
     return { afterInclusive: this.#atAfter && this.#outside === 0, beforeInclusive: this.#atBefore && this.#outside === 0 }

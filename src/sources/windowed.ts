@@ -199,8 +199,11 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize: number, budge
     o.log.warn({ source: ep.name, at: show(lo), pages: end.pages }, `${ep.name}: the API refused page ${end.pages + 1} of a one-instant window; ${collector.size} records of ${show(lo)} kept, later ones of that instant may be missing`)
   }
   // A pass cut short that kept nothing of its window while records outside the bounds came: the API ignores them,
-  // and a narrower window would page through the same records again. Strays among the window's records do no harm.
-  if (cutShort(end.reason, splittable) && collector.outside > 0 && collector.distinct === 0) {
+  // and a narrower window would page through the same records again. Strays among the window's records do no harm,
+  // unless they are nearly all the pass saw: with one instant of its window or none, the order its pages run in is
+  // unknown, so no part of the window can be called complete (keeping the newest part, as newest-first pages allow,
+  // lost records an API paging oldest first and ignoring the bounds had on a later page).
+  if (cutShort(end.reason, splittable) && collector.outside > 0 && (collector.distinct === 0 || !collector.orderShown)) {
     throw new Y360Error('BAD_PAGE', `${ep.name}: the API ignores the requested date bounds: ${collector.outside} records outside ${show(after)}..${show(before)} in a pass over ${show(lo)}..${show(hi)} that did not end; narrowing the window cannot help, so the source stops (anomaly outside-bounds)`, { source: ep.name })
   }
   o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages: end.pages, received: end.received, kept: collector.size, end: end.reason, order: collector.order }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${end.pages} pages, ${collector.size} records`)

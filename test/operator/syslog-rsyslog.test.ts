@@ -132,7 +132,7 @@ t.test('beside the archive: forwarded from the day files, incremental; an outage
 t.test('rsyslog stopped mid-run and restarted: nothing lost, duplicates bounded by --syslog-ack-every and counted', async (t) => {
   // The CLI is frozen (SIGSTOP, our own child) at the first page request after rsyslog wrote 200 messages, so the
   // outage falls inside the run whatever the machine's speed (small windows: a request every ~100 records); rsyslog is
-  // stopped, the CLI resumed, rsyslog started again on the same port while the CLI backs off.
+  // stopped, the CLI resumed, rsyslog started again on the same port once the CLI has met the outage and backs off.
   let child: ChildProcessWithoutNullStreams | undefined
   let rs: Rsyslog | undefined
   let frozen: () => void = () => undefined
@@ -154,11 +154,19 @@ t.test('rsyslog stopped mid-run and restarted: nothing lost, duplicates bounded 
   const args = ['--syslog', rs.url, '--sources', 'mail', '--state-file', join(dir, 'cursor.json'), '--lookback', '4d', '--concurrency', '1', '--max-pages', '2', '--syslog-ack-every', String(ackEvery), '--syslog-retries', '40', '--syslog-retry-delay', '5ms']
   child = spawn(...bare(process.execPath, [CLI, ...args]), { cwd: dir, env: cliEnv(emu), stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.end()
+  let stderr = ''
+  const retrying = new Promise<void>((resolve) => child?.stderr.on('data', (d: Buffer | string) => {
+    stderr += String(d)
+    if (/connecting again in \d+ms/.test(stderr)) resolve()
+  }))
   const done = collect(child)
   await atRequest
   const before = rs.lines().length
   await rs.stop()
   process.kill(child.pid as number, 'SIGCONT')
+  // rsyslog comes back only once the CLI met the outage (a refused or dropped connection it says it retries): else a
+  // stop that fell between two of its connections would look like no outage at all.
+  await retrying
   await rs.start()
   const res = await done
   t.equal(res.code, 0, 'exit 0')

@@ -8,7 +8,7 @@ import type { SwitchesPatch } from '../../src/emulator/index.js'
 import { EXIT_CODES } from '../../src/errors.js'
 import type { SourceName } from '../../src/sources/descriptor.js'
 import { PassThrough } from 'node:stream'
-import { EXACT, ROOT, TOKEN, checkArchive, cliEnv, emulator, localServer, readArchive } from '../helpers.js'
+import { EXACT, ROOT, TOKEN, checkArchive, cliEnv, emulator, localServer, prefixProblems, readArchive, runMain as mainRun, summaryOf } from '../helpers.js'
 
 type Main = (argv: string[], io: object) => Promise<number>
 
@@ -262,4 +262,22 @@ t.test('a record too large for the archive line readers goes to .rejected, count
   const rejected = readFileSync(join(dir, 'mail', 'mail_audit.rejected'), 'utf8').split('\n').slice(0, -1)
   t.equal(rejected.length, 1)
   t.ok(rejected[0].includes(`"uniqId":"big"`) && rejected[0].length > 600_000, 'the whole record is in .rejected')
+})
+
+t.test('pages oldest first and bounds ignored, on a later run: the source stops naming outside-bounds, never exit 0 or 8 with the new records missing', async (t) => {
+  // Found by the chaos test (CHAOS_SEED=20261129 CHAOS_DRAW=4): a window whose pass saw one record of its own among
+  // 299 strays took its pages for newest first and called itself complete; the five new records, on page 4, were lost.
+  let at = NOW
+  const emu = await emulator(t, { counts: { events: 300 }, days: 1, seed: 20261129, clock: () => at, end: NOW - 60_000, switches: { pagesOldestFirst: ['events'], ignoreBounds: ['events'] } })
+  const dir = t.testdir()
+  const env = cliEnv(emu, { NEW_LOG_CATALOG_LOCATION: join(dir, 'events') })
+  const args = ['--lookback', '2d', '--max-pages', '3', '--concurrency', '2', '--retries', '12']
+  t.equal((await runMain(args, { env, cwd: dir, now: () => at })).code, EXIT_CODES.BAD_PAGE, 'the first run stops too')
+  at += 10 * 60_000
+  emu.inject('events', 5, { at: NOW + 9 * 60_000 })
+  const r = await mainRun(args, { env, cwd: dir, now: () => at, summary: true })
+  t.equal(r.code, EXIT_CODES.BAD_PAGE, r.stderr)
+  t.match(summaryOf(r, 'events'), { ok: false, code: 'BAD_PAGE' })
+  t.match(r.stderr, /ignores the requested date bounds.*anomaly outside-bounds/)
+  t.same(prefixProblems('events', readArchive(join(dir, 'events'), BASES.events), emu.truth('events')), [], 'what was written is a valid prefix of the truth')
 })
