@@ -15,7 +15,7 @@ export interface Emu {
   stop(): Promise<void>
   faults(f: object): Promise<void>
   stats(): Promise<{ requests: number; byStatus: Record<string, number> }>
-  requests(): Promise<{ status: number }[]>
+  requests(): Promise<{ status: number; at: number }[]>
   resetStats(): Promise<void>
 }
 

@@ -179,7 +179,7 @@ async function memory(n: number, runs: number): Promise<Record<Way, number>> {
 
 /** A server limited to `rps` requests/s: the share of 429s after the first two seconds, and the rate of pages served. */
 async function rateLimited(rps: number, startupMs: number): Promise<void> {
-  const n = 5000
+  const n = 15000
   log(`429: ${n} mail + ${n} disk against ${rps} requests/s`)
   const emu = await startEmu({ mail: n, disk: n, days: 30, faults: { rateLimitRps: rps } })
   try {
@@ -188,14 +188,19 @@ async function rateLimited(rps: number, startupMs: number): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       await emu.resetStats()
       const r = await firstRun(emu, { disk: true, extra: ['--lookback', '31d'] })
-      const statuses = (await emu.requests()).map((x) => x.status)
-      const later = statuses.slice(2 * rps)
-      shares.push(later.filter((s) => s === 429).length / Math.max(1, later.length))
-      rates.push(statuses.filter((s) => s === 200).length / ((r.ms - startupMs) / 1000))
+      const served = await emu.requests()
+      const statuses = served.map((x) => x.status)
+      // "After the first seconds" (issue 14), for both figures: requests that arrived 2 s or more after the first one,
+      // and the pages served per second from then until the last request.
+      const t0 = served[0]?.at ?? 0
+      const later = served.filter((x) => x.at >= t0 + 2000)
+      shares.push(later.filter((x) => x.status === 429).length / Math.max(1, later.length))
+      const span = ((later.at(-1)?.at ?? t0) - (later[0]?.at ?? t0)) / 1000
+      rates.push(later.filter((x) => x.status === 200).length / Math.max(0.001, span))
       log(`  run ${i + 1}: ${statuses.length} requests, ${statuses.filter((s) => s === 429).length} got 429, ${(r.ms / 1000).toFixed(1)} s`)
     }
     rows.push([`429: share of requests refused after the first 2 s (server limited to ${rps}/s)`, `${(median(shares) * 100).toFixed(1)}%`, '≤ 5%', yes(median(shares) <= 0.05)])
-    rows.push([`429: pages served per second vs the ${rps}/s allowed`, `${median(rates).toFixed(1)}/s (${((median(rates) / rps) * 100).toFixed(0)}%)`, '≥ 90%', yes(median(rates) >= 0.9 * rps)])
+    rows.push([`429: pages served per second after the first 2 s vs the ${rps}/s allowed`, `${median(rates).toFixed(1)}/s (${((median(rates) / rps) * 100).toFixed(0)}%)`, '≥ 90%', yes(median(rates) >= 0.9 * rps)])
   } finally {
     await emu.stop()
   }

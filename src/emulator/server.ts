@@ -33,7 +33,7 @@ export function createEmulatorServer(state: EmulatorState, hooks: AdminHooks): S
 
 function handleApi(state: EmulatorState, req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, timers: Set<NodeJS.Timeout>): void {
   const r = route(url.pathname)
-  const entry = { method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), source: r.source, status: 0 }
+  const entry = { method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1), source: r.source, status: 0, at: state.clock() }
   state.stats.begin(r.source)
   state.onRequest?.(state.stats.count())
   let done = false

@@ -17,7 +17,8 @@ export interface Stats {
 }
 
 /** One received API request; status 0 means no response was sent (stall, client gone). */
-export interface RequestLogEntry { method: string; path: string; query: string; source?: SourceName; status: number }
+/** One request as the emulator saw it; `at` is when it arrived (the emulator's clock, epoch ms). */
+export interface RequestLogEntry { method: string; path: string; query: string; source?: SourceName; status: number; at: number }
 
 /** Collects Stats and the last `logLimit` requests. */
 export class StatsRecorder {
