@@ -6,11 +6,9 @@
  * can only be the same when they share an instant. Lines outside [from, to) and lines that are no record (verify's
  * business) are not compared.
  */
-import type { FileHandle } from 'node:fs/promises'
-import { openRead } from '../atomic.js'
-import { identityKey, type InstantOf } from '../messages.js'
+import type { InstantOf } from '../messages.js'
 import type { Micros } from '../time.js'
-import { lineInstant, linesForward, MAX_LINE, type ForwardLine } from './lines.js'
+import { DayReader } from './lines.js'
 
 /** What one day's comparison found. */
 export interface DayCounts {
@@ -38,21 +36,17 @@ const SETTLE_EVERY = 1024
 export class DayDiff {
   readonly path: string
   readonly counts: DayCounts = { archived: 0, api: 0, missing: 0, unconfirmed: 0, beyondRetention: 0 }
-  readonly #instantOf: InstantOf
   readonly #tolUs: Micros
   readonly #from: Micros
   readonly #to: Micros
   readonly #retainedFrom: Micros
-  #fh: FileHandle | undefined
-  #lines: AsyncGenerator<ForwardLine> | undefined
-  #eof = false
-  #maxRead = -Infinity
+  readonly #file: DayReader
   readonly #queue: Entry[] = [] // file lines read and not yet settled, in file order
   readonly #byKey = new Map<string, Entry[]>() // unmatched lines of the queue by key
 
-  private constructor(path: string, o: DiffOptions) {
-    this.path = path
-    this.#instantOf = o.instantOf
+  private constructor(file: DayReader, o: DiffOptions) {
+    this.path = file.path
+    this.#file = file
     this.#tolUs = o.toleranceUs
     this.#from = o.from
     this.#to = o.to
@@ -61,15 +55,7 @@ export class DayDiff {
 
   /** Opens the day file (a missing one holds nothing). */
   static async open(path: string, o: DiffOptions): Promise<DayDiff> {
-    const d = new DayDiff(path, o)
-    try {
-      d.#fh = await openRead(path)
-      d.#lines = linesForward(d.#fh)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      d.#eof = true
-    }
-    return d
+    return new DayDiff(await DayReader.open(path, o.instantOf), o)
   }
 
   /** Whether the file holds the record (instant `us`, canonical key `key`); the API's records must come ascending. */
@@ -91,7 +77,7 @@ export class DayDiff {
   /** Reads the rest of the file and settles every line (no API record comes any more); the counts are final after it. */
   async finish(): Promise<DayCounts> {
     this.#settle(Infinity)
-    while (!this.#eof) await this.#readUntil(Infinity, Infinity)
+    while (!this.#file.done) await this.#readUntil(Infinity, Infinity)
     this.#settle(Infinity)
     await this.close()
     return this.counts
@@ -99,11 +85,7 @@ export class DayDiff {
 
   /** Releases the file; never throws. */
   async close(): Promise<void> {
-    const fh = this.#fh
-    this.#fh = undefined
-    this.#eof = true
-    await this.#lines?.return(undefined).catch(() => undefined)
-    await fh?.close().catch(() => undefined)
+    await this.#file.close()
   }
 
   /**
@@ -112,20 +94,13 @@ export class DayDiff {
    */
   async #readUntil(limit: Micros, settleBelow: Micros): Promise<void> {
     let n = 0
-    while (!this.#eof && this.#maxRead <= limit) {
+    while (!this.#file.done && this.#file.newest <= limit) {
       if (++n % SETTLE_EVERY === 0) this.#settle(settleBelow)
-      const r = await (this.#lines as AsyncGenerator<ForwardLine>).next()
-      if (r.done === true) {
-        this.#eof = true
-        break
-      }
-      if (r.value.text === undefined) throw Object.assign(new Error(`line ${r.value.n} is longer than ${MAX_LINE} bytes (not a record: run verify)`), { path: this.path })
-      const rec = lineInstant(this.#instantOf, r.value.text)
-      if (rec === undefined) continue
-      if (rec.us > this.#maxRead) this.#maxRead = rec.us
-      if (rec.us < this.#from || rec.us >= this.#to) continue
+      const line = await this.#file.next()
+      if (line?.us === undefined || line.key === undefined) continue // the end, or a line that is no record
+      if (line.us < this.#from || line.us >= this.#to) continue
       this.counts.archived++
-      const e: Entry = { us: rec.us, key: identityKey(rec.data, r.value.text), matched: false }
+      const e: Entry = { us: line.us, key: line.key, matched: false }
       this.#queue.push(e)
       const list = this.#byKey.get(e.key)
       if (list === undefined) this.#byKey.set(e.key, [e])

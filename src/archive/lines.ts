@@ -6,8 +6,9 @@
  */
 import { createReadStream } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import { openRead } from '../atomic.js'
 import split2 from 'split2'
-import { isObject, type InstantOf } from '../messages.js'
+import { identityKey, isObject, type InstantOf } from '../messages.js'
 import type { Micros } from '../time.js'
 
 /** Longest line the readers buffer: records are a few KB; a longer "line" is damage. */
@@ -95,4 +96,61 @@ export function lineInstant(instantOf: InstantOf, text: string | undefined): { u
   if (!isObject(data)) return undefined
   const us = instantOf(data)
   return us === undefined ? undefined : { us, data }
+}
+
+/** A line of a day file read forward: its text, and its instant and canonical key when it is a record. */
+export interface DayLine {
+  text: string
+  us?: Micros
+  key?: string
+}
+
+/**
+ * A day file read forward as records, for what walks it beside the API's records (the backfill merge, reconcile's
+ * comparison): a missing file holds nothing; `newest` is the newest instant read so far; a line over MAX_LINE ends
+ * the reading with an error naming the file (it is no record: verify's business). Blank lines are skipped.
+ */
+export class DayReader {
+  newest = -Infinity
+  done = false
+  #lines: AsyncGenerator<ForwardLine> | undefined
+
+  private constructor(readonly path: string, readonly fh: FileHandle | undefined, private readonly instantOf: InstantOf) {
+    this.#lines = fh === undefined ? undefined : linesForward(fh)
+    this.done = fh === undefined
+  }
+
+  static async open(path: string, instantOf: InstantOf): Promise<DayReader> {
+    try {
+      return new DayReader(path, await openRead(path), instantOf)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      return new DayReader(path, undefined, instantOf)
+    }
+  }
+
+  /** The next non-blank line, undefined at the end of the file. */
+  async next(): Promise<DayLine | undefined> {
+    for (;;) {
+      const r = this.done ? undefined : await (this.#lines as AsyncGenerator<ForwardLine>).next()
+      if (r === undefined || r.done === true) {
+        this.done = true
+        return undefined
+      }
+      const text = r.value.text
+      if (text === undefined) throw Object.assign(new Error(`line ${r.value.n} is longer than ${MAX_LINE} bytes (not a record: run verify)`), { path: this.path })
+      if (text.trim() === '') continue
+      const rec = lineInstant(this.instantOf, text)
+      if (rec === undefined) return { text }
+      if (rec.us > this.newest) this.newest = rec.us
+      return { text, us: rec.us, key: identityKey(rec.data, text) }
+    }
+  }
+
+  /** Releases the file; never throws. */
+  async close(): Promise<void> {
+    this.done = true
+    await this.#lines?.return(undefined).catch(() => undefined)
+    await this.fh?.close().catch(() => undefined)
+  }
 }

@@ -10,22 +10,16 @@ import { rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
 import { dayFile, type ArchiveId } from '../archive/layout.js'
-import { lineInstant, linesForward, MAX_LINE, type ForwardLine } from '../archive/lines.js'
+import { DayReader } from '../archive/lines.js'
 import { writeAll } from '../archive/tail.js'
-import { createTemp, openRead, syncDir } from '../atomic.js'
+import { createTemp, syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
-import { identityKey, recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
+import { recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
 import { encodeLines } from './encode.js'
 import type { Scrub } from '../secrets.js'
 import { appendRejected } from './file.js'
-
-/** Instant and canonical key of an archive line; undefined (counted as unreadable, copied as it was) when it is not a record. */
-function parseLine(instantOf: InstantOf, text: string): { us: Micros; key: string } | undefined {
-  const rec = lineInstant(instantOf, text)
-  return rec === undefined ? undefined : { us: rec.us, key: identityKey(rec.data, text) }
-}
 
 /** An existing line of the day file: its text, and its instant and key when it is a record. */
 interface Line {
@@ -40,38 +34,27 @@ const FLUSH_BYTES = 256 * 1024
 class DayMerge {
   readonly path: string
   tmp = ''
-  readonly #instantOf: InstantOf
   readonly #tolUs: Micros
   readonly #stats: SourceStats
-  #in: FileHandle | undefined
-  #lines: AsyncGenerator<ForwardLine> | undefined
+  readonly #in: DayReader
   #out!: FileHandle
   #ahead: Line[] = [] // existing lines read but not yet written, in file order
   readonly #aheadKeys = new Map<string, number>()
   readonly #recent = new Map<string, Micros>() // keys written, within the tolerance of the newest incoming record
-  #eof = false
-  #maxRead = -Infinity
   #pending: { line: string }[] = []
   #pendingBytes = 0
 
-  private constructor(path: string, instantOf: InstantOf, tolUs: Micros, stats: SourceStats) {
-    this.path = path
-    this.#instantOf = instantOf
+  private constructor(input: DayReader, tolUs: Micros, stats: SourceStats) {
+    this.path = input.path
+    this.#in = input
     this.#tolUs = tolUs
     this.#stats = stats
   }
 
   static async open(path: string, instantOf: InstantOf, tolUs: Micros, stats: SourceStats): Promise<DayMerge> {
-    const m = new DayMerge(path, instantOf, tolUs, stats)
-    try {
-      m.#in = await openRead(path)
-      m.#lines = linesForward(m.#in)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      m.#eof = true
-    }
+    const m = new DayMerge(await DayReader.open(path, instantOf), tolUs, stats)
     // The merged file replaces the day file: it keeps its mode and owner (a SIEM reader must not lose access).
-    const st = await m.#in?.stat()
+    const st = await m.#in.fh?.stat()
     try {
       const t = await createTemp(path, 'merge', st === undefined ? 0o640 : st.mode & 0o7777)
       m.#out = t.fh
@@ -80,29 +63,24 @@ class DayMerge {
         if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err // not root: the merged file is ours, as any file we write
       })
     } catch (err) {
-      await m.#in?.close()
+      await m.#in.close()
       throw err
     }
     return m
   }
 
   async #readUntil(limit: Micros): Promise<void> {
-    while (!this.#eof && this.#maxRead <= limit) {
-      const r = await (this.#lines as AsyncGenerator<ForwardLine>).next()
-      if (r.done === true) {
-        this.#eof = true
-        break
+    while (!this.#in.done && this.#in.newest <= limit) {
+      let r
+      try {
+        r = await this.#in.next()
+      } catch (err) {
+        throw Object.assign(err as Error, { message: `${(err as Error).message}; the file was left as it was` })
       }
-      const text = r.value.text
-      if (text === undefined) {
-        throw Object.assign(new Error(`line ${r.value.n} is longer than ${MAX_LINE} bytes (not a record: run verify); the file was left as it was`), { path: this.path })
-      }
-      if (text.trim() === '') continue
-      const rec = parseLine(this.#instantOf, text)
-      const line: Line = { line: text, us: rec?.us, key: rec?.key }
+      if (r === undefined) break
+      const line: Line = { line: r.text, us: r.us, key: r.key }
       this.#ahead.push(line)
       if (line.key !== undefined) this.#aheadKeys.set(line.key, (this.#aheadKeys.get(line.key) ?? 0) + 1)
-      if (line.us !== undefined && line.us > this.#maxRead) this.#maxRead = line.us
     }
   }
 
@@ -159,15 +137,14 @@ class DayMerge {
   /** Copies the rest of the existing file, syncs the temp file, runs `beforeRename` (given the synced temp file) and renames it over the day file. */
   async commit(beforeRename?: (tmp: string) => Promise<void>): Promise<void> {
     await this.#emitExistingUpTo(Infinity)
-    while (!this.#eof) {
+    while (!this.#in.done) {
       await this.#readUntil(Infinity)
       await this.#emitExistingUpTo(Infinity)
     }
     await this.#flush()
     await this.#out.sync()
     await this.#out.close()
-    await this.#lines?.return(undefined)
-    await this.#in?.close()
+    await this.#in.close()
     await beforeRename?.(this.tmp)
     await rename(this.tmp, this.path)
     await syncDir(dirname(this.path))
@@ -176,8 +153,7 @@ class DayMerge {
   /** Drops the temp file; the day file stays as it was. */
   async abort(): Promise<void> {
     await this.#out.close().catch(() => undefined) // closing after a failed write: the first error is the one reported
-    await this.#lines?.return(undefined).catch(() => undefined)
-    await this.#in?.close().catch(() => undefined)
+    await this.#in.close()
     await unlink(this.tmp).catch(() => undefined)
   }
 }
