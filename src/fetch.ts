@@ -94,6 +94,17 @@ async function orgsCycle(plan: Plan, log: Logger, io: Io, progress: Progress, n:
   return { exitCode: exitCode === EXIT_CODES.OK ? outputCode : exitCode, written: results.reduce((w, r) => w + r.summary.sources.reduce((x, s) => x + s.written, 0), 0), closed: false }
 }
 
+/**
+ * The logger of a command's run: --log-level (warn with --quiet), pretty on a terminal, colour unless TERM=dumb or
+ * NO_COLOR, syslog priorities for the journal, the rotating debug log file, every organisation's token scrubbed.
+ */
+export function commandLogger(plan: Plan, io: Io, stderr: NodeJS.WritableStream): ReturnType<typeof createLogger> {
+  const cfg = plan.process
+  const file = cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 }
+  const color = io.env.TERM !== 'dumb' && (io.env.NO_COLOR ?? '') === ''
+  return createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color, journal: !io.tty && io.journal === true, stderr, file, secrets: plan.orgs.map((o) => o.config.token) })
+}
+
 /** Runs the fetch job; returns the exit code. */
 export async function fetchCommand(argv: string[], io: Io, version: string): Promise<number> {
   let plan: Plan
@@ -124,9 +135,7 @@ export async function fetchCommand(argv: string[], io: Io, version: string): Pro
   const progress = new Progress({ out: io.stderr, enabled: io.tty && !cfg.quiet && !dumb, now: io.now, width: io.columns })
   let logging: Awaited<ReturnType<typeof createLogger>>
   try {
-    const file = cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 }
-    const color = !dumb && (io.env.NO_COLOR ?? '') === ''
-    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color, journal: !io.tty && io.journal === true, stderr: progress.logStream, file, secrets: plan.orgs.map((o) => o.config.token) })
+    logging = await commandLogger(plan, io, progress.logStream)
   } catch (err) {
     // An unusable debug log file: fail before the run, never crash it later.
     io.stderr.write(`y360-audit: ${(err as Error).message}\n`)

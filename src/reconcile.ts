@@ -8,7 +8,8 @@ import { loadPlan, type Config, type OrgPlan, type Plan } from './config.js'
 import { OPTION } from './config/options.js'
 import { EXIT_CODES, exitCodeOf, worstExit, Y360Error } from './errors.js'
 import type { Io } from './io.js'
-import { createLogger, type Logger } from './log.js'
+import { commandLogger } from './fetch.js'
+import type { createLogger, Logger } from './log.js'
 import { ReconcileOutput, type SourceReconcile } from './pipeline/outputs/reconcile.js'
 import { run, type RunSummary, type SourceSummary } from './pipeline/run.js'
 import type { BeforeSeal } from './pipeline/seal.js'
@@ -152,8 +153,7 @@ export async function reconcileMain(argv: string[], io: Io): Promise<number> {
   const cfg = plan.process
   let logging: Awaited<ReturnType<typeof createLogger>>
   try {
-    const file = cfg.logFile === undefined ? undefined : { path: cfg.logFile, maxBytes: 1024 * 1024, keep: 5 }
-    logging = await createLogger({ level: cfg.quiet ? 'warn' : cfg.logLevel, pretty: io.tty, color: io.env.TERM !== 'dumb' && (io.env.NO_COLOR ?? '') === '', journal: !io.tty && io.journal === true, stderr: io.stderr, file, secrets: plan.orgs.map((o) => o.config.token) })
+    logging = await commandLogger(plan, io, io.stderr)
   } catch (err) {
     io.stderr.write(`y360-audit reconcile: ${(err as Error).message}\n`)
     return exitCodeOf(err)
