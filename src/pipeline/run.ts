@@ -127,15 +127,16 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   // (MergingFileSink), a stdout replay delivers the whole range. Dedupe then only drops repeats within the run, and the
   // seed is not read (for a backfill it would hold every archived key from --since on).
   const start = cfg.since !== undefined ? undefined : { seed: target.seed(range.from), resume: target.resume }
-  await pump(ctx, src, shared, stats, range, sink, runSignal, start)
+  await pump(ctx, src, shared, stats, range, sink, runSignal, start, true)
 }
 
 /**
  * The one pipeline of the tool: [from, to) of one source from the API into `sink`. `start` (an incremental run) seeds
  * Dedupe with what the output already holds; without it (a range asked explicitly, the re-check) Dedupe drops only
- * repeats within the run.
+ * repeats within the run. `probe`: the run's fetch of the source (once per run), not a re-check of a day, asks first
+ * whether the API reads every repeated filter key.
  */
-async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'client' | 'limiters'>, stats: SourceStats, range: { from: Micros; to: Micros }, sink: Writable, runSignal: AbortSignal, start?: { seed: Promise<Map<string, Micros>> | Map<string, Micros>; resume: Micros | undefined }): Promise<void> {
+async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'client' | 'limiters'>, stats: SourceStats, range: { from: Micros; to: Micros }, sink: Writable, runSignal: AbortSignal, start?: { seed: Promise<Map<string, Micros>> | Map<string, Micros>; resume: Micros | undefined }, probe = false): Promise<void> {
   const { cfg, log } = ctx
   const ep = ENDPOINTS[src.name]
   const baseUrl = ep.host === 'cloud' ? cfg.cloudApiUrl : cfg.apiUrl
@@ -150,7 +151,7 @@ async function pump(ctx: RunContext, src: SourceConfig, shared: Pick<Shared, 'cl
   })
   const progressed = async function* (): AsyncGenerator<WindowBatch> {
     // Before the first window: an API that reads only the first of repeated filter keys would narrow it silently.
-    await probeRepeatedKeys({ ep, client: shared.client, limiter: shared.limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, ...range, pageSize: PAGE_SIZE, stats, signal })
+    if (probe) await probeRepeatedKeys({ ep, client: shared.client, limiter: shared.limiters.for(baseUrl), baseUrl, org: cfg.org, filters: cfg.filters, ...range, pageSize: PAGE_SIZE, stats, signal })
     for await (const b of batches) {
       yield b
       // The previous window has reached the sink once the next one is pulled (highWaterMark 1 all along).

@@ -283,8 +283,8 @@ async function partsOf(o: Ctx, pass: Pass): Promise<Part[]> {
 async function oneInstantEnd(o: Ctx, pass: Pass): Promise<WindowBatch> {
   const { lo, hi } = pass
   if (o.pageSize < 2) return settle(o, pass, lo, hi)
+  discard(o, pass) // first: its once-rejected lines go back, so the pass that replaces it rejects them
   const again = await usablePass(o, lo, hi, o.pageSize - 1)
-  discard(o, pass)
   if (again.end !== 'full-end') return settle(o, again, lo, hi)
   o.stats.anomaly('full-page-without-token')
   throw new Y360Error('BAD_PAGE', `${o.ep.name}: the API ends its pages without a next token while they are full (at the single instant ${show(lo)}, with page sizes ${o.pageSize} and ${o.pageSize - 1}): records of that instant would be missing, so the source stops (anomaly full-page-without-token)`, { source: o.ep.name })

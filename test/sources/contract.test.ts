@@ -239,6 +239,10 @@ t.test('an API that reads only the first of repeated types= keys: the probe in b
   t.equal(ok.code, EXIT_CODES.OK, ok.stderr)
   const want = emu.truth('mail', { types })
   t.same(checkArchive('mail', readArchive(join(dir, 'mail'), BASES.mail), want), { ...EXACT, total: want.length })
+  // The probe's two pages are fetched again by the windows: the counters still account for every record received.
+  const sum = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).sources[0] as Record<string, number>
+  const accounted = ['written', 'duplicates', 'rejected', 'refetched', 'neighbours', 'filtered'].reduce((n, k) => n + (sum[k] ?? 0), 0)
+  t.equal(sum.fetched, accounted, `fetched ${sum.fetched} = written + duplicates + rejected + refetched + neighbours + filtered`)
 })
 
 t.test('a record too large for the archive line readers goes to .rejected, counted (large-record), exit 8; the others are written', async (t) => {
