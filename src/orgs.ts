@@ -10,7 +10,7 @@ import { Y360Error, exitCodeOf, worstExit } from './errors.js'
 import type { Logger } from './log.js'
 import { SourceStats } from './messages.js'
 import { summarize, type RunSummary } from './pipeline/outcome.js'
-import { run, type ProgressUpdate } from './pipeline/run.js'
+import { outputMode, run, type ProgressUpdate } from './pipeline/run.js'
 import { Limiters, type Timer } from './sources/limiter.js'
 
 /** One organisation's run. */
@@ -55,7 +55,7 @@ export function failedRun(cfg: Config, err: unknown): RunSummary {
   const exit = exitCodeOf(err)
   const code = err instanceof Y360Error ? err.code : 'INTERNAL'
   const error = err instanceof Error ? err.message : String(err)
-  const mode = cfg.stdout ? 'stdout' : cfg.since !== undefined ? 'backfill' : 'append'
+  const mode = outputMode(cfg)
   const sources = cfg.sources.map((s) => summarize(new SourceStats(), { source: s.name, mode, ok: false, code, error, exit, durationMs: 0 }))
   return { ok: false, exitCode: exit, sources }
 }

@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { readPlan } from '../src/config.js'
 import { createLogger } from '../src/log.js'
-import { worstExit } from '../src/errors.js'
-import { eachOrg, orgsExit, runOrgs } from '../src/orgs.js'
+import { Y360Error, worstExit } from '../src/errors.js'
+import { eachOrg, failedRun, orgsExit, runOrgs } from '../src/orgs.js'
 import { Limiters } from '../src/sources/limiter.js'
 import { checkArchive, emulator, exact, localServer, readArchive, TOKEN } from './helpers.js'
 
@@ -87,4 +87,21 @@ t.test('eachOrg runs at most `concurrency` at once and keeps the order; worstExi
   t.equal(worstExit([4, 5, 8]), 5)
   t.equal(worstExit([75, 70, 1]), 70, 'a bug first')
   t.equal(worstExit([0, 130]), 130, 'an unlisted code still fails')
+})
+
+t.test('an organisation whose run never started is reported in the mode its output has (archive, backfill, stdout, syslog)', async (t) => {
+  const dir = t.testdir({ mail: {} })
+  const base = ['--token', TOKEN, '--org', '7', '--no-log-file']
+  const cases: [string[], string][] = [
+    [['--mail-dir', 'mail'], 'append'],
+    [['--mail-dir', 'mail', '--since', '-1d'], 'backfill'],
+    [['--stdout', '--sources', 'mail'], 'stdout'],
+    [['--syslog', 'tcp://127.0.0.1:9', '--sources', 'mail', '--state-file', 'c.json'], 'syslog'],
+  ]
+  for (const [args, mode] of cases) {
+    const { plan, problems } = readPlan({ argv: [...base, ...args], env: {}, cwd: dir, now: Date.now })
+    t.same(problems, [], args.join(' '))
+    const s = failedRun(plan.orgs[0].config, new Y360Error('LOCKED', 'held'))
+    t.same(s.sources.map((x) => [x.mode, x.ok, x.code]), [[mode, false, 'LOCKED']], `${args.join(' ')}: ${mode}`)
+  }
 })

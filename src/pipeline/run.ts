@@ -25,7 +25,7 @@ import { windowedSource } from '../sources/windowed.js'
 import { show, showDuration, type Micros } from '../time.js'
 import { Dedupe } from './dedupe.js'
 import { summarize, type Outcome, type RunSummary, type SourceSummary } from './outcome.js'
-import type { Output, Refetch, SourceTarget } from './output.js'
+import type { Output, OutputMode, Refetch, SourceTarget } from './output.js'
 import { ArchiveOutput } from './outputs/archive.js'
 import { ForwardingOutput } from './outputs/forward.js'
 import { StreamOutput } from './outputs/stream.js'
@@ -197,9 +197,19 @@ function outputFor(ctx: RunContext, client: ApiClient, limiters: Limiters): Outp
   const { cfg } = ctx
   if (ctx.output !== undefined) return ctx.output(recheckBeforeSeal(ctx, client, limiters))
   if (cfg.stdout) return new StreamOutput(cfg, ctx.log, ctx.now, ctx.stdout ?? process.stdout)
-  if (cfg.syslog !== undefined && cfg.sources.every((s) => s.dir === '')) return new SyslogOutput(cfg, ctx.log, ctx.now, ctx.signal)
+  if (syslogAlone(cfg)) return new SyslogOutput(cfg, ctx.log, ctx.now, ctx.signal)
   const archive = new ArchiveOutput(cfg, ctx.log, ctx.now, { beforeSeal: recheckBeforeSeal(ctx, client, limiters), tool: ctx.tool })
   return cfg.syslog !== undefined ? new ForwardingOutput(cfg, ctx.log, ctx.now, ctx.signal, archive) : archive
+}
+
+/** --syslog without archive directories: the syslog receiver is the output (else it is forwarded to beside the archive). */
+const syslogAlone = (cfg: Config): boolean => cfg.syslog !== undefined && cfg.sources.every((s) => s.dir === '')
+
+/** The mode of the output a fetch run with `cfg` writes to (what `outputFor` builds), also for a run that never started. */
+export function outputMode(cfg: Config): OutputMode {
+  if (cfg.stdout) return 'stdout'
+  if (syslogAlone(cfg)) return 'syslog'
+  return cfg.since !== undefined ? 'backfill' : 'append'
 }
 
 /** Runs one source to its outcome; never throws (a failure is the outcome's code). */
