@@ -96,20 +96,10 @@ interface Metric {
 const LAST_SUCCESS = 'y360_audit_last_success_timestamp_seconds'
 
 /** Values of `name{<labels>} v` lines in a previous textfile, by the label text between the braces. */
-function previousByLabels(text: string, name: string): Map<string, number> {
+export function previousByLabels(text: string, name: string): Map<string, number> {
   const out = new Map<string, number>()
   const re = new RegExp(`^${name}\\{([^}\n]*)\\} (\\S+)$`, 'gm')
   for (let m = re.exec(text); m !== null; m = re.exec(text)) if (Number.isFinite(Number(m[2]))) out.set(m[1], Number(m[2]))
-  return out
-}
-
-/** Values of `name{source="x"} v` lines in a previous textfile (to carry the last success time over a failed run). */
-export function previousValues(text: string, name: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const [labels, v] of previousByLabels(text, name)) {
-    const m = /^source="([a-z]+)"$/.exec(labels)
-    if (m !== null) out.set(m[1], v)
-  }
   return out
 }
 
@@ -237,11 +227,6 @@ function sealLines(series: readonly Series[]): string[] {
     '# TYPE y360_audit_seal_head_info gauge',
     ...sealing.filter((x) => x.seal.head !== null).map((x) => `y360_audit_seal_head_info{${x.labels},head="${x.seal.head as string}"} 1`),
   ]
-}
-
-/** Writes the textfile atomically, carrying the counters and the last success time over from the file's previous text. */
-export async function writeMetricsFile(path: string, s: RunSummary, finishedMs: number, build?: BuildInfo, scrub: Scrub = (t) => t): Promise<void> {
-  await writeMetricsWith(path, (previous) => metricsText(s, finishedMs, previous, build), scrub)
 }
 
 /** Writes the textfile `render` makes of the previous one's text (counters carry over), atomically. */

@@ -3,7 +3,7 @@
 // added to the previous file's, lag = end − newest.
 import t from 'tap'
 import type { RunSummary, SourceSummary } from '../src/pipeline/outcome.js'
-import { metricsText, previousValues } from '../src/summary.js'
+import { metricsText, previousByLabels } from '../src/summary.js'
 
 const END = Date.UTC(2026, 9, 20, 10, 0, 30, 250) // the run ended at …30.25 s
 const src = (o: Partial<SourceSummary>): SourceSummary => ({ source: 'mail', ok: true, mode: 'append', pages: 3, fetched: 250, written: 240, duplicates: 10, late: 2, rejected: 1, retries: 4, files: [], repaired: 0, durationMs: 1234, ...o })
@@ -107,9 +107,9 @@ t.test('a source that never succeeded has no last-success sample; the lag is nev
   t.match(text, /^y360_audit_newest_record_timestamp_seconds\{source="mail"\} 1792490460$/m)
 })
 
-t.test('previousValues reads one metric per source and ignores everything else', async (t) => {
-  const text = ['# HELP x y', 'm{source="mail"} 12.5', 'm{source="disk"} NaN', 'm{source="events"} 7', 'mx{source="mail"} 1', 'm{source="Mail"} 3', ' m{source="mail"} 9'].join('\n')
-  t.same(previousValues(text, 'm'), new Map([['mail', 12.5], ['events', 7]]))
+t.test('previousByLabels reads one metric by its label text and ignores everything else', async (t) => {
+  const text = ['# HELP x y', 'm{source="mail"} 12.5', 'm{source="disk"} NaN', 'm{source="events"} 7', 'mx{source="mail"} 1', 'm{org="a",source="Mail"} 3', ' m{source="mail"} 9'].join('\n')
+  t.same(previousByLabels(text, 'm'), new Map([['source="mail"', 12.5], ['source="events"', 7], ['org="a",source="Mail"', 3]]))
 })
 
 t.test('the re-check lines: written once a source re-checked a day, the counter carried across runs that did not', async (t) => {

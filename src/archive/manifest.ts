@@ -486,21 +486,6 @@ export async function checkSeals(a: ArchiveId, files: readonly ArchiveFile[], in
   return report
 }
 
-/**
- * The sealed day files among `files` that no longer match their newest entry (before the tool writes into them: a
- * backfill names what was changed outside it before its merge and reseal make the new content the sealed one).
- */
-export async function unsealedChanges(a: ArchiveId, files: readonly ArchiveFile[], instantOf: InstantOf): Promise<SealProblem[]> {
-  const chain = await readChain(a)
-  const out: SealProblem[] = []
-  for (const f of files) {
-    const e = chain.newest.get(basename(f.path))
-    const p = e === undefined || e.kind === 'reopen' ? undefined : await checkSealed(f, e, instantOf)
-    if (p !== undefined) out.push(p)
-  }
-  return out
-}
-
 export interface ReopenResult extends SealResult {
   /** Sealed files that no longer matched their seal when reopened: changed outside the tool (report them). */
   changed: SealProblem[]

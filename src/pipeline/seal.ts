@@ -7,8 +7,7 @@
  */
 import { basename } from 'node:path'
 import type { KeyObject } from 'node:crypto'
-import { DateTime } from 'luxon'
-import { listArchive, type ArchiveId } from '../archive/layout.js'
+import { dayBounds, listArchive, type ArchiveId } from '../archive/layout.js'
 import { readChain, sealDays } from '../archive/manifest.js'
 import type { SourceConfig } from '../config.js'
 import type { Logger } from '../log.js'
@@ -45,11 +44,6 @@ export interface SealPolicy {
   beforeSeal?: BeforeSeal
 }
 
-/** End of local day `day` in `zone` (ms): a day lasts 23, 24 or 25 hours. */
-export function dayEndMs(day: string, zone: string): number {
-  return DateTime.fromISO(day, { zone }).startOf('day').plus({ days: 1 }).toMillis()
-}
-
 /** Up to where (µs) the source's archive is known complete after this run. */
 export function coveredUs(stats: SourceStats, o: Outcome | undefined): Micros {
   let covered = Math.max(o?.resume ?? -Infinity, stats.last ?? -Infinity)
@@ -61,8 +55,8 @@ export function coveredUs(stats: SourceStats, o: Outcome | undefined): Micros {
 /** The days of `days` that are closed (end + settle passed) and complete (end not after `covered`). */
 export function closedDays(days: readonly string[], policy: Pick<SealPolicy, 'zone' | 'settleMs'>, nowMs: number, covered: Micros): string[] {
   return days.filter((d) => {
-    const end = dayEndMs(d, policy.zone)
-    return end + policy.settleMs <= nowMs && end * 1000 <= covered
+    const { to } = dayBounds(policy.zone, d) // a local day lasts 23, 24 or 25 hours
+    return to / 1000 + policy.settleMs <= nowMs && to <= covered
   })
 }
 

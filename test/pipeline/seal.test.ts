@@ -8,12 +8,16 @@ import type { ArchiveId } from '../../src/archive/layout.js'
 import { createLogger } from '../../src/log.js'
 import { SourceStats } from '../../src/messages.js'
 import type { Outcome } from '../../src/pipeline/outcome.js'
-import { closedDays, coveredUs, dayEndMs, sealSource, type BeforeSealRequest } from '../../src/pipeline/seal.js'
+import { closedDays, coveredUs, sealSource, type BeforeSealRequest } from '../../src/pipeline/seal.js'
+import { dayBounds } from '../../src/archive/layout.js'
+
+/** End of local day `day` in `zone`, ms (what closedDays compares). */
+const dayEndMs = (day: string, zone: string): number => dayBounds(zone, day).to / 1000
 
 const H = 3_600_000
 const rec = (iso: string): string => JSON.stringify({ date: iso, eventType: 'message_seen' }) + '\n'
 
-t.test('dayEndMs: local midnight of the next day; 23 and 25 hour days in Europe/Berlin', async (t) => {
+t.test('day ends: local midnight of the next day; 23 and 25 hour days in Europe/Berlin', async (t) => {
   t.equal(dayEndMs('2026-11-20', 'UTC'), Date.parse('2026-11-21T00:00:00Z'))
   t.equal(dayEndMs('2026-11-20', 'Europe/Moscow'), Date.parse('2026-11-20T21:00:00Z'))
   t.equal(dayEndMs('2026-03-29', 'Europe/Berlin') - dayEndMs('2026-03-28', 'Europe/Berlin'), 23 * H)
