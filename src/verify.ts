@@ -63,14 +63,17 @@ async function endsWithNewline(path: string): Promise<boolean> {
   }
 }
 
+/** Counts a problem by kind; the first MAX_REPORTED are listed. */
+function addProblem(report: VerifyReport, p: Problem): void {
+  report.problemCount++
+  report.byKind[p.kind] = (report.byKind[p.kind] ?? 0) + 1
+  if (report.problems.length < MAX_REPORTED) report.problems.push(p)
+}
+
 /** Verifies one source's archive; `toleranceUs` is how far a late arrival may step back in time. */
 export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[], zone: string, toleranceUs: Micros): Promise<VerifyReport> {
   const report: VerifyReport = { source: ep.name, files: files.length, records: 0, problemCount: 0, byKind: {}, problems: [] }
-  const problem = (p: Problem): void => {
-    report.problemCount++
-    report.byKind[p.kind] = (report.byKind[p.kind] ?? 0) + 1
-    if (report.problems.length < MAX_REPORTED) report.problems.push(p)
-  }
+  const problem = (p: Problem): void => addProblem(report, p)
   const dayOf = dayNamer(zone)
   let newest = -Infinity
   let first: Micros | undefined
@@ -120,11 +123,7 @@ export async function verifyArchive(ep: EndpointDescriptor, files: ArchiveFile[]
 /** Adds the seal check of one source to its report: chain, signatures with `publicKey`, each sealed file. */
 export async function verifySeals(report: VerifyReport, archive: ArchiveId, ep: EndpointDescriptor, files: ArchiveFile[], publicKey?: KeyObject, keptHead?: string): Promise<void> {
   const { problems, ...seal } = await checkSeals(archive, files, ep.timestamp, publicKey, keptHead)
-  for (const p of problems) {
-    report.problemCount++
-    report.byKind[p.kind] = (report.byKind[p.kind] ?? 0) + 1
-    if (report.problems.length < MAX_REPORTED) report.problems.push(p)
-  }
+  for (const p of problems) addProblem(report, p)
   if (seal.entries > 0 || seal.tornBytes > 0 || problems.length > 0) report.seal = seal
 }
 

@@ -43,17 +43,15 @@ export class SourceData {
 
   /** Adds `n` generated records stamped at `nowMs` (or up to `lateSeconds` earlier, or exactly `atMs`); returns their ids. */
   inject(n: number, nowMs: number, opts: { lateSeconds?: number; atMs?: number } = {}): number[] {
-    const ids: number[] = []
-    for (let i = 0; i < n; i++) {
+    const stamps = Array.from({ length: n }, () => {
       let ms = opts.atMs ?? nowMs
       if (opts.atMs === undefined && opts.lateSeconds) ms -= this.#injectRng.next() * opts.lateSeconds * 1000
       // events get sub-millisecond digits, but never later than the stamp
       let us = Math.round(ms * 1000)
       if (this.name === 'events' && opts.atMs === undefined) us -= this.#injectRng.int(1000)
-      const id = this.store.nextId
-      ids.push(this.store.insert(this.factory.quantize(us), this.factory.attrsFor(id)))
-    }
-    return ids
+      return us
+    })
+    return this.#insertAt(stamps)
   }
 
   /**
@@ -61,13 +59,13 @@ export class SourceData {
    * records the API makes visible only now although their own time is hours or days ago. Returns their ids.
    */
   backdate(n: number, fromMs: number, toMs: number): number[] {
-    const ids: number[] = []
     const stamps = Array.from({ length: n }, () => Math.floor((fromMs + this.#injectRng.next() * (toMs - fromMs)) * 1000)).sort((a, b) => a - b)
-    for (const us of stamps) {
-      const id = this.store.nextId
-      ids.push(this.store.insert(this.factory.quantize(us), this.factory.attrsFor(id)))
-    }
-    return ids
+    return this.#insertAt(stamps)
+  }
+
+  /** Inserts one generated record per stamp (µs), in order; returns their ids. */
+  #insertAt(stamps: readonly number[]): number[] {
+    return stamps.map((us) => this.store.insert(this.factory.quantize(us), this.factory.attrsFor(this.store.nextId)))
   }
 
   /** The record as served (a fresh object, safe to mutate), with the content variants of the switches applied. */

@@ -19,7 +19,7 @@ import { MergingFileSink } from '../sinks/merge.js'
 import { ENDPOINTS } from '../sources/index.js'
 import { showDuration, type Micros } from '../time.js'
 import type { Refetch } from './output.js'
-import { ReconcileSink } from './reconcile-sink.js'
+import { ReconcileSink, retentionStart } from './reconcile-sink.js'
 import type { BeforeSealRequest } from './seal.js'
 
 /** One source's days about to be sealed, and how to write into its archive: what the seal hook is given. */
@@ -34,7 +34,6 @@ export interface RecheckDeps {
   now: () => number
 }
 
-const DAY_US = 86_400_000_000
 
 /**
  * Re-checks each day of `req` (oldest first) that earlier runs fetched part of, merging its late arrivals; counts into
@@ -76,7 +75,7 @@ async function recheckDay(deps: RecheckDeps, req: RecheckRequest, day: string): 
   const repair = new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs, log, stats, guard: req.guard, scrub: deps.scrub })
   const sink = new ReconcileSink({
     archive, instantOf: ep.timestamp, toleranceUs, range, files: [{ day, path: dayFile(archive, day) }],
-    retainedFrom: deps.now() * 1000 - ep.retentionDays * DAY_US, repair,
+    retainedFrom: retentionStart(deps.now(), ep.retentionDays), repair,
     onDay: (r) => log.debug({ source: src.name, ...r }, `${src.name}: re-check of ${r.day}: ${r.archived} archived, ${r.api} from the API, ${r.missing} missing, ${r.unconfirmed} not returned by the API`),
     onMissing: (r) => {
       late++

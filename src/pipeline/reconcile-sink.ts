@@ -18,6 +18,11 @@ export interface DayReport extends DayCounts {
   file: string
 }
 
+const DAY_US = 86_400_000_000
+
+/** Where the API's retention of `retentionDays` starts at `nowMs` (µs): older records are expected to be gone. */
+export const retentionStart = (nowMs: number, retentionDays: number): Micros => nowMs * 1000 - retentionDays * DAY_US
+
 export interface ReconcileSinkOptions {
   archive: ArchiveId
   instantOf: InstantOf

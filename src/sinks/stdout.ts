@@ -17,7 +17,7 @@ export function isOutputClosed(err: unknown): boolean {
 }
 
 /** True for the error a stop (SIGINT/SIGTERM, the run's abort signal) destroys the pipeline with. */
-function isStop(err: Error | null): boolean {
+export function isStop(err: Error | null): boolean {
   return err?.name === 'AbortError' || (err instanceof Y360Error && err.code === 'INTERRUPTED')
 }
 

@@ -13,6 +13,7 @@ import { connect as tlsConnect } from 'node:tls'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { AuditRecord, SinkChunk, SourceStats } from '../messages.js'
+import { isStop } from './stdout.js'
 
 /** Where messages go: `tcp://host:port` or `tls://host:port` (with the CA bundle that signs the receiver's certificate). */
 export interface SyslogEndpoint {
@@ -244,7 +245,7 @@ export class SyslogSink extends Writable {
       this.#delivery.destroy()
       cb(err)
     }
-    if (this.#inflight === undefined || err?.name === 'AbortError' || (err instanceof Y360Error && err.code === 'INTERRUPTED')) return end()
+    if (this.#inflight === undefined || isStop(err)) return end()
     void this.#inflight.then(end)
   }
 }

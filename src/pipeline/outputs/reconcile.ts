@@ -17,10 +17,9 @@ import type { Micros } from '../../time.js'
 import type { Outcome } from '../outcome.js'
 import type { Output, SourceTarget } from '../output.js'
 import type { BeforeSeal } from '../seal.js'
-import { ReconcileSink, type DayReport } from '../reconcile-sink.js'
+import { ReconcileSink, type DayReport, retentionStart } from '../reconcile-sink.js'
 import { ArchiveOutput } from './archive.js'
 
-const DAY_US = 86_400_000_000
 
 /** What reconcile found for one source: the days compared (ascending), and the days whose file it changed. */
 export interface SourceReconcile {
@@ -86,7 +85,7 @@ export class ReconcileOutput implements Output {
         const repair = inner === undefined ? undefined : this.#repairSink(inner, range, src)
         const sink = new ReconcileSink({
           archive, instantOf: ep.timestamp, toleranceUs: cfg.overlapMs * 1000, range, files: filesInRange(all, cfg.timezone, range),
-          retainedFrom: this.#now() * 1000 - ep.retentionDays * DAY_US, repair, beforeRepair: (n) => this.#opts.pause?.('repair', n) ?? Promise.resolve(),
+          retainedFrom: retentionStart(this.#now(), ep.retentionDays), repair, beforeRepair: (n) => this.#opts.pause?.('repair', n) ?? Promise.resolve(),
           onDay: (r) => {
             result.days.push(r)
             if (repair !== undefined && r.missing > 0) result.changed.push(r.day)
