@@ -319,7 +319,7 @@ export interface SealResult {
   torn?: TornTail
 }
 
-/** The entry line for `d` after `prev`, signed with `key` when given. */
+/** The entry line of `fields` (its `prev` the hash of the entry before), signed with `key` when given. */
 export function entryLine(fields: Omit<SealEntry, 'v' | 'key' | 'sig'>, key?: KeyObject): string {
   const { seq, kind, file, day, lines, bytes, sha256: sum, first, last, tool, sealedAt, prev } = fields
   const entry: SealEntry = { v: MANIFEST_VERSION, seq, kind, file, day, lines, bytes, sha256: sum, first, last, tool, sealedAt, prev }

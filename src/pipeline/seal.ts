@@ -30,7 +30,7 @@ export interface BeforeSealRequest {
 /**
  * The hook called just before days are sealed (issue 16's re-check: ask the API for those days again and merge what
  * the archive lacks through the backfill merge). It may change the day files it is given; sealing reads them after.
- * Undefined: no re-check (the default until it is wired in run.ts, `recheckBeforeSeal`).
+ * Undefined: no re-check (--no-recheck; run.ts `recheckBeforeSeal` builds it otherwise).
  */
 export type BeforeSeal = (req: BeforeSealRequest) => Promise<void>
 

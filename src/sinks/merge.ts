@@ -179,7 +179,7 @@ export class MergingFileSink extends Writable {
   /**
    * `guard` runs before every chunk and every rename, and throws when this run may no longer write (lock lost);
    * `beforeRename` runs for each merged day once its temp file is complete and synced, just before it replaces the day
-   * file (reconcile reseals the day there); when it throws, the day file stays as it was.
+   * file (reconcile reopens a sealed day there); when it throws, the day file stays as it was.
    */
   constructor(o: { archive: ArchiveId; source: string; instantOf: InstantOf; toleranceUs: Micros; log: Logger; stats: SourceStats; guard?: () => void; scrub?: Scrub; beforeRename?: BeforeRename }) {
     super({ objectMode: true, highWaterMark: 1 })

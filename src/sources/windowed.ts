@@ -326,7 +326,12 @@ function* tasksOf(o: Ctx, parts: Part[]): Generator<AsyncIterable<WindowBatch>> 
 /** Fetches [lo, hi) completely, yielding its batches oldest first; a rest is fetched a few windows at a time. */
 async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<WindowBatch> {
   const pass = await usablePass(o, lo, hi)
-  yield* confirmingEnd(o, pass, inOrder(tasksOf(o, await partsOf(o, pass)), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal))
+  yield* passBatches(o, pass, await partsOf(o, pass))
+}
+
+/** The batches of a pass's parts in time order, a few pieces ahead; a full last page confirmed by what its rest finds. */
+function passBatches(o: Ctx, pass: Pass, parts: Part[]): AsyncGenerator<WindowBatch> {
+  return confirmingEnd(o, pass, inOrder(tasksOf(o, parts), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal))
 }
 
 /**
@@ -361,7 +366,7 @@ export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerat
   const plan = function* (): Generator<AsyncIterable<WindowBatch>> {
     for (const { pass, parts } of probes) {
       // A full last page is confirmed by what its rest finds: kept together so that the count covers it.
-      if (pass.end === 'full-end') yield confirmingEnd(o, pass, inOrder(tasksOf(o, parts), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal))
+      if (pass.end === 'full-end') yield passBatches(o, pass, parts)
       else yield* tasksOf(o, parts)
     }
   }

@@ -100,7 +100,6 @@ export class ArchiveOutput implements Output {
     for (const src of this.#cfg.sources) await this.#removeStaleTemps(src)
   }
 
-  /** Temp files of merges that died (SIGKILL, power loss): under the lock no other run is merging, so they are junk. */
   /** The --seal-key (config already judged it; read again here, the file may have changed since). */
   #loadKey(path: string): KeyObject {
     const r = loadSealKey(path)
@@ -109,6 +108,7 @@ export class ArchiveOutput implements Output {
     return r.key
   }
 
+  /** Temp files of merges that died (SIGKILL, power loss): under the lock no other run is merging, so they are junk. */
   async #removeStaleTemps(src: SourceConfig): Promise<void> {
     const prefix = `.${src.base}_`
     for (const name of await readdir(src.dir)) {
