@@ -53,8 +53,7 @@ export function judge(raw: Raw, input: ConfigInput, cwdOf?: CwdOf): Judged {
 }
 
 /** Every stage without throwing: the configuration the options describe and every problem with it (token scrubbed). */
-export function readConfig(input: ConfigInput): { config: Config; problems: Problem[] } {
-  const layered = layer(OPTIONS, input.argv, input.env, input.cwd)
+export function readConfig(input: ConfigInput, layered = layer(OPTIONS, input.argv, input.env, input.cwd)): { config: Config; problems: Problem[] } {
   const j = judge(layered.raw, input)
   const cfg = { ...j.config, warnings: [...layered.warnings, ...j.config.warnings] }
   const problems = [...layered.problems, ...j.valueProblems, ...j.ruleProblems]
@@ -101,6 +100,7 @@ function readFilePlan(input: ConfigInput, path: string): { plan: Plan; problems:
     const j = judge(layers.raw, { ...input, env, mode }, layers.cwdOf)
     problems.push(...placeProblems(layers, entry.where, j.valueProblems, j.ruleProblems))
     said.push({ where: entry.where, warnings: j.config.warnings })
+    // The id from the entry's text: verify does not read the organisation into its configuration.
     const id = OPTION.org.parse(String(layers.raw.get(OPTION.org.flag) ?? '').trim(), { flag: OPTION.org.flag, cwd: input.cwd, now: 0, zone: 'UTC' })
     const name = entry.name ?? (id.ok && id.value !== undefined ? String(id.value) : entry.where)
     return { where: entry.where, name, config: freeze({ ...j.config, warnings: [] }) }
@@ -122,7 +122,7 @@ export function readPlan(input: ConfigInput): { plan: Plan; problems: Problem[] 
   const text = layered.raw.get(OPTION.config.flag)
   const path = typeof text === 'string' && text.trim() !== '' ? (OPTION.config.parse(text.trim(), { flag: OPTION.config.flag, cwd: input.cwd, now: 0, zone: 'UTC' }) as { ok: true; value: string }).value : undefined
   if (path === undefined || layered.raw.get(OPTION.help.flag) === true || layered.raw.get(OPTION.version.flag) === true) {
-    const { config, problems } = readConfig(input)
+    const { config, problems } = readConfig(input, layered) // the layers just read (argv, environment, ./.env), once
     return { plan: { file: undefined, orgs: [{ where: '', name: String(config.org), config }], process: config, warnings: config.warnings }, problems }
   }
   return readFilePlan(input, path)
