@@ -239,10 +239,13 @@ export class MergingFileSink extends Writable {
     if (d === undefined) return
     this.#day = undefined
     try {
-      this.#guard()
       const day = this.#dayName
       const hook = this.#beforeRename
-      await d.commit(hook === undefined ? undefined : (tmp) => hook({ tmp, path: d.path, day }))
+      // The lock is checked last thing before the rename: copying the rest of the day may take long.
+      await d.commit(async (tmp) => {
+        this.#guard()
+        await hook?.({ tmp, path: d.path, day })
+      })
     } catch (err) {
       await d.abort()
       throw err

@@ -62,11 +62,6 @@ export class ArchiveOutput implements Output {
     this.mode = cfg.since !== undefined ? 'backfill' : 'append'
   }
 
-  /** Throws LOCKED when this run no longer holds the lock of `src`'s directory (call before each write). */
-  checkLock(src: SourceConfig): void {
-    this.#locks.get(src.dir)?.check()
-  }
-
   #archive(src: SourceConfig): ArchiveId {
     return { dir: src.dir, base: src.base, ext: this.#cfg.ext }
   }

@@ -102,7 +102,6 @@ export class ReconcileOutput implements Output {
   /** The archive output's sink for the range (the backfill merge, or an append past the archive's end). */
   #repairSink(inner: SourceTarget, range: { from: Micros; to: Micros }, src: SourceConfig): Writable {
     const { sink } = inner.sink(range, { beforeRename: async ({ path }) => {
-      this.#archive.checkLock(src)
       await this.#opts.pause?.('rename', ++this.#renames)
       this.#log.info({ source: src.name, file: path }, `${src.name}: ${basename(path)} repaired`)
     } })
