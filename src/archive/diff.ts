@@ -76,7 +76,6 @@ export class DayDiff {
 
   /** Reads the rest of the file and settles every line (no API record comes any more); the counts are final after it. */
   async finish(): Promise<DayCounts> {
-    this.#settle(Infinity)
     while (!this.#file.done) await this.#readUntil(Infinity, Infinity)
     this.#settle(Infinity)
     await this.close()

@@ -86,7 +86,7 @@ t.test('the real CLI SIGKILLed between a reopen and its reseal: verify accepts i
   live.child.kill('SIGKILL')
   t.equal((await live.done).signal, 'SIGKILL')
   const manifest = readFileSync(join(mail, 'mail_audit.manifest.jsonl'), 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as { kind: string; day: string })
-  t.same(manifest.at(-1), { ...manifest.at(-1), kind: 'reopen' }, 'the reopen was synced before the kill, no reseal after it')
+  t.equal(manifest.at(-1)?.kind, 'reopen', 'the reopen was synced before the kill, no reseal after it')
   const v = await runMain(['verify'], { env, cwd: dir })
   t.equal(v.code, 0, v.stdout)
   t.match(v.stdout, /\d+ reopened \(a run writing into them was interrupted/)

@@ -163,7 +163,12 @@ t.test('SIGKILL during the repair leaves a valid archive; a rerun completes it e
 
 t.test('SIGKILL between a sealed day\'s reopen and its rename: the day is open (verify passes), the rerun repairs and reseals it', async (t) => {
   const { now, clock, emu, dir, mailDir, env } = await fetchedMail(t, { mail: 200, days: 3, seed: 9 })
-  t.ok(readFileSync(join(mailDir, 'mail_audit.manifest.jsonl'), 'utf8').length > 0, 'the closed days are sealed')
+  // Every day before today is closed at noon (its end plus the 1 h settle time has passed): one seal entry each.
+  const today = iso(now).slice(0, 10)
+  const closed = readdirSync(mailDir).filter((n) => /^mail_audit_\d{4}-\d{2}-\d{2}\.json$/.test(n) && n.slice(11, 21) < today).sort()
+  const sealed = readFileSync(join(mailDir, 'mail_audit.manifest.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; file: string }).filter((e) => e.kind === 'seal').map((e) => e.file).sort()
+  t.ok(closed.length > 0, `closed days (${closed.length})`)
+  t.same(sealed, closed, 'the closed days are sealed, each once')
   emu.late('mail', 4, { from: now - 2 * DAY, to: now - 2 * DAY + HOUR })
   const range = ['--since', iso(now - 3 * DAY)]
   const cli = startCli(['reconcile', ...range], { env: { ...env, Y360_TEST_RECONCILE_PAUSE: 'rename:1' }, cwd: dir })
