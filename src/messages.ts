@@ -178,10 +178,6 @@ export class SourceStats {
   readonly anomalies = new Map<AnomalyKind, number>()
   /** Files written, in the order first written. */
   readonly files = new Set<string>()
-  /** Newest instant the output held before the run (its high-water mark); undefined when it held nothing. */
-  resume: Micros | undefined
-  /** Start of the range this run asked the API for (undefined until planned). */
-  fetchedFrom: Micros | undefined
 
   /**
    * Records received that no counter accounts for: 0 once a source has ended. Every record fetched is written, or a

@@ -41,7 +41,7 @@ export interface RecheckDeps {
  * fetched after its end plus the settle time already: asking again at once would only repeat it.
  */
 export async function recheckDays(deps: RecheckDeps, req: RecheckRequest): Promise<void> {
-  const fetchedFrom = req.stats.fetchedFrom
+  const fetchedFrom = req.fetchedFrom
   for (const day of req.days) {
     if (fetchedFrom !== undefined && dayBounds(deps.zone, day).from >= fetchedFrom) continue
     await recheckDay(deps, req, day)
@@ -69,7 +69,7 @@ async function recheckDay(deps: RecheckDeps, req: RecheckRequest, day: string): 
   const range = await coveredPart(deps, archive, ep.timestamp, day)
   if (range.from >= range.to) return
   const toleranceUs = deps.overlapMs * 1000
-  const highWater = stats.resume
+  const highWater = req.resume
   let late = 0
   let maxLateUs: Micros = 0
   const repair = new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs, log, stats, guard: req.guard, scrub: deps.scrub })

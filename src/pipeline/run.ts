@@ -114,10 +114,8 @@ async function runSource(ctx: RunContext, src: SourceConfig, shared: Shared, sta
   const { cfg, log } = ctx
   const target = await shared.output.source(src, stats)
   outcome.resume = target.resume
-  stats.resume = target.resume
   const range = planRange(ctx, target)
   outcome.range = range
-  stats.fetchedFrom = range.from
   const { sink, mode } = target.sink(range)
   outcome.mode = mode
   logStart(ctx, src, target, range, mode)

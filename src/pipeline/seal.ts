@@ -25,6 +25,9 @@ export interface BeforeSealRequest {
   log: Logger
   /** Throws LOCKED when the run lost the archive's lock (call before each write). */
   guard: () => void
+  /** Newest instant the archive held before this run (its high-water mark), and where this run's range began. */
+  resume: Micros | undefined
+  fetchedFrom: Micros | undefined
 }
 
 /**
@@ -75,7 +78,7 @@ export async function sealSource(src: SourceConfig, archive: ArchiveId, stats: S
   // Sealed days this run wrote into, and days a run reopened (this one, or one that died before its reseal).
   const touched = files.filter((f) => { const e = chain.newest.get(basename(f.path)); return e !== undefined && (written.has(f.path) || e.kind === 'reopen') }).map((f) => f.day)
   if (closed.length > 0 && policy.beforeSeal !== undefined) {
-    await policy.beforeSeal({ source: src, archive, days: closed, stats, log, guard })
+    await policy.beforeSeal({ source: src, archive, days: closed, stats, log, guard, resume: outcome?.resume, fetchedFrom: outcome?.range?.from })
   }
   if (closed.length === 0 && touched.length === 0) return { head: chain.head ?? null, entries: chain.entries.length, sealed: [], resealed: [] }
   guard()
