@@ -2,103 +2,101 @@
 /**
  * y360-audit command line: the process around `main` (src/main.ts). Fills the Io from `process`, turns SIGINT/SIGTERM
  * into the stop signal (a second one exits at once), scrubs the token from crash traces, sets the exit code.
- * The installed command is bin/y360-audit, a POSIX sh launcher that execs this file with V8's heap capped (no `env -S`
- * in the shebang: BusyBox has none); run directly (`./dist/src/cli.js`, `node dist/src/cli.js`) it runs uncapped.
+ *
+ * Memory is bounded however the CLI is started. The installed command is bin/y360-audit, a POSIX sh launcher that
+ * execs this file with V8's heap capped (no `env -S` in the shebang: BusyBox has none). Started any other way
+ * (`./dist/src/cli.js`, `node dist/src/cli.js`) without a heap size of the user's, a command that fetches or reads
+ * archives runs in a worker thread whose heap is capped the same way (`resourceLimits`: V8 sizes a heap's young
+ * generation when the heap is made, so the process's own cannot be bounded once it runs, and by default it takes
+ * 32 MiB). Help, version and the emulator run here, at once.
  */
-import { fstatSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
+import { Worker } from 'node:worker_threads'
+import { crashText, signalCode, stderrIsJournal } from './entry.js'
 import { EXIT_CODES, Y360Error } from './errors.js'
 import type { Io } from './io.js'
-import { main } from './main.js'
-import { TOKEN_CREDENTIAL, scrubSecrets } from './secrets.js'
+import { main, splitCommand } from './main.js'
+import type { WorkerSignal, WorkerStart } from './worker.js'
 
-/** Stops the run on the first SIGINT/SIGTERM (flush + fsync + exit 130/143); a second one exits at once. */
-function trapSignals(): { signal: AbortSignal; code: () => number | undefined } {
-  const ac = new AbortController()
-  let code: number | undefined
-  const handler = (sig: NodeJS.Signals): void => {
-    const c = sig === 'SIGTERM' ? 143 : EXIT_CODES.INTERRUPTED
-    if (code !== undefined) process.exit(c) // second signal: the archive is a valid prefix at any instant
-    code = c
-    ac.abort(Object.assign(new Y360Error('INTERRUPTED', `stopped by ${sig}`), { signal: sig }))
-  }
-  // Kept to the end of the process: a second signal while the last lines are logged still exits with its code at
-  // once, instead of the default death by signal.
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
-  return { signal: ac.signal, code: () => code }
+/** The heap of the run's thread: what the sh launcher gives the process (`--max-old-space-size=256`), and a young
+ * generation of three 4 MiB semi-spaces (the launcher's 8 MiB ones kept the peak RSS at 1M records ~15 MiB higher). */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 12 }
+
+const argv = process.argv.slice(2)
+const crash = (err: unknown): void => {
+  process.stderr.write(crashText(err, argv, process.env))
+  process.exit(EXIT_CODES.INTERNAL)
 }
 
-/** The file a token may come from (--token-file, Y360_TOKEN_FILE, the systemd credential), read leniently. */
-function tokenFileSecret(argv: string[], env: NodeJS.ProcessEnv): string | undefined {
-  let file = env.Y360_TOKEN_FILE
-  argv.forEach((a, i) => {
-    if (a === '--token-file') file = argv[i + 1]
-    else if (a.startsWith('--token-file=')) file = a.slice('--token-file='.length)
-  })
-  if ((file === undefined || file === '') && env.CREDENTIALS_DIRECTORY) file = join(env.CREDENTIALS_DIRECTORY, TOKEN_CREDENTIAL)
-  try {
-    return file ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : undefined
-  } catch {
-    return undefined // a crash trace is written anyway; the configuration reports an unreadable token file itself
-  }
+/** A heap size the user chose, on node's command line or in NODE_OPTIONS: left as it is. */
+function heapChosen(execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent)/.test(a))
 }
 
-/** `text` without any token this process was given (environment, --token, a token file), for crash traces that bypass the logger. */
-function scrubCrash(text: string, argv: string[], env: NodeJS.ProcessEnv): string {
-  const secrets = [env.OAUTH_TOKEN_ARG, tokenFileSecret(argv, env)]
-  argv.forEach((a, i) => {
-    if (a === '--token') secrets.push(argv[i + 1])
-    else if (a.startsWith('--token=')) secrets.push(a.slice('--token='.length))
-  })
-  return scrubSecrets(text, secrets)
-}
-
-/** stderr is the journal stream systemd set up (JOURNAL_STREAM = its device:inode), not a redirect inherited with it. */
-function stderrIsJournal(env: NodeJS.ProcessEnv): boolean {
-  const want = env.JOURNAL_STREAM
-  if (want === undefined || want === '') return false
-  try {
-    const st = fstatSync(2)
-    return want === `${st.dev}:${st.ino}`
-  } catch (err) {
-    process.emitWarning(`cannot stat stderr to compare with JOURNAL_STREAM: ${(err as Error).message}`)
-    return false
-  }
+/** Whether argv's command runs in a thread of its own: one that fetches or reads archives, when the heap is ours to size. */
+function inWorker(): boolean {
+  if (heapChosen(process.execArgv, process.env)) return false
+  const { cmd, help, version } = splitCommand(argv)
+  return !help && !version && cmd !== 'help' && cmd !== 'emulator'
 }
 
 /**
- * Bounds memory however the CLI was started (the sh launcher, `node dist/src/cli.js`, `env` without -S): V8 lets the
- * heap grow to several times what is live before collecting (the live heap stays under 30 MB, the peak RSS reached
- * 250 MB at 200,000 records). A heap growing by 20% at a time keeps the peak near 140 MB for ~15% more CPU in GC
- * (bench/RESULTS.md). V8 reads this factor at every collection, so setting it now takes effect; a heap size the user
- * chose (`--max-old-space-size` on the command line or in NODE_OPTIONS) is left as it is.
+ * Stops the run on the first SIGINT/SIGTERM (`stop`: flush + fsync + exit 130/143); a second one exits at once. Kept
+ * to the end of the process: a second signal while the last lines are logged still exits with its code at once,
+ * instead of the default death by signal.
  */
-function boundHeapGrowth(execArgv: readonly string[], env: NodeJS.ProcessEnv): void {
-  const chosen = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(max[-_]old[-_]space[-_]size|heap[-_]growing[-_]percent)/.test(a))
-  if (!chosen) setFlagsFromString('--heap-growing-percent=20')
+function trapSignals(stop: (sig: NodeJS.Signals) => void): () => number | undefined {
+  let code: number | undefined
+  const handler = (sig: NodeJS.Signals): void => {
+    if (code !== undefined) process.exit(signalCode(sig)) // second signal: the archive is a valid prefix at any instant
+    code = signalCode(sig)
+    stop(sig)
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return () => code
 }
 
-const crash = (err: unknown): void => {
-  process.stderr.write(scrubCrash(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, process.argv, process.env))
-  process.exit(EXIT_CODES.INTERNAL)
+/** Runs the command in this thread, its Io filled from `process`. */
+function runHere(): void {
+  // V8 lets the heap grow to several times what is live before collecting; 20% at a time keeps the peak near what is
+  // held (bench/RESULTS.md). V8 reads this factor at every collection, so setting it now takes effect.
+  if (!heapChosen(process.execArgv, process.env)) setFlagsFromString('--heap-growing-percent=20')
+  const ac = new AbortController()
+  const interrupted = trapSignals((sig) => ac.abort(Object.assign(new Y360Error('INTERRUPTED', `stopped by ${sig}`), { signal: sig })))
+  const io: Io = {
+    env: process.env,
+    cwd: process.cwd(),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    tty: process.stderr.isTTY === true,
+    journal: stderrIsJournal(process.env),
+    columns: process.stderr.columns,
+    now: Date.now,
+    signal: ac.signal,
+    interrupted,
+  }
+  main(argv, io).then((code) => {
+    process.exitCode = code
+  }, crash)
 }
+
+/** Runs the command in a worker thread with a bounded heap (worker.ts); its exit code becomes the process's. */
+function runInWorker(): void {
+  setFlagsFromString('--heap-growing-percent=20') // process-wide: the thread's heap grows the same way
+  const data: WorkerStart = { argv, tty: process.stderr.isTTY === true, columns: process.stderr.columns, journal: stderrIsJournal(process.env) }
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { argv, workerData: data, resourceLimits: WORKER_LIMITS, stdin: false })
+  trapSignals((signal) => worker.postMessage({ signal } satisfies WorkerSignal))
+  worker.on('error', (err: Error & { code?: string }) => {
+    if (err.code !== 'ERR_WORKER_OUT_OF_MEMORY') return crash(err)
+    process.stderr.write(`y360-audit: out of memory: the run's heap passed ${WORKER_LIMITS.maxOldGenerationSizeMb} MiB (give node a larger --max-old-space-size to run it in the process instead)\n`)
+    process.exit(EXIT_CODES.INTERNAL)
+  })
+  worker.on('exit', (code) => {
+    process.exitCode = code
+  })
+}
+
 process.on('uncaughtException', crash)
-boundHeapGrowth(process.execArgv, process.env)
-const signals = trapSignals()
-const io: Io = {
-  env: process.env,
-  cwd: process.cwd(),
-  stdout: process.stdout,
-  stderr: process.stderr,
-  tty: process.stderr.isTTY === true,
-  journal: stderrIsJournal(process.env),
-  columns: process.stderr.columns,
-  now: Date.now,
-  signal: signals.signal,
-  interrupted: signals.code,
-}
-main(process.argv.slice(2), io).then((code) => {
-  process.exitCode = code
-}, crash)
+if (inWorker()) runInWorker()
+else runHere()

@@ -111,6 +111,8 @@ export interface FileDigest {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/
+/** Bytes read at a time when a day file is hashed. */
+const DIGEST_BLOCK = 256 * 1024
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
 
 /** Id of a key pair: the first 16 hex digits of the SHA-256 of its public key (SPKI DER). */
@@ -272,7 +274,13 @@ export async function digestFile(path: string, instantOf: InstantOf, prefixAt?: 
     let bytes = 0
     let lines = 0
     let head = Buffer.alloc(0)
-    for await (const chunk of fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    // One block, read into again and again: a fresh buffer per read left a day file's size of dead buffers outside
+    // V8's heap until the next collection (sealing 30 days of a 1M-record backfill allocated ~500 MiB of them).
+    const block = Buffer.allocUnsafeSlow(DIGEST_BLOCK)
+    for (;;) {
+      const { bytesRead } = await fh.read(block, 0, block.length, bytes)
+      if (bytesRead === 0) break
+      const chunk = block.subarray(0, bytesRead)
       if (prefixAt !== undefined && prefix === undefined && bytes + chunk.length >= prefixAt) {
         prefix = hash.copy().update(chunk.subarray(0, prefixAt - bytes)).digest('hex')
       }

@@ -12,7 +12,7 @@ import { linesBackward } from '../archive/lines.js'
 import { openAppend, openRead } from '../atomic.js'
 import { Y360Error, sysCode } from '../errors.js'
 import type { Rejected, SinkChunk, SourceStats } from '../messages.js'
-import { encodeLines } from './encode.js'
+import { LineEncoder } from './encode.js'
 
 /** A write failure as the user must see it: the path, the reason in words, and what is on disk. */
 export function sinkError(path: string, err: unknown, note = ''): Y360Error {
@@ -40,6 +40,9 @@ export class RotatingFileSink extends Writable {
   readonly #opening: ((day: string) => Promise<void>) | undefined
   #fh: FileHandle | undefined
   #path = ''
+  /** The open file's size: where the next write begins (the cut-back point if it fails). */
+  #size = 0
+  readonly #encoder = new LineEncoder()
   /** The write in progress (settled): destroying waits for it, so no file is opened or written after the end. */
   #writing: Promise<void> = Promise.resolve()
 
@@ -85,10 +88,11 @@ export class RotatingFileSink extends Writable {
       }
       if (this.destroyed) return // ended while the previous file was closed
       const fh = this.#fh as FileHandle
-      let before = 0
+      const before = this.#size
       try {
-        before = (await fh.stat()).size
-        await writeAll(fh, encodeLines(seg.records))
+        const bytes = this.#encoder.encode(seg.records)
+        await writeAll(fh, bytes)
+        this.#size += bytes.length
       } catch (err) {
         // Leave no half line behind: cut the file back to where this write began (a full disk gets that space back).
         const cut = await fh.truncate(before).then(
@@ -133,6 +137,7 @@ export class RotatingFileSink extends Writable {
     if (path === undefined || this.destroyed) return
     try {
       this.#fh = await openAppend(path)
+      this.#size = (await this.#fh.stat()).size
     } catch (err) {
       throw sinkError(path, err)
     }

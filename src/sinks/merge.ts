@@ -17,7 +17,7 @@ import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
 import { recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
-import { encodeLines } from './encode.js'
+import { LineEncoder } from './encode.js'
 import type { Scrub } from '../secrets.js'
 import { appendRejected } from './file.js'
 
@@ -42,6 +42,7 @@ class DayMerge {
   readonly #aheadKeys = new Map<string, number>()
   readonly #recent = new Map<string, Micros>() // keys written, within the tolerance of the newest incoming record
   #pending: { line: string }[] = []
+  readonly #encoder = new LineEncoder() // each flush is awaited before the next
   #pendingBytes = 0
 
   private constructor(input: DayReader, tolUs: Micros, stats: SourceStats) {
@@ -92,7 +93,7 @@ class DayMerge {
 
   async #flush(): Promise<void> {
     if (this.#pending.length === 0) return
-    const bytes = encodeLines(this.#pending)
+    const bytes = this.#encoder.encode(this.#pending)
     this.#pending = []
     this.#pendingBytes = 0
     await writeAll(this.#out, bytes)

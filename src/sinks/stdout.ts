@@ -7,7 +7,7 @@ import { Writable } from 'node:stream'
 import { Y360Error } from '../errors.js'
 import type { SinkChunk, SourceStats } from '../messages.js'
 import type { DeliveryTracker } from './cursor.js'
-import { encodeLines } from './encode.js'
+import { LineEncoder } from './encode.js'
 
 const CLOSED_CODES = new Set(['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ECONNRESET'])
 
@@ -28,6 +28,7 @@ export class StdoutSink extends Writable {
   readonly #stats: SourceStats
   readonly #onError = (): void => undefined // the write callback reports it; without a listener EPIPE would crash the process
   #inflight: Promise<void> | undefined // the write stdout has not called back yet
+  readonly #encoder = new LineEncoder()
 
   constructor(out: NodeJS.WritableStream, tracker: DeliveryTracker, source: string, stats: SourceStats) {
     super({ objectMode: true, highWaterMark: 1 })
@@ -40,7 +41,8 @@ export class StdoutSink extends Writable {
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const records = chunk.segments.length === 1 ? chunk.segments[0].records : chunk.segments.flatMap((s) => s.records)
-    const bytes = encodeLines(records)
+    // A copy of the encoder's buffer: a stream may hold a chunk past its callback (a pipe's reader, a PassThrough).
+    const bytes = Buffer.from(this.#encoder.encode(records))
     // Rejected records never reach stdout (it carries records only); they are counted in the summary.
     this.#stats.rejected += chunk.rejected.length
     if (bytes.length === 0) return cb()

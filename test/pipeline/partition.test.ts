@@ -5,7 +5,9 @@ import { pipeline } from 'node:stream/promises'
 import { dayNamer } from '../../src/archive/layout.js'
 import { canonicalKey, type AuditRecord, type SinkChunk, type WindowBatch } from '../../src/messages.js'
 import { PartitionByDate } from '../../src/pipeline/partition.js'
-import { encodeLines } from '../../src/sinks/encode.js'
+import { LineEncoder } from '../../src/sinks/encode.js'
+
+const encodeLines = (records: { line: string }[]): Buffer => new LineEncoder().encode(records)
 import { parseInstant } from '../../src/time.js'
 
 const rec = (date: string, extra: Record<string, unknown> = {}): AuditRecord => {
@@ -65,4 +67,22 @@ t.test('encodeLines: UTF-8 of every line with its newline, whatever the script (
     t.equal(got.length, expected.length, `length of ${JSON.stringify(lines).slice(0, 40)}`)
     t.ok(got.equals(expected), `bytes of ${JSON.stringify(lines).slice(0, 40)}`)
   }
+})
+
+t.test('LineEncoder: one buffer reused window after window, each result exact; grown for a burst, given back after it', async (t) => {
+  const enc = new LineEncoder()
+  const windows: string[][] = [['{"a":1}', 'Входящие'], ['漢'.repeat(40_000)], ['x'], ['😀'.repeat(30_000), 'y'], [], ['z'.repeat(100)]]
+  const buffers = new Set<ArrayBufferLike>()
+  for (const lines of windows) {
+    const got = enc.encode(lines.map((line) => ({ line })))
+    t.equal(got.toString('utf8'), lines.map((l) => l + '\n').join(''), `window ${JSON.stringify(lines).slice(0, 30)}`)
+    buffers.add(got.buffer)
+  }
+  // 64 KiB to start; the 120 KB window outgrows it (the two-byte guess, then again mid-way: only the last is returned);
+  // given back for 'x'; grown for the emoji; given back for the empty window, which 'z' then reuses.
+  t.equal(buffers.size, 5, 'a new buffer only when the window needs more, or far less, than the one held')
+  const a = enc.encode([{ line: 'abc' }])
+  const b = enc.encode([{ line: 'def' }])
+  t.equal(a.buffer, b.buffer, 'small windows share the buffer')
+  t.equal(b.toString(), 'def\n')
 })

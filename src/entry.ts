@@ -1,0 +1,56 @@
+/**
+ * What the two entry points share (cli.ts, the process; worker.ts, the thread a run goes to): stop signals as exit
+ * codes, crash traces without the token, and whether stderr is systemd's journal.
+ */
+import { fstatSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { EXIT_CODES } from './errors.js'
+import { TOKEN_CREDENTIAL, scrubSecrets } from './secrets.js'
+
+/** The exit code of a stop by `sig`: 143 for SIGTERM, 130 (INTERRUPTED) for SIGINT. */
+export function signalCode(sig: NodeJS.Signals): number {
+  return sig === 'SIGTERM' ? 143 : EXIT_CODES.INTERRUPTED
+}
+
+/** The file a token may come from (--token-file, Y360_TOKEN_FILE, the systemd credential), read leniently. */
+function tokenFileSecret(argv: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  let file = env.Y360_TOKEN_FILE
+  argv.forEach((a, i) => {
+    if (a === '--token-file') file = argv[i + 1]
+    else if (a.startsWith('--token-file=')) file = a.slice('--token-file='.length)
+  })
+  if ((file === undefined || file === '') && env.CREDENTIALS_DIRECTORY) file = join(env.CREDENTIALS_DIRECTORY, TOKEN_CREDENTIAL)
+  try {
+    return file ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : undefined
+  } catch {
+    return undefined // a crash trace is written anyway; the configuration reports an unreadable token file itself
+  }
+}
+
+/** `text` without any token this process was given (environment, --token, a token file), for crash traces that bypass the logger. */
+function scrubCrash(text: string, argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  const secrets = [env.OAUTH_TOKEN_ARG, tokenFileSecret(argv, env)]
+  argv.forEach((a, i) => {
+    if (a === '--token') secrets.push(argv[i + 1])
+    else if (a.startsWith('--token=')) secrets.push(a.slice('--token='.length))
+  })
+  return scrubSecrets(text, secrets)
+}
+
+/** The crash trace of `err` as written to stderr: the token scrubbed. */
+export function crashText(err: unknown, argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  return scrubCrash(`y360-audit: internal error: ${err instanceof Error ? err.stack : String(err)}\n`, argv, env)
+}
+
+/** stderr is the journal stream systemd set up (JOURNAL_STREAM = its device:inode), not a redirect inherited with it. */
+export function stderrIsJournal(env: NodeJS.ProcessEnv): boolean {
+  const want = env.JOURNAL_STREAM
+  if (want === undefined || want === '') return false
+  try {
+    const st = fstatSync(2)
+    return want === `${st.dev}:${st.ino}`
+  } catch (err) {
+    process.emitWarning(`cannot stat stderr to compare with JOURNAL_STREAM: ${(err as Error).message}`)
+    return false
+  }
+}
