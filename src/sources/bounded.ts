@@ -30,7 +30,8 @@ export async function readBounded(body: Readable, limit: number): Promise<Bounde
     }
     chunks.push(buf)
   }
-  return { over: false, text: Buffer.concat(chunks, bytes).toString('utf8'), bytes }
+  // One chunk (a page usually is): decoded as it is, without a copy first.
+  return { over: false, text: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes)).toString('utf8'), bytes }
 }
 
 /** Longest server text quoted in a message. */
