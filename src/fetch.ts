@@ -2,6 +2,7 @@
  * `y360-audit [fetch]`: configuration → logging → one run (or --watch cycles) → summary lines, outputs, exit code. With
  * --config, each run is every organisation of the file (src/orgs.ts), with one summary document and metrics file.
  */
+import { getHeapStatistics } from 'node:v8'
 import { loadPlan, type Config, type Plan } from './config.js'
 import { EXIT_CODES, Y360Error, exitCodeOf } from './errors.js'
 import type { Io } from './io.js'
@@ -149,6 +150,8 @@ export async function fetchCommand(argv: string[], io: Io, version: string): Pro
   const stdoutGone = (err: Error): void => log.debug({ code: (err as NodeJS.ErrnoException).code }, 'stdout closed')
   if (cfg.stdout) io.stdout.on('error', stdoutGone)
   try {
+    const heapLimitMiB = Math.round(getHeapStatistics().heap_size_limit / 1048576)
+    log.debug({ thread: io.thread ?? 'main', heapLimitMiB }, `running in the ${io.thread ?? 'main'} thread, heap limit ${heapLimitMiB} MiB`)
     for (const w of plan.warnings) log.warn(w)
     const one = (n: number): Promise<Cycle> => (plan.file === undefined ? cycle(cfg, log, io, progress, n) : orgsCycle(plan, log, io, progress, n))
     return await runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: one })

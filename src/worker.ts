@@ -51,6 +51,7 @@ const io: Io = {
   now: Date.now,
   signal: ac.signal,
   interrupted: () => stopCode,
+  thread: 'worker',
 }
 main(start.argv, io).then((code) => {
   process.exitCode = code

@@ -60,6 +60,31 @@ t.test('the launcher: from the clone, through a symbolic link, heap capped unles
   t.ok(heapOf(own.stderr) < heapOf(plain.stderr) / 4, `the heap follows NODE_OPTIONS (${heapOf(own.stderr)} MiB)`)
 })
 
+// Memory bounded however the CLI is started (issue 14): `node dist/src/cli.js` without a heap size of the user's runs
+// the command in a worker thread with the launcher's limits; a heap size in NODE_OPTIONS, or the launcher's flags, keep
+// it in the process. Each way is a real fetch against the emulator; its debug log says where it ran, with what limit.
+t.test('a fetch runs in a worker thread with a capped heap unless node was given a heap size', async (t) => {
+  const emu = await emulator(t, { counts: { mail: 30 }, days: 2 })
+  const ways: [string, string, string[], string | undefined, 'main' | 'worker', [number, number]][] = [
+    ['node dist/src/cli.js', process.execPath, [CLI], undefined, 'worker', [256, 400]],
+    ['node dist/src/cli.js, NODE_OPTIONS --max-old-space-size=600', process.execPath, [CLI], '--max-old-space-size=600', 'main', [600, 1000]],
+    ['node --max-old-space-size=600 dist/src/cli.js', process.execPath, ['--max-old-space-size=600', CLI], undefined, 'main', [600, 1000]],
+    ['the launcher', LAUNCHER, [], undefined, 'main', [256, 400]],
+  ]
+  for (const [name, cmd, pre, nodeOptions, thread, [lo, hi]] of ways) {
+    const dir = t.testdir() + `/${thread}-${lo}-${pre.length}`
+    const env = { ...cliEnv(emu), PATH: `${NODE_DIR}:/usr/bin:/bin`, ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }) }
+    const r = await run(cmd, [...pre, '--mail-dir', join(dir, 'mail'), '--log-level', 'debug', '--no-log-file'], { env, cwd: t.testdir() })
+    t.equal(r.code, 0, `${name}: exit 0`)
+    const line = r.stderr.split('\n').find((l) => l.includes('heap limit'))
+    const seen = line === undefined ? undefined : (JSON.parse(line) as { thread: string; heapLimitMiB: number })
+    t.equal(seen?.thread, thread, `${name}: runs in the ${thread} thread`)
+    t.ok(seen !== undefined && seen.heapLimitMiB >= lo && seen.heapLimitMiB < hi, `${name}: heap limit ${seen?.heapLimitMiB} MiB in [${lo}, ${hi})`)
+    const lines = readdirSync(join(dir, 'mail')).filter((f) => f.endsWith('.json')).reduce((n, f) => n + readFileSync(join(dir, 'mail', f), 'utf8').split('\n').length - 1, 0)
+    t.equal(lines, 30, `${name}: every record written`)
+  }
+})
+
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((p) => existsSync(p))
 
 t.test('the launcher under BusyBox sh (no env -S), with only BusyBox applets and node on PATH', { skip: BUSYBOX === undefined ? 'busybox not installed (apt-get install busybox)' : false }, async (t) => {
