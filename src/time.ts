@@ -6,6 +6,11 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9
 /** Parses an RFC 3339 / ISO 8601 timestamp (any fraction length, Z or ±hh:mm) to µs; undefined if malformed. */
 export function parseInstant(text: unknown): Micros | undefined {
   if (typeof text !== 'string') return undefined
+  return fastInstant(text) ?? parseInstantByPattern(text)
+}
+
+/** `parseInstant` by the full pattern: every form it accepts (the fast path below takes the APIs' own forms). */
+export function parseInstantByPattern(text: string): Micros | undefined {
   const m = RFC3339.exec(text)
   if (m === null) return undefined
   const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])
@@ -21,6 +26,53 @@ export function parseInstant(text: unknown): Micros | undefined {
     us -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000_000
   }
   return us
+}
+
+/** The number written by the `n` digits at `s[i]`, or -1 when one of them is not a digit. */
+function digitsAt(s: string, i: number, n: number): number {
+  let v = 0
+  for (let k = i; k < i + n; k++) {
+    const d = s.charCodeAt(k) - 48
+    if (d < 0 || d > 9) return -1
+    v = v * 10 + d
+  }
+  return v
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+const daysIn = (y: number, month: number): number => (month === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : MONTH_DAYS[month - 1])
+/** µs of each of the first six fraction digits. */
+const FRACTION_US = [100_000, 10_000, 1000, 100, 10, 1]
+
+/**
+ * The forms the audit APIs send, read without the pattern (it cost ~3% of a run's CPU): `YYYY-MM-DDTHH:MM:SS`, an
+ * optional fraction of 1–9 digits, then `Z` or `+00:00`. Anything else, or an unusual value (second 60), is undefined
+ * here and left to `parseInstantByPattern`, which decides exactly as before.
+ */
+function fastInstant(s: string): Micros | undefined {
+  const n = s.length
+  if (n < 20 || s.charCodeAt(4) !== 0x2d || s.charCodeAt(7) !== 0x2d || s.charCodeAt(10) !== 0x54 || s.charCodeAt(13) !== 0x3a || s.charCodeAt(16) !== 0x3a) return undefined
+  const y = digitsAt(s, 0, 4)
+  const mo = digitsAt(s, 5, 2)
+  const d = digitsAt(s, 8, 2)
+  const h = digitsAt(s, 11, 2)
+  const mi = digitsAt(s, 14, 2)
+  const sec = digitsAt(s, 17, 2)
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || d > daysIn(y, mo)) return undefined
+  let i = 19
+  let frac = 0
+  if (s.charCodeAt(i) === 0x2e) {
+    let k = i + 1
+    for (; k < n; k++) {
+      const c = s.charCodeAt(k) - 48
+      if (c < 0 || c > 9) break
+      if (k - i - 1 < 6) frac += c * FRACTION_US[k - i - 1]
+    }
+    if (k === i + 1 || k - i - 1 > 9) return undefined
+    i = k
+  }
+  const utc = (n - i === 1 && s.charCodeAt(i) === 0x5a) || (n - i === 6 && s.startsWith('+00:00', i))
+  return utc ? Date.UTC(y, mo - 1, d, h, mi, sec) * 1000 + frac : undefined
 }
 
 function isoBase(us: Micros): { base: string; frac: string } {

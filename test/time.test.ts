@@ -1,6 +1,6 @@
 // time.ts: instants as integer µs; every timestamp format of the three APIs parses to the same instant.
 import t from 'tap'
-import { formatMicros, formatMillis, parseDuration, parseInstant, show, utcDay } from '../src/time.js'
+import { formatMicros, formatMillis, parseDuration, parseInstant, parseInstantByPattern, show, utcDay } from '../src/time.js'
 
 const BASE = Date.UTC(2025, 3, 23, 4, 59, 35) * 1000 // 2025-04-23T04:59:35Z in µs
 
@@ -66,4 +66,32 @@ t.test('parseDuration', async (t) => {
   t.equal(parseDuration('45'), undefined, 'a bare number is refused (issue 15: minutes in the Python script, seconds before)')
   t.equal(parseDuration('0'), 0, 'zero needs no unit')
   for (const bad of ['', 'm', '2 minutes', '-2m', '2M', 'abc', '1.5']) t.equal(parseDuration(bad), undefined, `rejects ${JSON.stringify(bad)}`)
+})
+
+// The fast path of parseInstant takes the APIs' own forms without the pattern: it must decide exactly as the pattern
+// does, for those forms and for every near miss (a digit changed, a character dropped or added, another zone).
+t.test('parseInstant agrees with the full pattern on the wire forms and on thousands of near misses', async (t) => {
+  let seed = 7
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+  const pad = (v: number, w: number): string => String(v).padStart(w, '0')
+  const chars = '0123456789-:.TZz+ 5'
+  let checked = 0
+  let parsed = 0
+  for (let i = 0; i < 4000; i++) {
+    const base = `${pad(1970 + rnd(400), 4)}-${pad(rnd(14), 2)}-${pad(rnd(33), 2)}T${pad(rnd(26), 2)}:${pad(rnd(61), 2)}:${pad(rnd(62), 2)}`
+    const frac = ['', '.', `.${pad(rnd(1000), 3)}`, `.${pad(rnd(1_000_000), 6)}`, `.${'1234567890'.slice(0, 1 + rnd(10))}`][rnd(5)]
+    const zone = ['Z', 'z', '+00:00', '+03:00', '-00:00', '', '+0000', 'ZZ'][rnd(8)]
+    const good = base + frac + zone
+    const at = rnd(good.length)
+    const mutants = [good, good.slice(0, at) + chars[rnd(chars.length)] + good.slice(at + 1), good.slice(0, at) + good.slice(at + 1), good.slice(0, at) + chars[rnd(chars.length)] + good.slice(at)]
+    for (const m of mutants) {
+      const want = parseInstantByPattern(m)
+      if (parseInstant(m) !== want) t.fail(`${m}: ${parseInstant(m)} vs the pattern's ${want}`)
+      checked++
+      if (want !== undefined) parsed++
+    }
+  }
+  t.ok(parsed > 2000 && checked - parsed > 2000, `${checked} strings checked, ${parsed} of them valid instants`)
+  t.equal(parseInstant('2024-02-29T23:59:59.999999+00:00'), Date.UTC(2024, 1, 29, 23, 59, 59) * 1000 + 999_999)
+  t.equal(parseInstant('2025-04-23T04:59:60Z'), parseInstantByPattern('2025-04-23T04:59:60Z'), 'a leap second goes to the pattern')
 })
