@@ -15,7 +15,6 @@ import { Worker } from 'node:worker_threads'
 import { crashText, signalCode, stderrIsJournal } from './entry.js'
 import { EXIT_CODES, Y360Error } from './errors.js'
 import type { Io } from './io.js'
-import { main, splitCommand } from './main.js'
 import type { WorkerSignal, WorkerStart } from './worker.js'
 
 /** The heap of the run's thread: what the sh launcher gives the process (`--max-old-space-size=256`), and a young
@@ -33,11 +32,21 @@ function heapChosen(execArgv: readonly string[], env: NodeJS.ProcessEnv): boolea
   return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent)/.test(a))
 }
 
-/** Whether argv's command runs in a thread of its own: one that fetches or reads archives, when the heap is ours to size. */
+/** Words that keep the command in this thread: help, the version, the emulator (it sizes no archive). */
+const HERE = new Set(['-h', '--help', '-V', '--version', 'help', 'emulator'])
+
+/**
+ * Whether argv's command runs in a thread of its own: one that fetches or reads archives, when the heap is ours to
+ * size. Decided without loading the command line's parser (the thread loads it again): one of HERE anywhere before
+ * `--`, even as an option's value, keeps the command here, which costs nothing but the young generation's bound.
+ */
 function inWorker(): boolean {
   if (heapChosen(process.execArgv, process.env)) return false
-  const { cmd, help, version } = splitCommand(argv)
-  return !help && !version && cmd !== 'help' && cmd !== 'emulator'
+  for (const a of argv) {
+    if (a === '--') break
+    if (HERE.has(a)) return false
+  }
+  return true
 }
 
 /**
@@ -58,7 +67,7 @@ function trapSignals(stop: (sig: NodeJS.Signals) => void): () => number | undefi
 }
 
 /** Runs the command in this thread, its Io filled from `process`. */
-function runHere(): void {
+async function runHere(): Promise<void> {
   // V8 lets the heap grow to several times what is live before collecting; 20% at a time keeps the peak near what is
   // held (bench/RESULTS.md). V8 reads this factor at every collection, so setting it now takes effect.
   if (!heapChosen(process.execArgv, process.env)) setFlagsFromString('--heap-growing-percent=20')
@@ -76,9 +85,8 @@ function runHere(): void {
     signal: ac.signal,
     interrupted,
   }
-  main(argv, io).then((code) => {
-    process.exitCode = code
-  }, crash)
+  const { main } = await import('./main.js')
+  process.exitCode = await main(argv, io)
 }
 
 /** Runs the command in a worker thread with a bounded heap (worker.ts); its exit code becomes the process's. */
@@ -99,4 +107,4 @@ function runInWorker(): void {
 
 process.on('uncaughtException', crash)
 if (inWorker()) runInWorker()
-else runHere()
+else runHere().catch(crash)
