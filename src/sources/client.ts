@@ -188,9 +188,10 @@ export class ApiClient {
   }
 
   async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
-    await limiter.acquire(signal)
+    const sentAt = await limiter.acquire(signal)
     const { status, headers, body, requestId } = await this.#send(ep, url, signal)
     const action = statusAction(status)
+    limiter.answered(sentAt, action === 'rate-limited') // what the host accepts is what its adaptive rate learns from
     if (action === 'rate-limited') throw new TransientError(`rate limited (429)`, requestId, true, headers['retry-after'])
     if (action === 'transient') throw new TransientError(`server error ${status}: ${this.#scrub(errorMessage(body.text))}`, requestId)
     if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.text)), requestId, url, this.#opts.tokenFrom))

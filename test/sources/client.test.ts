@@ -143,6 +143,24 @@ for (const form of ['seconds', 'http-date'] as const) {
   })
 }
 
+// Guards: the client tells the host's limiter how each request was answered, with the instant the limiter let it
+// through, so the adaptive rate is what the host accepted (a first 429 only pauses; the second reads the limit).
+t.test('the limiter learns from the answers: the second 429 sets the pace to what the host accepted in the second before', async (t) => {
+  const clock = fakeClock(NOW)
+  const emu = await emulator(t, { counts: { mail: 5 }, days: 1, end: NOW, clock: clock.now, faults: { rateLimitRps: 2, retryAfter: 'seconds', retryAfterSeconds: 1 } })
+  const limiter = new Limiters({ maxRps: 0, now: clock.now, sleep: clock.sleep }).for(emu.url)
+  const c = new ApiClient({ token: TOKEN, retries: 6, retryBaseMs: 1, retryMaxMs: 5, maxWaitMs: 60_000, timeoutMs: 5000, connectTimeoutMs: 2000, log, now: clock.now, sleep: clock.sleep })
+  t.teardown(() => c.close())
+  const url = `${emu.url}${mail.path(emu.org)}?${mail.query({ after: (NOW - 86_400_000) * 1000, before: NOW * 1000, token: undefined, pageSize: 100, filters: {} })}`
+  for (let i = 0; i < 3; i++) await c.getPage(mail, url, limiter) // the third meets the host's first 429
+  t.equal(limiter.rate, Infinity, 'the first 429 only paused')
+  for (let i = 0; i < 2; i++) await c.getPage(mail, url, limiter) // the fifth meets the second, 1 s later
+  t.ok(Math.abs(limiter.rate - 2 * 0.95) < 1e-9, `two accepted in the second before it, less 5%: ${limiter.rate}/s`)
+  await c.getPage(mail, url, limiter)
+  t.same(clock.slept.map((ms) => Math.round(ms)), [1000, 1000, 526], 'two Retry-After pauses, then the pace')
+  t.same(emu.stats().byStatus, { 200: 6, 429: 2 })
+})
+
 t.test('429 with Retry-After: 0 forever: exponential floor, then RATE_LIMITED at --max-wait (no busy loop)', async (t) => {
   const server = await localServer(t, (_req, res, n) => {
     res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' })

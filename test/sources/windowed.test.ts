@@ -72,9 +72,9 @@ t.test('the first round trip uses the concurrency: one request per slice, all at
   const held: (() => void)[] = []
   let together = false
   class Barrier extends HostLimiter {
-    override async acquire(signal?: AbortSignal): Promise<void> {
-      await super.acquire(signal)
-      if (together) return
+    override async acquire(signal?: AbortSignal): Promise<number> {
+      const at = await super.acquire(signal)
+      if (together) return at
       await new Promise<void>((resolve) => {
         held.push(resolve)
         if (held.length === 8) {
@@ -82,6 +82,7 @@ t.test('the first round trip uses the concurrency: one request per slice, all at
           for (const r of held.splice(0)) r()
         }
       })
+      return at
     }
   }
   let n = 0
