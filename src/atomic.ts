@@ -42,6 +42,11 @@ async function openRegular(path: string, flags: number, mode?: number): Promise<
 
 /** Opens `path` for appending (created 0640 exactly, whatever the umask: the SIEM group reads it). */
 export async function openAppend(path: string, mode = 0o640): Promise<FileHandle> {
+  return (await openAppendTelling(path, mode)).fh
+}
+
+/** `openAppend`, telling whether this call created the file. */
+export async function openAppendTelling(path: string, mode = 0o640): Promise<{ fh: FileHandle; created: boolean }> {
   try {
     const fh = await openRegular(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, mode)
     try {
@@ -50,11 +55,11 @@ export async function openAppend(path: string, mode = 0o640): Promise<FileHandle
       await fh.close()
       throw err
     }
-    return fh
+    return { fh, created: true }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
-  return openRegular(path, O_WRONLY | O_APPEND)
+  return { fh: await openRegular(path, O_WRONLY | O_APPEND), created: false }
 }
 
 /** Opens an existing regular file for reading and writing (tail repair), never through a link. */

@@ -3,13 +3,13 @@
  * window boundary, file switch and the end. Rejected records go to `<dir>/<base>.rejected` with their reason.
  * Each write is awaited before the callback, so a slow disk slows the fetching (backpressure).
  */
-import type { FileHandle } from 'node:fs/promises'
+import { rm, type FileHandle } from 'node:fs/promises'
 import { Writable } from 'node:stream'
 import type { Scrub } from '../secrets.js'
 import { dayFile, rejectedFile, type ArchiveId } from '../archive/layout.js'
 import { writeAll } from '../archive/tail.js'
 import { linesBackward } from '../archive/lines.js'
-import { openAppend, openRead } from '../atomic.js'
+import { openAppend, openAppendTelling, openRead } from '../atomic.js'
 import { Y360Error, sysCode } from '../errors.js'
 import type { Rejected, SinkChunk, SourceStats } from '../messages.js'
 import { LineEncoder } from './encode.js'
@@ -42,6 +42,8 @@ export class RotatingFileSink extends Writable {
   #path = ''
   /** The open file's size: where the next write begins (the cut-back point if it fails). */
   #size = 0
+  /** This sink created the open file and has not written to it yet: closed so, it is removed (no empty day file). */
+  #empty = false
   readonly #encoder = new LineEncoder()
   /** The write in progress (settled): destroying waits for it, so no file is opened or written after the end. */
   #writing: Promise<void> = Promise.resolve()
@@ -93,6 +95,7 @@ export class RotatingFileSink extends Writable {
         const bytes = this.#encoder.encode(seg.records)
         await writeAll(fh, bytes)
         this.#size += bytes.length
+        this.#empty = false
       } catch (err) {
         // Leave no half line behind: cut the file back to where this write began (a full disk gets that space back).
         const cut = await fh.truncate(before).then(
@@ -120,7 +123,10 @@ export class RotatingFileSink extends Writable {
     if (links === 0) throw sinkError(this.#path, Object.assign(new Error('the file was removed while being written'), { code: 'ENOENT' }))
   }
 
-  /** Syncs and closes the open file, then opens `path` for appending (undefined: just close). */
+  /**
+   * Syncs and closes the open file, then opens `path` for appending (undefined: just close). A file this sink created
+   * and never wrote to (the run ended between the open and the write) is removed: the archive and the summary agree.
+   */
   async #switchTo(path: string | undefined): Promise<void> {
     const old = this.#fh
     this.#fh = undefined
@@ -132,12 +138,16 @@ export class RotatingFileSink extends Writable {
         throw sinkError(this.#path, err)
       }
       await old.close()
+      if (this.#empty) await rm(this.#path, { force: true })
     }
     this.#path = path ?? ''
+    this.#empty = false
     if (path === undefined || this.destroyed) return
     try {
-      this.#fh = await openAppend(path)
-      this.#size = (await this.#fh.stat()).size
+      const { fh, created } = await openAppendTelling(path)
+      this.#fh = fh
+      this.#empty = created
+      this.#size = (await fh.stat()).size
     } catch (err) {
       throw sinkError(path, err)
     }

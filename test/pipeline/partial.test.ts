@@ -46,9 +46,15 @@ async function setup(t: Test): Promise<{ emu: Emulator; dir: string }> {
   return { emu, dir }
 }
 
-/** Checks each source wrote part of its range, not all: the failure really came part-way. */
+/**
+ * Checks the failure came part-way: each source was asked for pages before the 401, none wrote all of its range, and
+ * one at least wrote part of it. (How the 20 requests split between the two sources running at once depends on the
+ * machine's timing: on a busy one, a source may meet the 401 before its first window is complete. Its summary must
+ * still equal what is in the output: nothing, and no file left behind.)
+ */
 function partWay(t: Test, emu: Emulator, written: (s: SourceName) => number): void {
-  for (const s of SOURCES) t.ok(written(s) > 0 && written(s) < emu.truth(s).length, `${s}: ${written(s)} of ${emu.truth(s).length} records reached the output before the 401`)
+  for (const s of SOURCES) t.ok(emu.stats().bySource[s] > 0 && written(s) < emu.truth(s).length, `${s}: ${written(s)} of ${emu.truth(s).length} records reached the output before the 401, in ${emu.stats().bySource[s]} requests`)
+  t.ok(SOURCES.some((s) => written(s) > 0), `some records reached the output before the 401 (${SOURCES.map((s) => `${s} ${written(s)}`).join(', ')})`)
 }
 
 t.test('archive: a 401 in mid-run; each summary equals what is on disk', async (t) => {
