@@ -77,8 +77,12 @@ export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLo
     const next = page.next
     received += count
     const news = yield page
-    // The page is the consumer's now: holding it through the next round trip kept every parsed record of the pages in
-    // flight alive across collections (the young generation's copying cost most of the GC time: bench/RESULTS.md).
+    // The consumer is done with the page: holding it through the next round trip kept every parsed record of the
+    // pages in flight alive across collections (the young generation's copying cost most of the GC time:
+    // bench/RESULTS.md). Letting go is not enough: the page resolved promises (the fetch's, the yield's), and V8 keeps
+    // such a value reachable a while after it was awaited, so its records go with it.
+    page.records = []
+    page.texts = undefined
     page = undefined
     const fresh = typeof news === 'number' ? news : (news?.fresh ?? count)
     more = typeof news === 'object' && news.more === true

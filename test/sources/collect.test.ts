@@ -2,11 +2,11 @@
 // out, each once, ascending by (instant, canonical key); non-objects and records without a timestamp rejected with
 // their reason; records of neighbouring windows dropped uncounted; repeats (by line, then canonically) counted.
 import t from 'tap'
-import { recordKey, type AuditRecord } from '../../src/messages.js'
+import { recordKey, recordText, textRecord, type AuditRecord } from '../../src/messages.js'
 import { WindowCollector, ordered, requestBounds } from '../../src/sources/collect.js'
 
 const instantOf = (r: Record<string, unknown>): number | undefined => (typeof r.t === 'number' ? r.t : undefined)
-const id = (r: AuditRecord): [number, string] => [r.us, (JSON.parse(r.line) as { id: string }).id]
+const id = (r: AuditRecord): [number, string] => [r.us, (JSON.parse(recordText(r)) as { id: string }).id]
 
 t.test('requestBounds: one unit wider on each side, in whole units', async (t) => {
   t.same(requestBounds(1500, 2500, 1000), { after: 0, before: 3000 }, 'ms units, bounds inside a unit')
@@ -52,7 +52,8 @@ t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', asyn
     { reason: 'not a JSON object', record: [1, 2] },
     { reason: 'not a JSON object', record: 'text' },
   ])
-  t.equal(records.find((r) => id(r)[1] === 'a')?.line, '{"id":"a","t":150}', 'the first text seen of a record is kept')
+  const a = records.find((r) => id(r)[1] === 'a')
+  t.equal(a === undefined ? undefined : recordText(a), '{"id":"a","t":150}', 'the first text seen of a record is kept')
 })
 
 t.test('collector: an empty window, and a window of out-of-bounds records only', async (t) => {
@@ -74,15 +75,15 @@ t.test('collector: the part a cut pass keeps; all it received of the rest is cou
 t.test('ordered: by instant, then canonical key; the same content twice at an instant is one record, in any key order', async (t) => {
   const line = (o: object): string => JSON.stringify(o)
   const list: AuditRecord[] = [
-    { us: 30, line: line({ date: '30', uniqId: 'c' }) },
-    { us: 10, line: line({ date: '10', uniqId: 'b' }) },
-    { us: 10, line: line({ uniqId: 'a', date: '10' }) },
-    { us: 10, line: line({ date: '10', uniqId: 'a' }) }, // the same record as the one before, keys in another order
-    { us: 20, line: line({ date: '20', uniqId: 'd' }) },
+    textRecord(30, line({ date: '30', uniqId: 'c' })),
+    textRecord(10, line({ date: '10', uniqId: 'b' })),
+    textRecord(10, line({ uniqId: 'a', date: '10' })),
+    textRecord(10, line({ date: '10', uniqId: 'a' })), // the same record as the one before, keys in another order
+    textRecord(20, line({ date: '20', uniqId: 'd' })),
   ]
   const { records, repeats } = ordered(list)
   t.equal(repeats, 1)
-  t.same(records.map((r) => [r.us, (JSON.parse(r.line) as { uniqId: string }).uniqId]), [[10, 'a'], [10, 'b'], [20, 'd'], [30, 'c']])
+  t.same(records.map((r) => [r.us, (JSON.parse(recordText(r)) as { uniqId: string }).uniqId]), [[10, 'a'], [10, 'b'], [20, 'd'], [30, 'c']])
   const tied = records.filter((r) => r.us === 10)
   t.ok(recordKey(tied[0]) < recordKey(tied[1]), 'ties ordered by canonical key')
   t.same(records.filter((r) => r.us !== 10).map((r) => r.key), [undefined, undefined], 'a record alone at its instant is never keyed')
