@@ -7,9 +7,9 @@ import type { Readable } from 'node:stream'
 
 /**
  * What `readBounded` read: the body's bytes (only its first `limit` when `over`: it passed the cap) and the bytes
- * received. Bytes, not text: this object resolves a promise, and V8 keeps such a value reachable a while after its
- * awaiter is done with it (bench/RESULTS.md); a page's text decoded here was copied by the young generation's
- * collections once or twice for it.
+ * received. Bytes, not text: a page's text decoded here and returned stayed reachable after its last use, through the
+ * finished exchange, for the young generation's next collections, which copied most bodies' text once or twice
+ * (measured with undici alone; bench/RESULTS.md). The caller decodes it where it parses it.
  */
 export interface BoundedBody {
   raw: Buffer

@@ -202,9 +202,9 @@ export class ApiClient {
   }
 
   /**
-   * The page of a response, or the error it means. Synchronous: the body's text and its parse live only in this call,
-   * never in an object a promise resolves to (V8 keeps such values reachable a while after they were awaited: the
-   * young generation's collections copied every page's text and records once or twice for it, bench/RESULTS.md).
+   * The page of a response, or the error it means. Synchronous: the body's text lives only in this call, never in an
+   * object a promise resolves to (one that did stayed reachable after its last use, through the finished exchange, for
+   * the young generation's next collections: see bounded.ts).
    */
   #pageOf(ep: EndpointDescriptor, url: string, res: Sent): Page {
     const { status, headers, body, requestId } = res
