@@ -8,18 +8,34 @@ import stableStringify from 'fast-json-stable-stringify'
 import type { Micros } from './time.js'
 
 /**
- * One record as it travels through the pipeline: its instant, its content as compact JSON in the API's key order and,
- * once somebody needed it, its canonical identity (`recordKey`). Kept as one string, not a parsed object: a window
- * holds up to thousands of records across several page requests, and a flat string costs a fraction of an object tree
- * to keep and to collect. The key is computed lazily because two records can only be the same record when they share
- * an instant: most records never need it. `out` is the line to write when it differs from `line` (another line
- * format, a `_source` tag): the record and its encoded line travel together.
+ * One record as it travels through the pipeline: its instant, its content as the API sent it (compact JSON in the
+ * API's key order) and, once somebody needed it, its canonical identity (`recordKey`). The content is UTF-8 bytes
+ * [start, end) of `buf`, most often the body of the page it came in (shared by that page's records), not a parsed
+ * object and not a string: a window holds up to thousands of records across several page requests, and bytes outside
+ * V8's heap are neither copied by its young-generation collections nor re-encoded to be written (a string sliced from
+ * the decoded body kept the whole body string alive, and the collector copied it: bench/RESULTS.md). `recordText`
+ * decodes it where a string is needed. The key is computed lazily because two records can only be the same record
+ * when they share an instant: most records never need it. `out` is the line to write when it differs from the API's
+ * text (another line format, a `_source` tag): the record and its encoded line travel together.
  */
 export interface AuditRecord {
   us: Micros
-  line: string
+  buf: Buffer
+  start: number
+  end: number
   key?: string
   out?: string
+}
+
+/** A record whose text is `text` (re-encoded records, archive lines, tests): its bytes in a buffer of their own. */
+export function textRecord(us: Micros, text: string): AuditRecord {
+  const buf = Buffer.from(text, 'utf8')
+  return { us, buf, start: 0, end: buf.length }
+}
+
+/** The record's text as the API sent it, decoded. */
+export function recordText(r: Pick<AuditRecord, 'buf' | 'start' | 'end'>): string {
+  return r.buf.toString('utf8', r.start, r.end)
 }
 
 /** Reads a record's instant from its own timestamp field (each endpoint has its own); undefined when missing or malformed. */
@@ -51,9 +67,11 @@ export function identityKey(data: unknown, text: string): string {
   }
 }
 
-/** The record's canonical key, computed from its line on first use and kept. */
+/** The record's canonical key, computed from its text on first use and kept. */
 export function recordKey(r: AuditRecord): string {
-  return (r.key ??= identityKey(JSON.parse(r.line), r.line))
+  if (r.key !== undefined) return r.key
+  const text = recordText(r)
+  return (r.key = identityKey(JSON.parse(text), text))
 }
 
 /** Drops the keys of records older than `horizon`: what bounds every key set to the overlap. */

@@ -5,7 +5,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream'
 import { dayNamer } from '../archive/layout.js'
-import type { AuditRecord, Segment, SinkChunk, WindowBatch } from '../messages.js'
+import { recordText, type AuditRecord, type Segment, type SinkChunk, type WindowBatch } from '../messages.js'
 import type { Micros } from '../time.js'
 import { serializer, type LineFormat } from './format.js'
 
@@ -31,7 +31,7 @@ export class PartitionByDate extends Transform {
 
   #format(r: AuditRecord): void {
     if (this.#write === undefined) return
-    const data = JSON.parse(r.line) as Record<string, unknown>
+    const data = JSON.parse(recordText(r)) as Record<string, unknown>
     try {
       r.out = this.#write(this.#decorate === undefined ? data : this.#decorate(data))
     } catch (err) {

@@ -15,15 +15,15 @@ import { writeAll } from '../archive/tail.js'
 import { createTemp, syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
 import type { Logger } from '../log.js'
-import { recordKey, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
+import { recordKey, type AuditRecord, type InstantOf, type SinkChunk, type SourceStats } from '../messages.js'
 import type { Micros } from '../time.js'
-import { LineEncoder } from './encode.js'
+import { LineEncoder, type Line as Encodable } from './encode.js'
 import type { Scrub } from '../secrets.js'
 import { appendRejected } from './file.js'
 
-/** An existing line of the day file: its text, and its instant and key when it is a record. */
+/** An existing line of the day file: its text (`out`, as the encoder writes it), and its instant and key when it is a record. */
 interface Line {
-  line: string
+  out: string
   us: Micros | undefined
   key: string | undefined
 }
@@ -41,7 +41,7 @@ class DayMerge {
   #ahead: Line[] = [] // existing lines read but not yet written, in file order
   readonly #aheadKeys = new Map<string, number>()
   readonly #recent = new Map<string, Micros>() // keys written, within the tolerance of the newest incoming record
-  #pending: { line: string }[] = []
+  #pending: Encodable[] = []
   readonly #encoder = new LineEncoder() // each flush is awaited before the next
   #pendingBytes = 0
 
@@ -79,15 +79,15 @@ class DayMerge {
         throw Object.assign(err as Error, { message: `${(err as Error).message}; the file was left as it was` })
       }
       if (r === undefined) break
-      const line: Line = { line: r.text, us: r.us, key: r.key }
+      const line: Line = { out: r.text, us: r.us, key: r.key }
       this.#ahead.push(line)
       if (line.key !== undefined) this.#aheadKeys.set(line.key, (this.#aheadKeys.get(line.key) ?? 0) + 1)
     }
   }
 
-  async #emit(line: { line: string }): Promise<void> {
+  async #emit(line: Encodable): Promise<void> {
     this.#pending.push(line)
-    this.#pendingBytes += line.line.length + 1
+    this.#pendingBytes += (line.out === undefined ? (line as AuditRecord).end - (line as AuditRecord).start : line.out.length) + 1
     if (this.#pendingBytes >= FLUSH_BYTES) await this.#flush()
   }
 
@@ -116,8 +116,9 @@ class DayMerge {
   }
 
   /** Merges one incoming record (records arrive ascending); returns false when it was already in the file. */
-  async add(rec: { us: Micros; key: string; line: string; out?: string }): Promise<boolean> {
-    const { us, key } = rec
+  async add(rec: AuditRecord): Promise<boolean> {
+    const us = rec.us
+    const key = recordKey(rec)
     await this.#readUntil(us + this.#tolUs)
     await this.#emitExistingUpTo(us)
     const horizon = us - this.#tolUs
@@ -131,7 +132,7 @@ class DayMerge {
       return false
     }
     this.#recent.set(key, us)
-    await this.#emit(rec.out === undefined ? rec : { line: rec.out })
+    await this.#emit(rec)
     return true
   }
 
@@ -227,7 +228,7 @@ export class MergingFileSink extends Writable {
         this.#dayName = seg.day
       }
       for (const r of seg.records) {
-        if (await (this.#day as DayMerge).add({ us: r.us, key: recordKey(r), line: r.line, out: r.out })) {
+        if (await (this.#day as DayMerge).add(r)) {
           this.#stats.wroteRecord(r.us, path)
         }
       }

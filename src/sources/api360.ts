@@ -32,11 +32,11 @@ export function api360Endpoint(spec: Api360Spec): EndpointDescriptor {
       if (req.token !== undefined) q.set('pageToken', req.token)
       return q
     },
-    page(body, text) {
+    page(body, raw) {
       if (!isObject(body) || !Array.isArray(body.events)) return undefined
       const next = body.nextPageToken
       if (next !== undefined && next !== null && typeof next !== 'string') return undefined
-      return { records: body.events, texts: sliced(text, 'events', body.events.length), next: typeof next === 'string' && next !== '' ? next : null }
+      return { records: body.events, texts: sliced(raw, 'events', body.events.length), next: typeof next === 'string' && next !== '' ? next : null }
     },
     mismatch: (rec, f) => mismatch({ type: rec.eventType, uid: rec.userUid, ip: rec.clientIp }, f),
     timestamp: (rec) => parseInstant(rec.date),

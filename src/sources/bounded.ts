@@ -5,16 +5,21 @@
  */
 import type { Readable } from 'node:stream'
 
-/** What `readBounded` read: the text (only its first `limit` bytes when `over`: the body passed the cap) and the bytes received. */
+/**
+ * What `readBounded` read: the body's bytes (only its first `limit` when `over`: it passed the cap) and the bytes
+ * received. Bytes, not text: a page's text decoded here and returned stayed reachable after its last use, through the
+ * finished exchange, for the young generation's next collections, which copied most bodies' text once or twice
+ * (measured with undici alone; bench/RESULTS.md). The caller decodes it where it parses it.
+ */
 export interface BoundedBody {
-  text: string
+  raw: Buffer
   over: boolean
   bytes: number
 }
 
 /**
- * Reads `body` as UTF-8 text up to `limit` bytes; past that it stops at once (nothing more is buffered) and destroys
- * the stream, so the connection is dropped rather than drained. Errors of the stream (timeouts, resets) are thrown.
+ * Reads `body` up to `limit` bytes; past that it stops at once (nothing more is buffered) and destroys the stream, so
+ * the connection is dropped rather than drained. Errors of the stream (timeouts, resets) are thrown.
  */
 export async function readBounded(body: Readable, limit: number): Promise<BoundedBody> {
   const chunks: Buffer[] = []
@@ -26,12 +31,12 @@ export async function readBounded(body: Readable, limit: number): Promise<Bounde
     if (bytes > limit) {
       body.destroy()
       chunks.push(buf.subarray(0, limit - kept))
-      return { over: true, text: Buffer.concat(chunks, limit).toString('utf8'), bytes }
+      return { over: true, raw: Buffer.concat(chunks, limit), bytes }
     }
     chunks.push(buf)
   }
-  // One chunk (a page usually is): decoded as it is, without a copy first.
-  return { over: false, text: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes)).toString('utf8'), bytes }
+  // One chunk (a page usually is): kept as it is, without a copy.
+  return { over: false, raw: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes), bytes }
 }
 
 /** Longest server text quoted in a message. */

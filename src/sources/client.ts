@@ -1,4 +1,5 @@
 /** HTTP client for the audit-log APIs: undici keep-alive, OAuth header, timeouts, error mapping; p-retry runs the attempts, retry.ts decides. */
+import { isUtf8 } from 'node:buffer'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pRetry, { AbortError } from 'p-retry'
 import type { Dispatcher } from 'undici'
@@ -111,6 +112,14 @@ function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, req
   return new Y360Error('BAD_REQUEST', `${ep.name}: the API refused the request (${status}: ${msg})${rid}`, ctx)
 }
 
+/** One exchange as `#send` returns it. */
+interface Sent {
+  status: number
+  headers: Dispatcher.ResponseData['headers']
+  body: BoundedBody
+  requestId: string | undefined
+}
+
 /** Fetches pages of one endpoint; transient failures are retried, fatal ones thrown as Y360Error. */
 export class ApiClient {
   readonly #opts: ClientOptions
@@ -189,24 +198,37 @@ export class ApiClient {
 
   async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
     const sentAt = await limiter.acquire(signal)
-    const { status, headers, body, requestId } = await this.#send(ep, url, signal)
+    const res = await this.#send(ep, url, signal)
+    limiter.answered(sentAt, statusAction(res.status) === 'rate-limited') // what the host accepts is what its adaptive rate learns from
+    return this.#pageOf(ep, url, res)
+  }
+
+  /**
+   * The page of a response, or the error it means. Synchronous: the body's text lives only in this call, never in an
+   * object a promise resolves to (one that did stayed reachable after its last use, through the finished exchange, for
+   * the young generation's next collections: see bounded.ts).
+   */
+  #pageOf(ep: EndpointDescriptor, url: string, res: Sent): Page {
+    const { status, headers, body, requestId } = res
     const action = statusAction(status)
-    limiter.answered(sentAt, action === 'rate-limited') // what the host accepts is what its adaptive rate learns from
     if (action === 'rate-limited') throw new TransientError(`rate limited (429)`, requestId, true, headers['retry-after'])
-    if (action === 'transient') throw new TransientError(`server error ${status}: ${this.#scrub(errorMessage(body.text))}`, requestId)
-    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.text)), requestId, url, this.#opts.tokenFrom))
+    if (action === 'transient') throw new TransientError(`server error ${status}: ${this.#scrub(errorMessage(body.raw.toString('utf8')))}`, requestId)
+    if (action === 'fatal') throw new AbortError(fatalHttpError(ep, status, this.#scrub(errorMessage(body.raw.toString('utf8'))), requestId, url, this.#opts.tokenFrom))
     if (body.over) {
       // Not retried: a page this large is not a page of the audit log (a broken proxy, a hostile server).
       const msg = `${ep.name}: the response passed --max-body ${this.#maxBody} bytes; stopped reading it at ${body.bytes} bytes (a page of 100 records is well under 1 MiB)${requestId === undefined ? '' : ` (X-Request-Id ${requestId})`}`
       throw new AbortError(new Y360Error('BAD_PAGE', msg, { source: ep.name, status, requestId }))
     }
+    const text = body.raw.toString('utf8')
     let parsed: unknown
     try {
-      parsed = JSON.parse(body.text)
+      parsed = JSON.parse(text)
     } catch (err) {
       throw new TransientError(`invalid JSON in a ${body.bytes}-byte response`, requestId, false, undefined, { cause: err })
     }
-    const page = ep.page(parsed, body.text) // the text too: each record is kept as sent, sliced from it (sources/spans.ts)
+    // The bytes too: each record is kept as sent, as bytes of the body (sources/spans.ts). A body that is not UTF-8 is
+    // kept as the text it decoded to (U+FFFD where the bytes were not UTF-8: counted per record, replacement-character).
+    const page = ep.page(parsed, isUtf8(body.raw) ? body.raw : Buffer.from(text, 'utf8'))
     if (page === undefined) throw new TransientError(`a response that is not a page of ${ep.name}`, requestId)
     return page
   }
@@ -215,7 +237,7 @@ export class ApiClient {
    * One request, its body read within the caps: --max-body bytes (an error body: its start), and the deadline for the
    * whole exchange, which neither 1xx responses nor a dripping body extend (undici's own timeouts restart on each).
    */
-  async #send(ep: EndpointDescriptor, url: string, signal: AbortSignal | undefined): Promise<{ status: number; headers: Dispatcher.ResponseData['headers']; body: BoundedBody; requestId: string | undefined }> {
+  async #send(ep: EndpointDescriptor, url: string, signal: AbortSignal | undefined): Promise<Sent> {
     const timer = this.#deadline(this.#deadlineMs)
     const deadline = timer.signal
     const both = signal === undefined ? deadline : AbortSignal.any([signal, deadline])

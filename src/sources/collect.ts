@@ -6,9 +6,9 @@
  * future or before the API's retention (rejected), records too deep (kept) or too large (rejected). Drops records of
  * neighbouring windows (they are theirs) and repeats (counted). No I/O, no clock.
  */
-import { isObject, recordKey, type AnomalyKind, type AuditRecord, type InstantOf, type Rejected } from '../messages.js'
+import { isObject, recordKey, recordText, textRecord, type AnomalyKind, type AuditRecord, type InstantOf, type Rejected } from '../messages.js'
 import type { Micros } from '../time.js'
-import { oneLine, type Span } from './spans.js'
+import { REPLACEMENT, oneLine, spanText, type Span, type Texts } from './spans.js'
 
 function compareKeys(a: AuditRecord, b: AuditRecord): number {
   const ka = recordKey(a)
@@ -88,10 +88,28 @@ export interface CollectorChecks {
 /** Which way a pass's records ran: newest first (`desc`, also when one instant only), oldest first, or neither. */
 export type PassOrder = 'desc' | 'asc' | 'mixed'
 
+/** A record inside the window as the collector holds it; `dropped`: seen (its repeats are no news), but never written. */
+type Seen = AuditRecord & { dropped?: true }
+
+/** The records seen at one instant: one (nearly always), or several by their exact text. */
+type AtInstant = Seen | Map<string, Seen>
+
+/** Whether two records hold the same bytes. */
+function sameBytes(a: AuditRecord, b: AuditRecord): boolean {
+  return a.end - a.start === b.end - b.start && a.buf.compare(b.buf, b.start, b.end, a.start, a.end) === 0
+}
+
+/** Whether the record's bytes hold U+FFFD (most likely invalid UTF-8 from the API, decoded lossily). */
+function holdsReplacement(r: AuditRecord): boolean {
+  return r.buf.subarray(r.start, r.end).indexOf(REPLACEMENT) >= 0
+}
+
 /** Gathers the records of [lo, hi) page by page; `finish()` orders and dedupes them. */
 export class WindowCollector {
-  // Repeats from offset shifts are the same text again: caught here by the line; `ordered` then compares canonically.
-  readonly #byLine = new Map<string, AuditRecord>()
+  // Repeats from offset shifts are the same text again: caught here by (instant, exact text); `ordered` then compares
+  // canonically. Keyed by the instant, so that a record alone at its instant (nearly all) is never decoded or hashed.
+  readonly #byInstant = new Map<Micros, AtInstant>()
+  #lines = 0
   readonly #edge = new Set<string>()
   readonly #rejected: Rejected[] = []
   /** The instant of each reject (undefined: it has none), same order: a cut pass leaves the rest's rejects to it. */
@@ -130,7 +148,7 @@ export class WindowCollector {
     this.anomalies.set(kind, (this.anomalies.get(kind) ?? 0) + 1)
   }
 
-  /** Sets a record aside; `us` its instant when known, `listed` when it is in #byLine too (counted there when cut off). */
+  /** Sets a record aside; `us` its instant when known, `listed` when it is in #byInstant too (counted there when cut off). */
   #reject(reason: string, record: unknown, text: string | undefined, us?: Micros, listed = true): void {
     this.#rejected.push(text === undefined ? { reason, record } : { reason, record, text: oneLine(text) })
     this.#rejectedUs.push(us)
@@ -145,40 +163,43 @@ export class WindowCollector {
     this.#perRecord.push([kind, us])
   }
 
-  /** The record's text as sent (on one line), or its re-encoding; undefined when it cannot be encoded. */
-  #text(item: unknown, span: Span | undefined): { line: string | undefined; reencoded: boolean } {
-    if (span !== undefined) {
-      const line = oneLine(span.text)
-      return { line, reencoded: line !== span.text }
+  /**
+   * The record as sent (its bytes in the page body; taken off the line breaks between its tokens, re-encoded), or its
+   * re-encoding; undefined when it cannot be encoded.
+   */
+  #record(us: Micros, item: unknown, texts: Texts | undefined, span: Span | undefined): { rec: AuditRecord | undefined; reencoded: boolean } {
+    if (texts !== undefined && span !== undefined) {
+      if (!span.breaks) return { rec: { us, buf: texts.body, start: span.start, end: span.end }, reencoded: false }
+      return { rec: textRecord(us, oneLine(spanText(texts.body, span))), reencoded: true }
     }
     try {
-      return { line: JSON.stringify(item), reencoded: true }
+      return { rec: textRecord(us, JSON.stringify(item)), reencoded: true }
     } catch {
-      return { line: undefined, reencoded: true } // too deep to encode and no text to keep: the caller rejects it (counted)
+      return { rec: undefined, reencoded: true } // too deep to encode and no text to keep: the caller rejects it (counted)
     }
   }
 
   /** Takes the items of one page (and their texts, same order); returns how many were new to this pass. */
-  add(items: readonly unknown[], texts?: readonly Span[]): number {
+  add(items: readonly unknown[], texts?: Texts): number {
     let fresh = 0
-    for (const [i, item] of items.entries()) if (this.#take(item, texts?.[i])) fresh++
+    for (let i = 0; i < items.length; i++) if (this.#take(items[i], texts, texts?.spans[i])) fresh++
     return fresh
   }
 
   /** One item; true when it was not seen before in this pass. */
-  #take(item: unknown, span: Span | undefined): boolean {
+  #take(item: unknown, texts: Texts | undefined, span: Span | undefined): boolean {
     if (!isObject(item)) {
-      this.#reject('not a JSON object', item, span?.text)
+      this.#reject('not a JSON object', item, texts === undefined || span === undefined ? undefined : spanText(texts.body, span))
       return true
     }
     const us = this.instantOf(item)
     if (us === undefined) {
-      this.#reject('no valid timestamp', item, span?.text)
+      this.#reject('no valid timestamp', item, texts === undefined || span === undefined ? undefined : spanText(texts.body, span))
       return true
     }
     const inside = us >= this.lo && us < this.hi
-    const { line, reencoded } = this.#text(item, span)
-    if (line === undefined) {
+    const { rec, reencoded } = this.#record(us, item, texts, span)
+    if (rec === undefined) {
       if (!inside) {
         this.#neighbours++ // its own window rejects it
         return true
@@ -188,7 +209,8 @@ export class WindowCollector {
       this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, item, undefined, us, false)
       return true
     }
-    const seen = inside ? this.#byLine.has(line) : this.#edge.has(line)
+    const line = inside ? undefined : recordText(rec)
+    const seen = line === undefined ? this.#seenBefore(rec) : this.#edge.has(line)
     // Records outside the bounds asked (strays, counted as such) say nothing of the order the window's pages run in.
     const asked = this.checks.asked
     if (asked === undefined || (us >= asked.after && us <= asked.before)) this.#order(us, seen)
@@ -197,9 +219,25 @@ export class WindowCollector {
       else this.#neighbours++
       return false
     }
-    if (!inside) return this.#outsider(us, item, line, reencoded)
+    if (line !== undefined) return this.#outsider(us, item, line, reencoded)
     if (reencoded) this.#countAt('reencoded', us)
-    return this.#keep(us, item, line, span)
+    return this.#keep(rec, item, span, reencoded || texts?.replacement === true)
+  }
+
+  /** Whether a record of the same instant and the same text was seen inside the window already. */
+  #seenBefore(rec: AuditRecord): boolean {
+    const at = this.#byInstant.get(rec.us)
+    if (at === undefined) return false
+    return at instanceof Map ? at.has(recordText(rec)) : sameBytes(at, rec)
+  }
+
+  /** Remembers a record inside the window (not seen before). */
+  #remember(rec: Seen): void {
+    const at = this.#byInstant.get(rec.us)
+    if (at === undefined) this.#byInstant.set(rec.us, rec)
+    else if (at instanceof Map) at.set(recordText(rec), rec)
+    else this.#byInstant.set(rec.us, new Map([[recordText(at), at], [recordText(rec), rec]]))
+    this.#lines++
   }
 
   /** Newest first within and across pages: a record not seen before must not be newer than any seen before it. */
@@ -234,30 +272,38 @@ export class WindowCollector {
     return true
   }
 
-  #keep(us: Micros, item: Record<string, unknown>, line: string, span: Span | undefined): boolean {
+  /** A record inside the window, not seen before; `suspect`: its bytes may hold U+FFFD (else they cannot). */
+  #keep(rec: Seen, item: Record<string, unknown>, span: Span | undefined, suspect: boolean): boolean {
     const c = this.checks
-    if (line.length > MAX_RECORD_CHARS) {
-      this.#countAt('large-record', us)
-      this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line, us)
-      this.#byLine.set(line, { us, line: '' }) // seen (its repeats are no news), but never written
-      return true
+    const us = rec.us
+    // Characters (UTF-16 units) are never more than the UTF-8 bytes: only a record of more bytes is decoded to count them.
+    if (rec.end - rec.start > MAX_RECORD_CHARS) {
+      const line = recordText(rec)
+      if (line.length > MAX_RECORD_CHARS) {
+        this.#countAt('large-record', us)
+        this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line, us)
+        rec.dropped = true
+        this.#remember(rec)
+        return true
+      }
     }
     const failed = c.mismatch?.(item)
     if (failed !== undefined) {
       this.#countAt(`filter-ignored:${failed}` as AnomalyKind, us)
       this.#filteredUs.push(us)
-      this.#byLine.set(line, { us, line: '' })
+      rec.dropped = true
+      this.#remember(rec)
       return true
     }
     if ((span?.depth ?? 0) > MAX_DEPTH) this.#countAt('deep-record', us)
-    if (line.includes('\uFFFD')) this.#countAt('replacement-character', us)
+    if (suspect && holdsReplacement(rec)) this.#countAt('replacement-character', us)
     if (this.#oldest === undefined || us < this.#oldest) {
       this.#oldest = us
       this.#atOldest = 0
     }
     if (us === this.#oldest) this.#atOldest++
     if (this.#newest === undefined || us > this.#newest) this.#newest = us
-    this.#byLine.set(line, { us, line })
+    this.#remember(rec)
     this.#distinct++
     return true
   }
@@ -304,7 +350,7 @@ export class WindowCollector {
 
   /** Distinct lines inside the window so far. */
   get size(): number {
-    return this.#byLine.size
+    return this.#lines
   }
 
   /**
@@ -317,9 +363,13 @@ export class WindowCollector {
     const inPart = (us: Micros): boolean => us >= from && us < below
     const kept: AuditRecord[] = []
     let refetched = 0
-    for (const r of this.#byLine.values()) {
+    const visit = (r: Seen): void => {
       if (!inPart(r.us)) refetched++
-      else if (r.line !== '') kept.push(r)
+      else if (r.dropped !== true) kept.push(r)
+    }
+    for (const at of this.#byInstant.values()) {
+      if (at instanceof Map) for (const r of at.values()) visit(r)
+      else visit(at)
     }
     const rejected = this.#rejected.filter((_, i) => {
       const us = this.#rejectedUs[i]
@@ -331,7 +381,7 @@ export class WindowCollector {
     for (const [kind, us] of this.#perRecord) if (inPart(us)) anomalies.set(kind, (anomalies.get(kind) ?? 0) + 1)
     const repeats = this.#repeatUs.filter(inPart).length
     const filtered = this.#filteredUs.filter(inPart).length
-    refetched += this.#repeatUs.length - repeats // rejects and filtered are in #byLine already
+    refetched += this.#repeatUs.length - repeats // rejects and filtered are in #byInstant already
     const sorted = ordered(kept)
     return { records: sorted.records, rejected, repeats: repeats + sorted.repeats, filtered, neighbours: this.#neighbours, refetched, anomalies }
   }

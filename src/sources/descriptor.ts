@@ -1,7 +1,7 @@
 /** Endpoint descriptors: everything that differs between the three audit-log endpoints, as data. */
 import type { InstantOf } from '../messages.js'
 import type { Micros } from '../time.js'
-import { recordSpans, type Span } from './spans.js'
+import { REPLACEMENT, recordSpans, type Texts } from './spans.js'
 
 import { SOURCES, type SourceName } from './catalog.js'
 
@@ -30,8 +30,8 @@ export interface PageRequest {
 /** A parsed page: its records (unvalidated), the text of each as the API sent it, and the next token (null at the end). */
 export interface Page {
   records: unknown[]
-  /** The exact text of each record (same order and length as `records`); absent when it could not be sliced. */
-  texts?: Span[]
+  /** Where the exact text of each record lies in the body (same order and length as `records`); absent when it could not be sliced. */
+  texts?: Texts
   next: string | null
 }
 
@@ -56,8 +56,8 @@ export interface EndpointDescriptor {
   path(org: number): string
   /** Query string of one page request. */
   query(req: PageRequest): URLSearchParams
-  /** Extracts records, their texts (sliced from `text`, the body as received) and next token from a JSON body; undefined when the body is not a page of this endpoint. */
-  page(body: unknown, text?: string): Page | undefined
+  /** Extracts records, their texts (spans of `raw`, the body's UTF-8 bytes) and next token from a JSON body; undefined when the body is not a page of this endpoint. */
+  page(body: unknown, raw?: Buffer): Page | undefined
   /** The first requested filter `rec` does not match (the API ignored it), or undefined. */
   mismatch(rec: Record<string, unknown>, filters: Filters): FilterName | undefined
   /** Instant of a record from its own timestamp field; undefined when missing or malformed. */
@@ -75,9 +75,10 @@ export function setJoined(q: URLSearchParams, name: string, values: readonly str
 }
 
 /** The spans of a body's records array, when they line up with the parsed array (else undefined: re-encoded, counted). */
-export function sliced(text: string | undefined, key: string, n: number): Span[] | undefined {
-  const spans = text === undefined ? undefined : recordSpans(text, key)
-  return spans !== undefined && spans.length === n ? spans : undefined
+export function sliced(raw: Buffer | undefined, key: string, n: number): Texts | undefined {
+  const spans = raw === undefined ? undefined : recordSpans(raw, key)
+  if (raw === undefined || spans === undefined || spans.length !== n) return undefined
+  return { body: raw, spans, replacement: raw.indexOf(REPLACEMENT) >= 0 }
 }
 
 /** A record's filterable fields, as the API sent them. */

@@ -26,11 +26,11 @@ export const events: EndpointDescriptor = {
     if (req.token !== undefined) q.set('iteration_key', req.token)
     return q
   },
-  page(body, text) {
+  page(body, raw) {
     if (!isObject(body) || !Array.isArray(body.items)) return undefined
     const next = body.iteration_key
     if (next !== undefined && next !== null && typeof next !== 'string') return undefined
-    return { records: body.items, texts: sliced(text, 'items', body.items.length), next: typeof next === 'string' && next !== '' ? next : null }
+    return { records: body.items, texts: sliced(raw, 'items', body.items.length), next: typeof next === 'string' && next !== '' ? next : null }
   },
   mismatch(rec, f) {
     const e = isObject(rec.event) ? rec.event : {}

@@ -15,6 +15,7 @@ import { show, type Micros } from '../time.js'
 import type { ApiClient } from './client.js'
 import { requestBounds } from './collect.js'
 import type { EndpointDescriptor, Filters, Page, PageRequest } from './descriptor.js'
+import { spanText } from './spans.js'
 import type { WindowedSourceOptions } from './windowed.js'
 
 /** What the probe asks with: the windowed source's endpoint, client, pacing, range and counters. */
@@ -40,7 +41,7 @@ export function repeatedKeyFilters(ep: EndpointDescriptor, req: PageRequest): (t
  * text the API sent (else their encoding).
  */
 export function missingFrom(ep: EndpointDescriptor, first: Page, second: Page, pageSize: number): number {
-  const text = (p: Page, i: number): string => p.texts?.[i]?.text ?? JSON.stringify(p.records[i])
+  const text = (p: Page, i: number): string => (p.texts === undefined ? JSON.stringify(p.records[i]) : spanText(p.texts.body, p.texts.spans[i]))
   if (second.records.length === 0 && second.next !== null) return 0 // an empty page that goes on (API.md §3): nothing to judge by
   const instants = second.records.map((r) => ep.timestamp(r as Record<string, unknown>)).filter((us): us is Micros => us !== undefined)
   const full = second.records.length >= pageSize || second.next !== null

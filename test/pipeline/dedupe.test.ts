@@ -3,11 +3,11 @@ import t from 'tap'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Dedupe } from '../../src/pipeline/dedupe.js'
-import { canonicalKey, SourceStats, type AuditRecord, type WindowBatch } from '../../src/messages.js'
+import { canonicalKey, recordText, SourceStats, textRecord, type AuditRecord, type WindowBatch } from '../../src/messages.js'
 
-const rec = (us: number, id: string): AuditRecord => ({ us, line: JSON.stringify({ date: String(us), uniqId: id }) })
-const key = (r: AuditRecord): string => canonicalKey(JSON.parse(r.line))
-const id = (r: AuditRecord): string => (JSON.parse(r.line) as { uniqId: string }).uniqId
+const rec = (us: number, id: string): AuditRecord => textRecord(us, JSON.stringify({ date: String(us), uniqId: id }))
+const key = (r: AuditRecord): string => canonicalKey(JSON.parse(recordText(r)))
+const id = (r: AuditRecord): string => (JSON.parse(recordText(r)) as { uniqId: string }).uniqId
 /** A window covering its records (batches are disjoint and ascending, as WindowedSource makes them). */
 const batch = (records: AuditRecord[], lo = records[0]?.us ?? 0, hi = (records.at(-1)?.us ?? 0) + 1): WindowBatch => ({ lo, hi, records, rejected: [] })
 
@@ -30,7 +30,7 @@ t.test('seeded keys are dropped, other records pass, late arrivals are counted',
 })
 
 t.test('the seed read in the background is awaited by the first batch; a seed key with a different key order is still a repeat', async (t) => {
-  const reordered: AuditRecord = { us: 10, line: '{"uniqId": "x", "date": "10"}' }
+  const reordered: AuditRecord = textRecord(10, '{"uniqId": "x", "date": "10"}')
   const stats = new SourceStats()
   const d = new Dedupe({ seed: Promise.resolve(new Map([[key(rec(10, 'x')), 10]])), overlapUs: 1000, resume: 10, stats })
   const out = await through(d, [batch([reordered, rec(11, 'y')]), batch([rec(20, 'z')])])

@@ -4,13 +4,13 @@
 import t from 'tap'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { canonicalKey, type AuditRecord } from '../../src/messages.js'
+import { canonicalKey, recordText, textRecord, type AuditRecord } from '../../src/messages.js'
 import { DeliveryTracker, loadCursor, saveCursor, type Cursor } from '../../src/sinks/cursor.js'
 
 const S = 1_000_000 // µs
 const at = Date.UTC(2026, 9, 20, 10, 0, 0)
-const rec = (us: number, id: string): AuditRecord => ({ us, line: JSON.stringify({ id, us }) })
-const key = (r: AuditRecord): string => canonicalKey(JSON.parse(r.line))
+const rec = (us: number, id: string): AuditRecord => textRecord(us, JSON.stringify({ id, us }))
+const key = (r: AuditRecord): string => canonicalKey(JSON.parse(recordText(r)))
 
 t.test('save then load gives the same cursor; the file is 0600 JSON with sources sorted', async (t) => {
   const dir = t.testdir()

@@ -2,11 +2,13 @@
 // out, each once, ascending by (instant, canonical key); non-objects and records without a timestamp rejected with
 // their reason; records of neighbouring windows dropped uncounted; repeats (by line, then canonically) counted.
 import t from 'tap'
-import { recordKey, type AuditRecord } from '../../src/messages.js'
-import { WindowCollector, ordered, requestBounds } from '../../src/sources/collect.js'
+import { recordKey, recordText, textRecord, type AuditRecord } from '../../src/messages.js'
+import { MAX_RECORD_CHARS, WindowCollector, ordered, requestBounds } from '../../src/sources/collect.js'
+import { sliced } from '../../src/sources/descriptor.js'
+import type { Texts } from '../../src/sources/spans.js'
 
 const instantOf = (r: Record<string, unknown>): number | undefined => (typeof r.t === 'number' ? r.t : undefined)
-const id = (r: AuditRecord): [number, string] => [r.us, (JSON.parse(r.line) as { id: string }).id]
+const id = (r: AuditRecord): [number, string] => [r.us, (JSON.parse(recordText(r)) as { id: string }).id]
 
 t.test('requestBounds: one unit wider on each side, in whole units', async (t) => {
   t.same(requestBounds(1500, 2500, 1000), { after: 0, before: 3000 }, 'ms units, bounds inside a unit')
@@ -52,7 +54,8 @@ t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', asyn
     { reason: 'not a JSON object', record: [1, 2] },
     { reason: 'not a JSON object', record: 'text' },
   ])
-  t.equal(records.find((r) => id(r)[1] === 'a')?.line, '{"id":"a","t":150}', 'the first text seen of a record is kept')
+  const a = records.find((r) => id(r)[1] === 'a')
+  t.equal(a === undefined ? undefined : recordText(a), '{"id":"a","t":150}', 'the first text seen of a record is kept')
 })
 
 t.test('collector: an empty window, and a window of out-of-bounds records only', async (t) => {
@@ -74,16 +77,75 @@ t.test('collector: the part a cut pass keeps; all it received of the rest is cou
 t.test('ordered: by instant, then canonical key; the same content twice at an instant is one record, in any key order', async (t) => {
   const line = (o: object): string => JSON.stringify(o)
   const list: AuditRecord[] = [
-    { us: 30, line: line({ date: '30', uniqId: 'c' }) },
-    { us: 10, line: line({ date: '10', uniqId: 'b' }) },
-    { us: 10, line: line({ uniqId: 'a', date: '10' }) },
-    { us: 10, line: line({ date: '10', uniqId: 'a' }) }, // the same record as the one before, keys in another order
-    { us: 20, line: line({ date: '20', uniqId: 'd' }) },
+    textRecord(30, line({ date: '30', uniqId: 'c' })),
+    textRecord(10, line({ date: '10', uniqId: 'b' })),
+    textRecord(10, line({ uniqId: 'a', date: '10' })),
+    textRecord(10, line({ date: '10', uniqId: 'a' })), // the same record as the one before, keys in another order
+    textRecord(20, line({ date: '20', uniqId: 'd' })),
   ]
   const { records, repeats } = ordered(list)
   t.equal(repeats, 1)
-  t.same(records.map((r) => [r.us, (JSON.parse(r.line) as { uniqId: string }).uniqId]), [[10, 'a'], [10, 'b'], [20, 'd'], [30, 'c']])
+  t.same(records.map((r) => [r.us, (JSON.parse(recordText(r)) as { uniqId: string }).uniqId]), [[10, 'a'], [10, 'b'], [20, 'd'], [30, 'c']])
   const tied = records.filter((r) => r.us === 10)
   t.ok(recordKey(tied[0]) < recordKey(tied[1]), 'ties ordered by canonical key')
   t.same(records.filter((r) => r.us !== 10).map((r) => r.key), [undefined, undefined], 'a record alone at its instant is never keyed')
+})
+
+/** A page as the client makes it: the body's UTF-8 bytes, its parsed records and their spans. */
+function page(records: string[]): { items: unknown[]; texts: Texts } {
+  const raw = Buffer.from(`{"events":[${records.join(',')}]}`, 'utf8')
+  const items = (JSON.parse(raw.toString('utf8')) as { events: unknown[] }).events
+  const texts = sliced(raw, 'events', items.length)
+  if (texts === undefined) throw new Error('not sliceable')
+  return { items, texts }
+}
+
+t.test('collector on page bytes: each record is bytes of its page body, exactly as sent', async (t) => {
+  const c = new WindowCollector(0, 100, instantOf)
+  const sent = ['{"t":3,  "id":"Ж"}', '{"t":2,"id":"😀","n":1.0}', '{"t":1,"id":"\\u0041"}']
+  const p = page(sent)
+  t.equal(c.add(p.items, p.texts), 3)
+  const { records, anomalies } = c.finish()
+  t.same(records.map(recordText), [...sent].reverse(), 'spacing, 1.0 and escapes kept; ascending')
+  t.ok(records.every((r) => r.buf === p.texts.body), 'no copy: the records point into the page body')
+  t.same(Object.fromEntries(anomalies), {}, 'nothing re-encoded')
+})
+
+t.test('collector on page bytes: repeats found by (instant, exact bytes), whatever the number of records at an instant', async (t) => {
+  const c = new WindowCollector(0, 100, instantOf)
+  const a = '{"t":5,"id":"a"}'
+  const b = '{"t":5,"id":"b"}' // same instant and length as a: told apart by the bytes
+  const p1 = page([a, b, '{"t":7,"id":"Ё"}'])
+  const p2 = page(['{"t":7,"id":"Ё"}', a, '{"t":5,"id":"c"}', b, '{"t":5, "id":"a"}'])
+  t.equal(c.add(p1.items, p1.texts), 3)
+  t.equal(c.add(p2.items, p2.texts), 2, 'the repeats of the first page are no news; c and the respaced a are')
+  t.equal(c.size, 5)
+  const { records, repeats } = c.finish()
+  t.equal(repeats, 4, 'three by their bytes, one canonically (a with other spacing)')
+  t.same(records.map((r) => (JSON.parse(recordText(r)) as { id: string }).id).sort(), ['a', 'b', 'c', 'Ё'])
+})
+
+t.test('collector on page bytes: U+FFFD as bytes is counted (not escaped), line breaks re-encode, the length bound counts characters', async (t) => {
+  const c = new WindowCollector(0, 100, instantOf)
+  const p = page(['{"t":1,"s":"a\uFFFDb"}', '{"t":2,"s":"\\ufffd"}', '{\n "t":3,\r\n "s":"x"\n}', '{"t":3,"s":"x"}', `{"t":4,"s":"${'Ж'.repeat(MAX_RECORD_CHARS - 20)}"}`])
+  t.ok(p.texts.spans[4].end - p.texts.spans[4].start > MAX_RECORD_CHARS, 'the long record is over the bound in bytes')
+  c.add(p.items, p.texts)
+  const { records, repeats, rejected, anomalies } = c.finish()
+  t.same(Object.fromEntries(anomalies), { 'replacement-character': 1, reencoded: 1 }, 'only the raw U+FFFD; the pretty-printed record re-encoded')
+  t.equal(repeats, 1, 'the compacted record and the same one sent compact are one')
+  t.same(records.slice(0, 3).map(recordText), ['{"t":1,"s":"a\uFFFDb"}', '{"t":2,"s":"\\ufffd"}', '{"t":3,"s":"x"}'])
+  t.equal(recordText(records[3]).length, MAX_RECORD_CHARS - 20 + 14, 'under the bound in characters: kept')
+  t.same(rejected, [])
+})
+
+t.test('collector on page bytes: a body that was not UTF-8 is the text it decoded to, U+FFFD counted per record', async (t) => {
+  const raw = Buffer.concat([Buffer.from('{"events":[{"t":1,"s":"a'), Buffer.from([0xff]), Buffer.from('b"},{"t":2}]}')])
+  const text = raw.toString('utf8')
+  const body = Buffer.from(text, 'utf8') // what the client hands the descriptor for such a body
+  const items = (JSON.parse(text) as { events: unknown[] }).events
+  const c = new WindowCollector(0, 100, instantOf)
+  c.add(items, sliced(body, 'events', items.length))
+  const { records, anomalies } = c.finish()
+  t.same(records.map(recordText), ['{"t":1,"s":"a\uFFFDb"}', '{"t":2}'])
+  t.same(Object.fromEntries(anomalies), { 'replacement-character': 1 })
 })

@@ -2,7 +2,13 @@
 // (brackets and quotes inside strings, escapes, nesting, Cyrillic, emoji, big numbers, duplicate keys, spacing), so the
 // archive keeps the API's bytes. Guards issue 12 point 5 (records were parsed and re-encoded).
 import t from 'tap'
-import { oneLine, recordSpans } from '../../src/sources/spans.js'
+import { oneLine, recordSpans as spansOf, spanText, type Span } from '../../src/sources/spans.js'
+
+/** The spans of a body given as text, each with its text decoded from the bytes. */
+function recordSpans(body: string, key: string): (Span & { text: string })[] | undefined {
+  const buf = Buffer.from(body, 'utf8')
+  return spansOf(buf, key)?.map((s) => ({ ...s, text: spanText(buf, s) }))
+}
 
 const hard = [
   '{"id":12345678901234567890,"f":1.0,"e":1E5,"u":"\\u0041","dup":1,"dup":2}',
@@ -43,6 +49,16 @@ t.test('a record 5,000 deep is sliced without recursion', async (t) => {
   const deep = `{"date":"2025-01-01T00:00:00Z","deep":${'['.repeat(5000)}${']'.repeat(5000)}}`
   const spans = recordSpans(`{"events":[${deep},{"a":1}]}`, 'events')
   t.same(spans?.map((s) => [s.text.length, s.depth]), [[deep.length, 5001], [7, 1]])
+})
+
+t.test('spans are byte offsets: Cyrillic and emoji before and inside a record; line breaks between tokens are flagged', async (t) => {
+  const recs = ['{"name":"Петрова","e":"😀"}', '{\n "a": 1\r\n}', '{"s":"a\\nb"}', '"Ж"', '[\n]']
+  const body = `{"note":"Входящие","events":[${recs.join(' ,\n ')}]}`
+  const buf = Buffer.from(body, 'utf8')
+  const spans = spansOf(buf, 'events') ?? []
+  t.same(spans.map((s) => buf.subarray(s.start, s.end).toString('utf8')), recs, 'the bytes of each record')
+  t.same(spans.map((s) => s.breaks), [false, true, false, false, true], 'a raw line break between tokens; an escaped one in a string is none')
+  t.same(spans.map((s) => s.end - s.start), recs.map((r) => Buffer.byteLength(r)), 'lengths in bytes')
 })
 
 t.test('oneLine: only whitespace holding a line break is removed, strings untouched', async (t) => {

@@ -6,7 +6,7 @@ import stableStringify from 'fast-json-stable-stringify'
 import { ApiClient } from '../../src/sources/client.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { HostLimiter } from '../../src/sources/limiter.js'
-import { SourceStats, type WindowBatch } from '../../src/messages.js'
+import { recordText, SourceStats, type WindowBatch } from '../../src/messages.js'
 import { windowedSource } from '../../src/sources/windowed.js'
 import { emulator } from '../helpers.js'
 
@@ -34,7 +34,7 @@ for (const [name, switches, maxPages] of [['page budget 2', {}, 2], ['depth cap 
       }
     }
     t.equal(disorder, 0, 'every record inside its window, ascending')
-    const got = batches.flatMap((b) => b.records.map((r) => stableStringify(JSON.parse(r.line))))
+    const got = batches.flatMap((b) => b.records.map((r) => stableStringify(JSON.parse(recordText(r)))))
     const want = emu.truth('events').map((r) => stableStringify(r))
     t.equal(got.length, 3000, 'each record once')
     t.same(got.sort(), want.sort(), 'the ground truth')

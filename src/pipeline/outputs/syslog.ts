@@ -9,7 +9,7 @@ import { dirname } from 'node:path'
 import type { Config, SourceConfig } from '../../config.js'
 import { Y360Error } from '../../errors.js'
 import type { Logger } from '../../log.js'
-import { isObject, recordKey, type AuditRecord, type SourceStats } from '../../messages.js'
+import { identityKey, isObject, recordText, type AuditRecord, type SourceStats } from '../../messages.js'
 import { advanceCursor, DeliveryTracker, loadCursor, saveCursor, type Cursor } from '../../sinks/cursor.js'
 import { scrubber } from '../../secrets.js'
 import { frame, type Header } from '../../sinks/rfc5424.js'
@@ -37,7 +37,7 @@ export function formatter(cfg: Config, source: SourceName): Formatter {
   const header: Header = { facility: cfg.syslogFacility, severity: cfg.syslogSeverity, hostname: hostname(), appName: 'y360-audit' }
   const org = String(cfg.org)
   return (us, line, data) => {
-    const id = idAt(data, ID_PATH[source]) ?? `sha256:${recordKey({ us, line })}`
+    const id = idAt(data, ID_PATH[source]) ?? `sha256:${identityKey(data, line)}`
     return frame(header, { us, msgId: source, params: [['org', org], ['id', id]], msg: line })
   }
 }
@@ -102,7 +102,10 @@ export class SyslogOutput implements Output {
       resume: start?.resumeUs,
       where: this.#cfg.stateFile === undefined ? 'no state file' : `state file ${this.#cfg.stateFile}`,
       seed: () => new Map(start?.keys),
-      sink: () => ({ mode: 'syslog', sink: new SyslogSink(delivery, (r) => format(r.us, r.line, JSON.parse(r.line)), stats) }),
+      sink: () => ({ mode: 'syslog', sink: new SyslogSink(delivery, (r) => {
+        const text = recordText(r)
+        return format(r.us, text, JSON.parse(text))
+      }, stats) }),
     }
   }
 
