@@ -48,6 +48,19 @@ async function burst(l: HostLimiter, n: number, accepted: number): Promise<numbe
   return sent
 }
 
+/**
+ * A limiter on a fake clock that has read a host's limit: the first burst's 429 only pauses, the second burst (of `n`,
+ * `accepted` of them taken) gives the reading; the caller decides how long the second pause is.
+ */
+async function afterReading(n: number, accepted: number): Promise<{ c: ReturnType<typeof fakeTimer>; l: HostLimiter }> {
+  const c = fakeTimer(1_000_000)
+  const l = new HostLimiter({ maxRps: 0, now: c.now, sleep: c.sleep })
+  await burst(l, n, accepted)
+  l.pause(1000)
+  await burst(l, n, accepted)
+  return { c, l }
+}
+
 t.test('reading the limit from the host\'s 429s', async (t) => {
   const c = fakeTimer(1_000_000)
   const l = new HostLimiter({ maxRps: 0, now: c.now, sleep: c.sleep })
@@ -70,11 +83,7 @@ t.test('reading the limit from the host\'s 429s', async (t) => {
 })
 
 t.test('the pace holds for 30 s of busy time, then rises; idle time does not count', async (t) => {
-  const c = fakeTimer(1_000_000)
-  const l = new HostLimiter({ maxRps: 0, now: c.now, sleep: c.sleep })
-  await burst(l, 30, 20)
-  l.pause(1000)
-  await burst(l, 30, 20)
+  const { c, l } = await afterReading(30, 20)
   l.pause(1000)
   near(t, l.rate, 19)
   await c.sleep(600_000) // ten idle minutes: nobody tried any rate
@@ -92,11 +101,7 @@ t.test('the pace holds for 30 s of busy time, then rises; idle time does not cou
 })
 
 t.test('a reading never exceeds the pace the host refused, so each 429 lowers the pace', async (t) => {
-  const c = fakeTimer(1_000_000)
-  const l = new HostLimiter({ maxRps: 0, now: c.now, sleep: c.sleep })
-  await burst(l, 60, 50) // a token bucket's burst: 50 at once, though its rate is far lower
-  l.pause(1000)
-  await burst(l, 60, 50)
+  const { l } = await afterReading(60, 50) // a token bucket's burst: 50 at once, though its rate is far lower
   l.pause(1000)
   near(t, l.rate, 47.5)
   // Every request of the last second accepted at this pace, then a 429: the host allows less than the pace.
@@ -110,11 +115,7 @@ t.test('a reading never exceeds the pace the host refused, so each 429 lowers th
 })
 
 t.test('a 429 when the host accepted nothing in the second before keeps the last reading', async (t) => {
-  const c = fakeTimer(1_000_000)
-  const l = new HostLimiter({ maxRps: 0, now: c.now, sleep: c.sleep })
-  await burst(l, 30, 20)
-  l.pause(1000)
-  await burst(l, 30, 20)
+  const { c, l } = await afterReading(30, 20)
   l.pause(60_000)
   await c.sleep(60_000)
   await burst(l, 1, 0) // a quota spent elsewhere: refused at once
