@@ -12,8 +12,8 @@
  */
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
-import { crashText, signalCode, stderrIsJournal } from './entry.js'
-import { EXIT_CODES, Y360Error } from './errors.js'
+import { crashText, signalCode, stderrIsJournal, stopError } from './entry.js'
+import { EXIT_CODES } from './errors.js'
 import type { Io } from './io.js'
 import type { WorkerSignal, WorkerStart } from './worker.js'
 
@@ -40,8 +40,8 @@ const HERE = new Set(['-h', '--help', '-V', '--version', 'help', 'emulator'])
  * size. Decided without loading the command line's parser (the thread loads it again): one of HERE anywhere before
  * `--`, even as an option's value, keeps the command here, which costs nothing but the young generation's bound.
  */
-function inWorker(): boolean {
-  if (heapChosen(process.execArgv, process.env)) return false
+function inWorker(chosen: boolean): boolean {
+  if (chosen) return false
   for (const a of argv) {
     if (a === '--') break
     if (HERE.has(a)) return false
@@ -68,11 +68,8 @@ function trapSignals(stop: (sig: NodeJS.Signals) => void): () => number | undefi
 
 /** Runs the command in this thread, its Io filled from `process`. */
 async function runHere(): Promise<void> {
-  // V8 lets the heap grow to several times what is live before collecting; 20% at a time keeps the peak near what is
-  // held (bench/RESULTS.md). V8 reads this factor at every collection, so setting it now takes effect.
-  if (!heapChosen(process.execArgv, process.env)) setFlagsFromString('--heap-growing-percent=20')
   const ac = new AbortController()
-  const interrupted = trapSignals((sig) => ac.abort(Object.assign(new Y360Error('INTERRUPTED', `stopped by ${sig}`), { signal: sig })))
+  const interrupted = trapSignals((sig) => ac.abort(stopError(sig)))
   const io: Io = {
     env: process.env,
     cwd: process.cwd(),
@@ -91,7 +88,6 @@ async function runHere(): Promise<void> {
 
 /** Runs the command in a worker thread with a bounded heap (worker.ts); its exit code becomes the process's. */
 function runInWorker(): void {
-  setFlagsFromString('--heap-growing-percent=20') // process-wide: the thread's heap grows the same way
   const data: WorkerStart = { argv, tty: process.stderr.isTTY === true, columns: process.stderr.columns, journal: stderrIsJournal(process.env) }
   const worker = new Worker(new URL('./worker.js', import.meta.url), { argv, workerData: data, resourceLimits: WORKER_LIMITS, stdin: false })
   trapSignals((signal) => worker.postMessage({ signal } satisfies WorkerSignal))
@@ -106,5 +102,9 @@ function runInWorker(): void {
 }
 
 process.on('uncaughtException', crash)
-if (inWorker()) runInWorker()
+const chosen = heapChosen(process.execArgv, process.env)
+// V8 lets a heap grow to several times what is live before collecting; 20% at a time keeps the peak near what is held
+// (bench/RESULTS.md). V8 reads this factor at every collection, and for every thread's heap: set now, it takes effect.
+if (!chosen) setFlagsFromString('--heap-growing-percent=20')
+if (inWorker(chosen)) runInWorker()
 else runHere().catch(crash)

@@ -4,12 +4,17 @@
  */
 import { fstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { EXIT_CODES } from './errors.js'
+import { EXIT_CODES, Y360Error } from './errors.js'
 import { TOKEN_CREDENTIAL, scrubSecrets } from './secrets.js'
 
 /** The exit code of a stop by `sig`: 143 for SIGTERM, 130 (INTERRUPTED) for SIGINT. */
 export function signalCode(sig: NodeJS.Signals): number {
   return sig === 'SIGTERM' ? 143 : EXIT_CODES.INTERRUPTED
+}
+
+/** The stop signal's reason, as the run reports it (INTERRUPTED, naming the signal). */
+export function stopError(sig: NodeJS.Signals): Y360Error {
+  return Object.assign(new Y360Error('INTERRUPTED', `stopped by ${sig}`), { signal: sig })
 }
 
 /** The file a token may come from (--token-file, Y360_TOKEN_FILE, the systemd credential), read leniently. */

@@ -4,8 +4,8 @@
  * thread saw of the terminal, and the stop signals the main thread forwards. Its exit code is the process's.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { EXIT_CODES, Y360Error } from './errors.js'
-import { crashText, signalCode } from './entry.js'
+import { EXIT_CODES } from './errors.js'
+import { crashText, signalCode, stopError } from './entry.js'
 import { FdWriter, writeFully } from './fdstream.js'
 import type { Io } from './io.js'
 import { main } from './main.js'
@@ -36,7 +36,7 @@ const port = parentPort
 port?.on('message', (m: WorkerSignal) => {
   if (stopCode !== undefined) return
   stopCode = signalCode(m.signal)
-  ac.abort(Object.assign(new Y360Error('INTERRUPTED', `stopped by ${m.signal}`), { signal: m.signal }))
+  ac.abort(stopError(m.signal))
 })
 port?.unref() // listening for a stop does not keep the thread alive once the command is done
 
