@@ -110,10 +110,9 @@ export interface PageNews {
 export async function eachPage(loop: AsyncGenerator<Page, PageLoopEnd, PageNews | number | undefined>, onPage: (page: Page) => PageNews | unknown): Promise<PageLoopEnd> {
   let told: PageNews | undefined
   for (;;) {
-    let r: IteratorResult<Page, PageLoopEnd> | undefined = await loop.next(told)
+    const r = await loop.next(told)
     if (r.done === true) return r.value
-    const news = onPage(r.value)
-    r = undefined // nothing here holds the page through the next round trip (see pageLoop)
+    const news = onPage(r.value) // pageLoop empties the page once this returns: holding `r` holds nothing
     told = typeof news === 'object' && news !== null && typeof (news as PageNews).fresh === 'number' ? (news as PageNews) : undefined
   }
 }
