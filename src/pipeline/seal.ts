@@ -65,8 +65,9 @@ export function closedDays(days: readonly string[], policy: Pick<SealPolicy, 'zo
 
 /**
  * Seals one source: its closed, complete, unsealed days (after the re-check hook; not when `fresh` is false: an
- * interrupted run) and its sealed days this run wrote into (a merge, a late arrival: resealed when they changed, also
- * after a signal, since what the sinks finished is the tool's own write). Days of archives the Python script wrote are
+ * interrupted run, nor when the API rate limited the source past --max-wait) and its sealed days this run wrote into
+ * (a merge, a late arrival: resealed when they changed, also after a signal, since what the sinks finished is the
+ * tool's own write). Days of archives the Python script wrote are
  * sealed as they are. Returns what the chain looks like afterwards.
  */
 export async function sealSource(src: SourceConfig, archive: ArchiveId, stats: SourceStats, outcome: Outcome | undefined, policy: SealPolicy, log: Logger, guard: () => void, fresh = true): Promise<SealStats> {
@@ -74,7 +75,10 @@ export async function sealSource(src: SourceConfig, archive: ArchiveId, stats: S
   const chain = await readChain(archive)
   const written = new Set(stats.files)
   const unsealed = files.filter((f) => !chain.newest.has(basename(f.path))).map((f) => f.day)
-  const closed = fresh ? closedDays(unsealed, policy, policy.now(), coveredUs(stats, outcome)) : []
+  // A source the API rate limited for longer than --max-wait: the re-check would ask it again at once (and be refused);
+  // its closed days are re-checked and sealed by the next run.
+  const recheckRefused = policy.beforeSeal !== undefined && outcome?.code === 'RATE_LIMITED'
+  const closed = fresh && !recheckRefused ? closedDays(unsealed, policy, policy.now(), coveredUs(stats, outcome)) : []
   // Sealed days this run wrote into, and days a run reopened (this one, or one that died before its reseal).
   const touched = files.filter((f) => { const e = chain.newest.get(basename(f.path)); return e !== undefined && (written.has(f.path) || e.kind === 'reopen') }).map((f) => f.day)
   if (closed.length > 0 && policy.beforeSeal !== undefined) {

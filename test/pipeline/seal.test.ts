@@ -1,6 +1,7 @@
 // src/pipeline/seal.ts: which days are closed (end in the zone + settle, DST days of 23 and 25 hours) and complete
 // (a failed source: only days before its newest record; a clean one: its whole range); the re-check hook runs just
-// before the first seal of those days, with the lock guard, and what it merges is in the seal.
+// before the first seal of those days, with the lock guard, and what it merges is in the seal; not for a source rate
+// limited past --max-wait.
 import t from 'tap'
 import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -61,4 +62,21 @@ t.test('sealSource: the re-check hook runs before the first seal, with the guard
   t.match(entries[1], { lines: 2, last: '2026-11-19T11:00:00.000Z' }, 'the seal holds what the hook merged')
   const again = await sealSource(src, archive, new SourceStats(), outcome, policy, log, () => guards++)
   t.same({ calls: calls.length, sealed: again.sealed }, { calls: 1, sealed: [] }, 'sealed days are not re-checked')
+})
+
+t.test('sealSource: a source the API rate limited past --max-wait is not re-checked (the request would be refused) nor sealed', async (t) => {
+  const dir = t.testdir({ 'mail_audit_2026-11-18.json': rec('2026-11-18T10:00:00.000Z'), 'mail_audit_2026-11-19.json': rec('2026-11-19T10:00:00.000Z') })
+  const archive: ArchiveId = { dir, base: 'mail_audit', ext: 'json' }
+  const { log, close } = await createLogger({ level: 'silent', pretty: false, secrets: [] })
+  t.teardown(close)
+  let calls = 0
+  const policy = { zone: 'UTC', settleMs: H, tool: 't', now: () => Date.parse('2026-11-20T12:00:00Z'), beforeSeal: async (): Promise<void> => void calls++ }
+  const stats = new SourceStats()
+  stats.last = Date.parse('2026-11-19T10:00:00Z') * 1000
+  const limited: Outcome = { source: 'mail', mode: 'append', ok: false, code: 'RATE_LIMITED', exit: 75, durationMs: 0, range: { from: 0, to: policy.now() * 1000 } }
+  const src = { name: 'mail' as const, dir, base: 'mail_audit' }
+  const s = await sealSource(src, archive, stats, limited, policy, log, () => undefined)
+  t.same({ calls, sealed: s.sealed }, { calls: 0, sealed: [] }, 'the closed day 18 waits for the next run')
+  const next = await sealSource(src, archive, stats, { ...limited, code: 'API_UNAVAILABLE', exit: 4 }, policy, log, () => undefined)
+  t.same({ calls, sealed: next.sealed }, { calls: 1, sealed: ['mail_audit_2026-11-18.json'] }, 'another failure: re-checked and sealed up to its newest record')
 })
