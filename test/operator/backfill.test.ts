@@ -18,7 +18,7 @@ t.test('a backfill of a damaged past range leaves the archive exact; running it 
   const mailDir = join(dir, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
 
-  // Not sealed: damaging sealed days would be named as such (exit 8, test/operator/seal.test.ts), not the point here.
+  // Not sealed: damaging sealed days would be named as such (exit 8, test/operator/seal.inproc.ts), not the point here.
   t.equal((await runMain(['--lookback', '5d', '--no-seal'], { env, cwd: dir })).code, 0, 'full run')
   emu.inject('mail', 30, { lateSeconds: 90 }) // late arrivals: appended slightly out of order by the next run
   t.equal((await runMain(['--no-seal'], { env, cwd: dir })).code, 0, 'incremental run')
@@ -118,7 +118,7 @@ t.test('SIGTERM during a backfill: finished days merged, the day in progress unc
   const dir = t.testdir()
   const mailDir = join(dir, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mailDir })
-  // Not sealed: the lines lost below would be tampering with sealed days, which verify names (test/operator/seal.test.ts).
+  // Not sealed: the lines lost below would be tampering with sealed days, which verify names (test/operator/seal.inproc.ts).
   t.equal((await runMain(['--lookback', '7d', '--no-seal'], { env, cwd: dir })).code, 0)
   // Lose every other line of every file, then backfill everything slowly and stop it after the first merged day.
   const names = readdirSync(mailDir).filter((n) => n.startsWith('mail_audit_')).sort()

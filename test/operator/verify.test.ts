@@ -14,7 +14,7 @@ t.test('verify: OK on a good archive, exit 7 naming file:line for each kind of d
   const root = t.testdir()
   const good = join(root, 'good')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(good, 'mail'), DISK_LOG_CATALOG_LOCATION: join(good, 'disk') })
-  // Not sealed: this test is about the line checks; the damage below would also break seals (test/operator/seal.test.ts).
+  // Not sealed: this test is about the line checks; the damage below would also break seals (test/operator/seal.inproc.ts).
   t.equal((await runMain(['--lookback', '4d', '--no-seal'], { env, cwd: root })).code, 0)
   const ok = await runMain(['verify'], { env, cwd: root })
   t.equal(ok.code, 0, 'a good archive passes')

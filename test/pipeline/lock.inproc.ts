@@ -46,7 +46,7 @@ t.test('a live holder on this host: LOCKED naming it, the lock untouched', async
   t.same(readdirSync(dir), [LOCK_NAME])
 })
 
-t.test('a fresh lock of another host is respected (its liveness cannot be checked; it is taken over only once stale: lease.test.ts)', async (t) => {
+t.test('a fresh lock of another host is respected (its liveness cannot be checked; it is taken over only once stale: lease.inproc.ts)', async (t) => {
   const dir = t.testdir()
   const held = { pid: DEAD_PID, host: 'elsewhere.example', started: '2026-10-20T07:00:00.000Z' }
   writeFileSync(join(dir, LOCK_NAME), JSON.stringify(held))
