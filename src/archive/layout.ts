@@ -5,7 +5,7 @@
 import type { Dirent } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DateTime } from 'luxon'
+import { DateTime } from '../dates.js'
 import { Y360Error } from '../errors.js'
 import type { Micros } from '../time.js'
 

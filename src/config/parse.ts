@@ -3,7 +3,7 @@
  * bad value. Pure (no disk, no clock: `now`, `cwd` and the zone come in the context), so they are table-tested.
  */
 import { isAbsolute, resolve } from 'node:path'
-import { DateTime, IANAZone } from 'luxon'
+import { DateTime, IANAZone } from '../dates.js'
 import { parseDuration, type Micros } from '../time.js'
 
 /** What a parser knows besides the text: the flag it reads (for messages), the working directory, now, the zone. */
