@@ -17,6 +17,7 @@ import { orgsExit, runOrgs } from './orgs.js'
 import { buildInfo, metricsText, orgsMetricsText, orgsSummaryDocument, summaryDocument, summaryText, writeMetricsWith, writeSummaryJson, type OrgsSummaryDocument, type SummaryDocument } from './summary.js'
 import { showDuration } from './time.js'
 import { runCycles, type Cycle } from './watch.js'
+import { Limiters } from './sources/limiter.js'
 
 /** Logs one summary line per source (its fields at debug: the debug log file has them, the terminal does not). */
 function report(log: Logger, s: RunSummary, fields: boolean): void {
@@ -62,9 +63,9 @@ async function writeOutputs(cfg: Config, log: Logger, io: Io, secrets: readonly 
 }
 
 /** One fetch run with its summary lines and output files. */
-async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
+async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: number, limiters: Limiters): Promise<Cycle> {
   const started = io.now()
-  const summary = await run({ cfg, log, now: io.now, timer: io.timer, signal: io.signal, stdout: io.stdout, onProgress: (src, p) => progress.update(src, p), tool: `y360-audit ${buildInfo().version}` })
+  const summary = await run({ cfg, log, now: io.now, timer: io.timer, signal: io.signal, stdout: io.stdout, limiters, onProgress: (src, p) => progress.update(src, p), tool: `y360-audit ${buildInfo().version}` })
   progress.done()
   report(log, summary, !io.tty)
   const finished = io.now()
@@ -78,9 +79,9 @@ async function cycle(cfg: Config, log: Logger, io: Io, progress: Progress, n: nu
 }
 
 /** One run of every organisation of the config file: summary lines as each ends, one summary and metrics file for all. */
-async function orgsCycle(plan: Plan, log: Logger, io: Io, progress: Progress, n: number): Promise<Cycle> {
+async function orgsCycle(plan: Plan, log: Logger, io: Io, progress: Progress, n: number, limiters: Limiters): Promise<Cycle> {
   const started = io.now()
-  const results = await runOrgs({ plan, log, now: io.now, timer: io.timer, tool: `y360-audit ${buildInfo().version}`, signal: io.signal, onProgress: (org, src, p) => progress.update(`${org.name}/${src}`, p), onDone: (r, olog) => report(olog, r.summary, !io.tty) })
+  const results = await runOrgs({ plan, log, now: io.now, timer: io.timer, limiters, tool: `y360-audit ${buildInfo().version}`, signal: io.signal, onProgress: (org, src, p) => progress.update(`${org.name}/${src}`, p), onDone: (r, olog) => report(olog, r.summary, !io.tty) })
   progress.done()
   const exitCode = orgsExit(results)
   const failed = results.filter((r) => r.summary.exitCode !== EXIT_CODES.OK)
@@ -93,6 +94,20 @@ async function orgsCycle(plan: Plan, log: Logger, io: Io, progress: Progress, n:
     metrics: (previous) => orgsMetricsText(orgs, finished, previous, build),
   })
   return { exitCode: exitCode === EXIT_CODES.OK ? outputCode : exitCode, written: results.reduce((w, r) => w + r.summary.sources.reduce((x, s) => x + s.written, 0), 0), closed: false }
+}
+
+/**
+ * The command's cycles: one, or one every --interval with --watch (waiting on `Io.timer` when given). One limiter per
+ * host for the whole command: what a cycle learnt of a host's rate (its 429s) paces the next from its first request,
+ * instead of every cycle meeting the limit again.
+ */
+function cycles(plan: Plan, log: Logger, io: Io, progress: Progress): Promise<number> {
+  const cfg = plan.process
+  const limiters = new Limiters({ maxRps: cfg.maxRps, now: io.timer?.now, sleep: io.timer?.sleep })
+  const one = (n: number): Promise<Cycle> => (plan.file === undefined ? cycle(cfg, log, io, progress, n, limiters) : orgsCycle(plan, log, io, progress, n, limiters))
+  const timer = io.timer
+  const wait = timer === undefined ? undefined : (ms: number, signal: AbortSignal): Promise<void> => timer.sleep(ms, signal)
+  return runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: one, wait })
 }
 
 /**
@@ -153,8 +168,7 @@ export async function fetchCommand(argv: string[], io: Io, version: string): Pro
     const heapLimitMiB = Math.round(getHeapStatistics().heap_size_limit / 1048576)
     log.debug({ thread: io.thread ?? 'main', heapLimitMiB }, `running in the ${io.thread ?? 'main'} thread, heap limit ${heapLimitMiB} MiB`)
     for (const w of plan.warnings) log.warn(w)
-    const one = (n: number): Promise<Cycle> => (plan.file === undefined ? cycle(cfg, log, io, progress, n) : orgsCycle(plan, log, io, progress, n))
-    return await runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: one })
+    return await cycles(plan, log, io, progress)
   } catch (err) {
     // Problems found when the output opens (directories, marks) read like the configuration's own: plain lines.
     if (err instanceof Y360Error && err.code === 'CONFIG_INVALID') io.stderr.write(`y360-audit: ${err.message}\n`)
