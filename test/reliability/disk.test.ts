@@ -10,6 +10,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { dirname, join } from 'node:path'
 import { CLI, bare, checkArchive, cliEnv, emulator, readArchive, type CliResult, runMain } from '../helpers.js'
 import { exits, prefixProblems, startCli } from './util.js'
+import { finished } from 'node:stream/promises'
+import { SourceStats, textRecord, type SinkChunk } from '../../src/messages.js'
+import { RotatingFileSink } from '../../src/sinks/file.js'
 
 const ROOT = process.getuid?.() === 0
 const NOBODY = 65534
@@ -51,6 +54,41 @@ t.test('ENOSPC mid-run: exit 5 naming the file, no half line, the next run (disk
   t.same(checkArchive('mail', readArchive(mail, 'mail_audit'), emu.truth('mail')), { missing: 0, extra: 0, duplicates: 0, wrongDay: 0, outOfOrder: 0, total: 2000 })
   t.equal((await runMain(['verify'], { env, cwd: dir })).code, 0, 'verify passes')
 })
+
+t.test('ENOSPC at the first write into a new day: that day file, created for it, is removed; the day before keeps its lines', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
+  // One 4 KiB page of room: day A's two lines fill it, so the first write into day B (a new file) meets ENOSPC after
+  // the file was created. Closing, the sink removes the file it created and never wrote: no empty day file is left,
+  // and the archive agrees with the summary (which names only files written).
+  // Mounted and unmounted here, not through tmpfs() (the fixture's removal would otherwise meet the mount point).
+  const mnt = join(t.testdir(), 'mnt')
+  mkdirSync(mnt, { recursive: true })
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k,mode=0755', 'tmpfs', mnt])
+  try {
+    await firstWriteOfADay(t, mnt)
+  } finally {
+    execFileSync('umount', ['-l', mnt])
+  }
+})
+
+async function firstWriteOfADay(t: Test, mnt: string): Promise<void> {
+  const A = Date.parse('2026-11-30T00:00:00Z') * 1000
+  const line = (us: number, n: number): string => JSON.stringify({ eventType: 'message_receive', date: new Date(us / 1000).toISOString(), n })
+  const a = [A + 1_000_000, A + 2_000_000]
+  const b = A + 86_400_000_000 + 5_000_000
+  const chunk: SinkChunk = {
+    lo: A, hi: b + 1, rejected: [],
+    segments: [
+      { day: '2026-11-30', records: a.map((us, i) => textRecord(us, line(us, i))), first: a[0], last: a[1] },
+      { day: '2026-12-01', records: [textRecord(b, line(b, 2))], first: b, last: b },
+    ],
+  }
+  const sink = new RotatingFileSink({ dir: mnt, base: 'mail_audit', ext: 'json' }, 'mail', new SourceStats())
+  sink.write(chunk)
+  const err = await finished(sink).then(() => undefined, (e: unknown) => e)
+  t.match(err, { code: 'SINK_WRITE', message: /cannot write .*mail_audit_2026-12-01\.json: the disk is full \(ENOSPC\); the partial write was cut back/ }, 'the write into day B failed, named')
+  t.equal(readFileSync(join(mnt, 'mail_audit_2026-11-30.json'), 'utf8'), `${line(a[0], 0)}\n${line(a[1], 1)}\n`, 'day A: both lines')
+  t.same(readdirSync(mnt), ['mail_audit_2026-11-30.json'], 'day B: no empty file left behind')
+}
 
 t.test('EROFS: a read-only archive fails with the path and nothing changes; writable again, the next run completes', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
   const emu = await emulator(t, { counts: { mail: 300 }, days: 2, seed: 42 })
