@@ -6,7 +6,7 @@
 // process (runMain): the fault is in the file system, not in the process.
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { CLI, bare, checkArchive, cliEnv, emulator, readArchive, type CliResult, runMain } from '../helpers.js'
 import { exits, prefixProblems, startCli } from './util.js'
@@ -64,13 +64,18 @@ t.test('ENOSPC at the first write into a new day: that day file, created for it,
   mkdirSync(mnt, { recursive: true })
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k,mode=0755', 'tmpfs', mnt])
   try {
-    await firstWriteOfADay(t, mnt)
+    await firstWriteOfADay(t, mnt, false)
+    // Again, with day B's file there before (empty, as another run or a user left it): the sink did not create it, so
+    // it is kept as it was.
+    for (const f of readdirSync(mnt)) rmSync(join(mnt, f))
+    writeFileSync(join(mnt, 'mail_audit_2026-12-01.json'), '')
+    await firstWriteOfADay(t, mnt, true)
   } finally {
     execFileSync('umount', ['-l', mnt])
   }
 })
 
-async function firstWriteOfADay(t: Test, mnt: string): Promise<void> {
+async function firstWriteOfADay(t: Test, mnt: string, bWasThere: boolean): Promise<void> {
   const A = Date.parse('2026-11-30T00:00:00Z') * 1000
   const line = (us: number, n: number): string => JSON.stringify({ eventType: 'message_receive', date: new Date(us / 1000).toISOString(), n })
   const a = [A + 1_000_000, A + 2_000_000]
@@ -87,7 +92,8 @@ async function firstWriteOfADay(t: Test, mnt: string): Promise<void> {
   const err = await finished(sink).then(() => undefined, (e: unknown) => e)
   t.match(err, { code: 'SINK_WRITE', message: /cannot write .*mail_audit_2026-12-01\.json: the disk is full \(ENOSPC\); the partial write was cut back/ }, 'the write into day B failed, named')
   t.equal(readFileSync(join(mnt, 'mail_audit_2026-11-30.json'), 'utf8'), `${line(a[0], 0)}\n${line(a[1], 1)}\n`, 'day A: both lines')
-  t.same(readdirSync(mnt), ['mail_audit_2026-11-30.json'], 'day B: no empty file left behind')
+  if (bWasThere) t.equal(readFileSync(join(mnt, 'mail_audit_2026-12-01.json'), 'utf8'), '', 'day B, there before: kept, unchanged')
+  else t.same(readdirSync(mnt), ['mail_audit_2026-11-30.json'], 'day B: no empty file left behind')
 }
 
 t.test('EROFS: a read-only archive fails with the path and nothing changes; writable again, the next run completes', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
