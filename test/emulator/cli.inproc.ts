@@ -8,7 +8,7 @@ import { emulatorMain, parseEmulatorArgs } from '../../src/emulator/cli.js'
 import { ROOT, bare } from '../helpers.js'
 
 // The built bin (what the package ships; `npm test` builds first): under tap's TypeScript loader the .ts entry took
-// 10 s to start on a busy machine. From ROOT: this file also runs compiled, as dist/test/emulator/cli.test.js.
+// 10 s to start on a busy machine. From ROOT: this file also runs compiled, as dist/test/emulator/cli.inproc.js.
 const BIN = join(ROOT, 'dist/src/emulator/bin.js')
 
 t.test('bin: ready line, serves, exits 0 on SIGTERM', async (t) => {

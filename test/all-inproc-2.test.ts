@@ -1,0 +1,4 @@
+// The second half of the in-process test files, in one process: see test/inproc.ts.
+import { runInprocShard } from './inproc.js'
+
+await runInprocShard(1, 2)
