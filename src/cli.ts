@@ -19,7 +19,16 @@ import type { WorkerSignal, WorkerStart } from './worker.js'
 
 /** The heap of the run's thread: what the sh launcher gives the process (`--max-old-space-size=256`), and a young
  * generation of three 4 MiB semi-spaces (the launcher's 8 MiB ones kept the peak RSS at 1M records ~15 MiB higher). */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 12 }
+const WORKER_LIMITS = { maxOldGenerationSizeMb: testHeapMb() ?? 256, maxYoungGenerationSizeMb: 12 }
+
+/**
+ * Test seam: Y360_TEST_WORKER_HEAP_MB=n gives the run's thread an old generation of n MiB instead, so that a test can
+ * make it run out of memory (the design keeps a run far under 256 MiB: 20,000 records fit in 16).
+ */
+function testHeapMb(): number | undefined {
+  const v = process.env.Y360_TEST_WORKER_HEAP_MB
+  return v !== undefined && /^[1-9]\d*$/.test(v) ? Number(v) : undefined
+}
 
 const argv = process.argv.slice(2)
 const crash = (err: unknown): void => {
