@@ -6,7 +6,8 @@
 // process (runMain): the fault is in the file system, not in the process.
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { CLI, bare, checkArchive, cliEnv, emulator, readArchive, type CliResult, runMain } from '../helpers.js'
 import { exits, prefixProblems, startCli } from './util.js'
@@ -22,10 +23,19 @@ const NOBODY = 65534
  */
 const NOBODY_REACHES_CLI = ROOT && spawnSync(...bare(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(new URL(`file://${CLI.replace(/cli\.js$/, 'main.js')}`).href)})`]), { uid: NOBODY, gid: NOBODY, env: { PATH: process.env.PATH ?? '' }, cwd: '/', stdio: 'ignore' }).status === 0
 
-function tmpfs(t: Test, dir: string, size: string): void {
-  mkdirSync(dir, { recursive: true })
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir])
-  t.teardown(() => execFileSync('umount', ['-l', dir]))
+/**
+ * A tmpfs of `size` mounted for the test, unmounted (and its mount point removed) at its teardown. The mount point is
+ * a directory of its own, outside the test's fixture directory: tap removes that one before or after the teardowns,
+ * depending on which of t.testdir() and t.teardown() the test called first, and a mount point in it is busy.
+ */
+function tmpfs(t: Test, size: string): string {
+  const mnt = mkdtempSync(join(tmpdir(), 'y360-tmpfs-'))
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', mnt])
+  t.teardown(() => {
+    execFileSync('umount', ['-l', mnt])
+    rmdirSync(mnt)
+  })
+  return mnt
 }
 
 /** Every line of the archive is complete (no half line) — readArchive throws otherwise. */
@@ -36,8 +46,7 @@ function noHalfLine(dir: string): boolean {
 t.test('ENOSPC mid-run: exit 5 naming the file, no half line, the next run (disk grown) completes', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
   const emu = await emulator(t, { counts: { mail: 2000 }, days: 2, seed: 41 })
   const dir = t.testdir()
-  const mnt = join(dir, 'mnt')
-  tmpfs(t, mnt, '256k')
+  const mnt = tmpfs(t, '256k')
   const mail = join(mnt, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
   const r = await runMain(['--lookback', '3d'], { env, cwd: dir })
@@ -59,20 +68,13 @@ t.test('ENOSPC at the first write into a new day: that day file, created for it,
   // One 4 KiB page of room: day A's two lines fill it, so the first write into day B (a new file) meets ENOSPC after
   // the file was created. Closing, the sink removes the file it created and never wrote: no empty day file is left,
   // and the archive agrees with the summary (which names only files written).
-  // Mounted and unmounted here, not through tmpfs() (the fixture's removal would otherwise meet the mount point).
-  const mnt = join(t.testdir(), 'mnt')
-  mkdirSync(mnt, { recursive: true })
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k,mode=0755', 'tmpfs', mnt])
-  try {
-    await firstWriteOfADay(t, mnt, false)
-    // Again, with day B's file there before (empty, as another run or a user left it): the sink did not create it, so
-    // it is kept as it was.
-    for (const f of readdirSync(mnt)) rmSync(join(mnt, f))
-    writeFileSync(join(mnt, 'mail_audit_2026-12-01.json'), '')
-    await firstWriteOfADay(t, mnt, true)
-  } finally {
-    execFileSync('umount', ['-l', mnt])
-  }
+  const mnt = tmpfs(t, '4k')
+  await firstWriteOfADay(t, mnt, false)
+  // Again, with day B's file there before (empty, as another run or a user left it): the sink did not create it, so
+  // it is kept as it was.
+  for (const f of readdirSync(mnt)) rmSync(join(mnt, f))
+  writeFileSync(join(mnt, 'mail_audit_2026-12-01.json'), '')
+  await firstWriteOfADay(t, mnt, true)
 })
 
 async function firstWriteOfADay(t: Test, mnt: string, bWasThere: boolean): Promise<void> {
@@ -99,8 +101,7 @@ async function firstWriteOfADay(t: Test, mnt: string, bWasThere: boolean): Promi
 t.test('EROFS: a read-only archive fails with the path and nothing changes; writable again, the next run completes', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
   const emu = await emulator(t, { counts: { mail: 300 }, days: 2, seed: 42 })
   const dir = t.testdir()
-  const mnt = join(dir, 'mnt')
-  tmpfs(t, mnt, '16m')
+  const mnt = tmpfs(t, '16m')
   const mail = join(mnt, 'mail')
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
   t.equal((await runMain(['--lookback', '3d'], { env, cwd: dir })).code, 0)
