@@ -103,11 +103,9 @@ async function orgsCycle(plan: Plan, log: Logger, io: Io, progress: Progress, n:
  */
 function cycles(plan: Plan, log: Logger, io: Io, progress: Progress): Promise<number> {
   const cfg = plan.process
-  const limiters = new Limiters({ maxRps: cfg.maxRps, now: io.timer?.now, sleep: io.timer?.sleep })
+  const limiters = Limiters.capped(cfg.maxRps, io.timer)
   const one = (n: number): Promise<Cycle> => (plan.file === undefined ? cycle(cfg, log, io, progress, n, limiters) : orgsCycle(plan, log, io, progress, n, limiters))
-  const timer = io.timer
-  const wait = timer === undefined ? undefined : (ms: number, signal: AbortSignal): Promise<void> => timer.sleep(ms, signal)
-  return runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: one, wait })
+  return runCycles({ watch: cfg.watch, intervalMs: cfg.intervalMs, log, now: io.now, signal: io.signal, interrupted: () => io.interrupted(), cycle: one, wait: io.timer?.sleep })
 }
 
 /**

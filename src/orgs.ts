@@ -80,7 +80,7 @@ async function runOrg(ctx: OrgsContext, org: OrgPlan, limiters: Limiters): Promi
 
 /** Runs every organisation of the plan; returns each one's result, in the file's order. */
 export async function runOrgs(ctx: OrgsContext): Promise<OrgResult[]> {
-  const limiters = ctx.limiters ?? new Limiters({ maxRps: ctx.plan.process.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep })
+  const limiters = ctx.limiters ?? Limiters.capped(ctx.plan.process.maxRps, ctx.timer)
   return eachOrg(ctx.plan.orgs, ctx.plan.process.orgConcurrency, (org) => runOrg(ctx, org, limiters))
 }
 

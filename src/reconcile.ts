@@ -161,7 +161,7 @@ export async function reconcileMain(argv: string[], io: Io): Promise<number> {
   const { log, close } = logging
   try {
     for (const w of plan.warnings) log.warn(w)
-    const limiters = new Limiters({ maxRps: cfg.maxRps, now: io.timer?.now, sleep: io.timer?.sleep })
+    const limiters = Limiters.capped(cfg.maxRps, io.timer)
     const results: { org: OrgPlan; code: number; reports: SourceReport[] }[] = []
     for (const org of plan.orgs) {
       if (io.signal.aborted) break

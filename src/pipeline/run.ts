@@ -262,7 +262,7 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
     timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
     onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep, tokenFrom: cfg.tokenFrom,
   })
-  const limiters = ctx.limiters ?? new Limiters({ maxRps: cfg.maxRps, now: ctx.timer?.now, sleep: ctx.timer?.sleep })
+  const limiters = ctx.limiters ?? Limiters.capped(cfg.maxRps, ctx.timer)
   const output = await outputFor(ctx, client, limiters)
   const shared: Shared = { client, limiters, output }
   try {

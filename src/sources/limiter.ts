@@ -196,6 +196,10 @@ export class HostLimiter {
 export class Limiters {
   readonly #byHost = new Map<string, HostLimiter>()
   constructor(private readonly opts: LimiterOptions) {}
+  /** The limiters of a command or run: `--max-rps` as the cap, waiting on `timer` (the real clock when undefined). */
+  static capped(maxRps: number, timer: Timer | undefined): Limiters {
+    return new Limiters({ maxRps, now: timer?.now, sleep: timer?.sleep })
+  }
   /** The hosts that have a limiter so far. */
   hosts(): string[] {
     return [...this.#byHost.keys()]
