@@ -1,9 +1,9 @@
 /**
  * Runs a share of the `test/**\/*.inproc.ts` files (compiled: `dist/test/**\/*.inproc.js`) in the calling process, in
  * path order: the files at positions `shard`, `shard + of`, `shard + 2·of`… of the sorted list, so each share mixes
- * short and long files. An in-process file leaves the test process as it found it: no umask, working directory,
- * environment or signal handler of the process changed, no check of which modules are loaded (it may start child
- * processes: the CLI, rsyslogd, a shell). A file that needs more is a `*.test.ts`, which tap runs in a process of its
+ * short and long files. An in-process file leaves the test process as it found it: nothing of the process (umask,
+ * working directory, environment, signal handlers) left changed after its test, no check of which modules are loaded
+ * (it may start child processes: the CLI, rsyslogd, a shell). A file that needs more is a `*.test.ts`, which tap runs in a process of its
  * own. Why: each file tap runs costs about 0.9 s of CPU before its first test on Node 20 (its process-info hook sends
  * every module through a loader thread); ~75 files in two processes take about 40% off the suite's CPU. The two
  * `test/all-inproc-*.test.ts` files sort first, so tap starts these long files before the others.

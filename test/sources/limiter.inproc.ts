@@ -86,7 +86,7 @@ t.test('the pace holds for 30 s of busy time, then rises; idle time does not cou
   const { c, l } = await afterReading(30, 20)
   l.pause(1000)
   near(t, l.rate, 19)
-  await c.sleep(600_000) // ten idle minutes: nobody tried any rate
+  await c.sleep(600_000) // the fake clock moves ten idle minutes (no real time passes): nobody tried any rate
   near(t, l.rate, 19, 'idle time does not raise the rate')
   const sendFor = async (ms: number): Promise<void> => {
     const end = c.now() + ms
@@ -117,7 +117,7 @@ t.test('a reading never exceeds the pace the host refused, so each 429 lowers th
 t.test('a 429 when the host accepted nothing in the second before keeps the last reading', async (t) => {
   const { c, l } = await afterReading(30, 20)
   l.pause(60_000)
-  await c.sleep(60_000)
+  await c.sleep(60_000) // the fake clock past the pause (no real time passes)
   await burst(l, 1, 0) // a quota spent elsewhere: refused at once
   near(t, l.rate, 19)
 })

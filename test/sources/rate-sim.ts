@@ -126,7 +126,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     let limited = 0 // the request's own 429s: the client's pause doubles with them, as retry.ts decides
     while (clock.now() < o.runMs) {
       const sentAt = await l.acquire()
-      await clock.sleep(leg())
+      await clock.sleep(leg()) // the event clock: a timer of the simulation, no real time passes
       const at = clock.now()
       const ok = o.server.admit(at)
       if (at >= o.fromMs && at < until) ok ? served++ : refused++
