@@ -33,14 +33,27 @@ const isBreak = (c: number): boolean => c === 0x0a || c === 0x0d
 // The engine's own search (a Buffer's indexOf goes through Node's argument handling first: several times slower per call).
 const indexOf = Uint8Array.prototype.indexOf
 
+/** How far a string is scanned byte by byte before the engine's search takes over (most keys and values are shorter). */
+const SHORT = 32
+
 /** Index just past the string starting at `i` (a '"'). */
 function endOfString(b: Uint8Array, i: number): number {
-  for (let j = i + 1; ; ) {
+  // Short strings, byte by byte: a backslash escapes the byte after it (in `\uXXXX` the hex digits are no quote).
+  const stop = Math.min(b.length, i + SHORT)
+  let j = i + 1
+  while (j < stop) {
+    const c = b[j]
+    if (c === 0x22) return j + 1
+    j += c === 0x5c ? 2 : 1
+  }
+  if (j >= b.length) throw new SyntaxError('unterminated string')
+  // A long one: search for each quote, and count the backslashes before it (an even run: the quote ends the string).
+  for (;;) {
     const q = indexOf.call(b, 0x22, j)
     if (q < 0) throw new SyntaxError('unterminated string')
     let k = q - 1
-    while (b[k] === 0x5c) k--
-    if ((q - 1 - k) % 2 === 0) return q + 1 // an even run of backslashes: the quote is not escaped
+    while (k > i && b[k] === 0x5c) k--
+    if ((q - 1 - k) % 2 === 0) return q + 1
     j = q + 1
   }
 }

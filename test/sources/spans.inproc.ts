@@ -65,3 +65,18 @@ t.test('oneLine: only whitespace holding a line break is removed, strings untouc
   t.equal(oneLine('{"a": 1}'), '{"a": 1}', 'no line break: unchanged, spacing kept')
   t.equal(oneLine('{\n  "a": "x y\\n",\r\n  "b": [1, 2]\n}'), '{"a":"x y\\n","b":[1,2]}')
 })
+
+t.test('strings of every length around the byte-by-byte limit, with escaped quotes and backslash runs at every place', async (t) => {
+  const records: string[] = []
+  for (let len = 0; len <= 80; len++) {
+    for (const esc of ['"', '\\', '\\"', '\\\\"', 'ё']) {
+      for (let at = 0; at <= len; at += 7) records.push(JSON.stringify({ k: 'a'.repeat(at) + esc + 'b'.repeat(len - at), n: len }))
+    }
+  }
+  const body = `{"events":[${records.join(',')}]}`
+  const spans = recordSpans(body, 'events')
+  t.equal(spans?.length, records.length, `${records.length} records`)
+  t.same(spans?.map((s) => s.text), records, 'each sliced byte for byte')
+  t.equal(recordSpans(`{"events":["${'a'.repeat(40)}\\"]}`, 'events'), undefined, 'a long string whose last quote is escaped is unterminated')
+  t.equal(recordSpans(`{"events":["${'a'.repeat(10)}\\"]}`, 'events'), undefined, 'so is a short one')
+})
