@@ -12,6 +12,7 @@ import { SourceStats } from './messages.js'
 import { summarize, type RunSummary } from './pipeline/outcome.js'
 import { outputMode, run, type ProgressUpdate } from './pipeline/run.js'
 import { Limiters, type Timer } from './sources/limiter.js'
+import { mapLimited } from './limited.js'
 
 /** One organisation's run. */
 export interface OrgResult {
@@ -36,19 +37,6 @@ export interface OrgsContext {
   onDone?: (r: OrgResult, log: Logger) => void
 }
 
-/** Runs `fn` for every item, at most `concurrency` at once; results in the items' order. `fn` must not throw. */
-export async function eachOrg<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker))
-  return results
-}
 
 /** The summary of a run that ended before any source started (its output could not open: a lock held, a mark, a directory). */
 export function failedRun(cfg: Config, err: unknown): RunSummary {
@@ -81,7 +69,7 @@ async function runOrg(ctx: OrgsContext, org: OrgPlan, limiters: Limiters): Promi
 /** Runs every organisation of the plan; returns each one's result, in the file's order. */
 export async function runOrgs(ctx: OrgsContext): Promise<OrgResult[]> {
   const limiters = ctx.limiters ?? Limiters.capped(ctx.plan.process.maxRps, ctx.timer)
-  return eachOrg(ctx.plan.orgs, ctx.plan.process.orgConcurrency, (org) => runOrg(ctx, org, limiters))
+  return mapLimited(ctx.plan.orgs, ctx.plan.process.orgConcurrency, (org) => runOrg(ctx, org, limiters))
 }
 
 /** The exit code of several organisations' runs: the most severe of theirs (EXIT_SEVERITY). */

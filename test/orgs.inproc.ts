@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { readPlan } from '../src/config.js'
 import { createLogger } from '../src/log.js'
 import { Y360Error, worstExit } from '../src/errors.js'
-import { eachOrg, failedRun, orgsExit, runOrgs } from '../src/orgs.js'
+import { failedRun, orgsExit, runOrgs } from '../src/orgs.js'
 import { Limiters } from '../src/sources/limiter.js'
 import { checkArchive, emulator, exact, localServer, readArchive, TOKEN } from './helpers.js'
 
@@ -63,24 +63,7 @@ t.test('two organisations on one API host: one limiter for the host, every reque
   t.ok(Math.min(...gaps) >= 200, `--max-rps 5 across both organisations: every request at least 200 ms after the previous one (smallest gap ${Math.min(...gaps)} ms over ${sends.length} requests)`)
 })
 
-t.test('eachOrg runs at most `concurrency` at once and keeps the order; worstExit ranks the codes', async (t) => {
-  let running = 0
-  let peak = 0
-  const gates: (() => void)[] = []
-  const done = eachOrg([1, 2, 3, 4, 5], 2, async (n) => {
-    running++
-    peak = Math.max(peak, running)
-    await new Promise<void>((r) => gates.push(r))
-    running--
-    return n * 10
-  })
-  // Release them one by one, the latest first: results still come back in the items' order.
-  while (gates.length > 0 || running > 0) {
-    await new Promise((r) => setImmediate(r))
-    gates.pop()?.()
-  }
-  t.same(await done, [10, 20, 30, 40, 50])
-  t.equal(peak, 2)
+t.test('worstExit ranks the codes', async (t) => {
   t.equal(worstExit([0, 0]), 0)
   t.equal(worstExit([75, 6, 0]), 6, 'a lock held before rate limited')
   t.equal(worstExit([6, 3, 4]), 3, 'a refusal before the transient')

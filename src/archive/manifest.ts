@@ -12,6 +12,7 @@ import { readFile, stat, type FileHandle } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { openAppend, openRead, syncDir } from '../atomic.js'
 import { Y360Error } from '../errors.js'
+import { settleLimited } from '../limited.js'
 import type { InstantOf } from '../messages.js'
 import { show } from '../time.js'
 import { dayFile, isDayName, manifestFile, type ArchiveFile, type ArchiveId } from './layout.js'
@@ -113,6 +114,12 @@ export interface FileDigest {
 const HEX64 = /^[0-9a-f]{64}$/
 /** Bytes read at a time when a day file is hashed. */
 const DIGEST_BLOCK = 256 * 1024
+/**
+ * Day files hashed at once when days are sealed: while one waits for a block from the file system's threads, another's
+ * block is hashed. The 30 day files (55 MB) of a 100,000-record first run: 86-128 ms one at a time, 57-87 ms four at
+ * once (hashing is the rest: it runs on this thread, ~1.8 GB/s).
+ */
+const DIGESTS_AT_ONCE = 4
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
 
 /** Id of a key pair: the first 16 hex digits of the SHA-256 of its public key (SPKI DER). */
@@ -370,14 +377,13 @@ async function chainToExtend(req: SealRequest): Promise<{ chain: Chain; torn?: T
 export async function sealDays(req: SealRequest): Promise<SealResult> {
   const { chain, torn } = await chainToExtend(req)
   const planned: Omit<SealEntry, 'v' | 'key' | 'sig' | 'seq' | 'prev'>[] = []
-  for (const day of [...new Set(req.days)].sort()) {
+  const days = [...new Set(req.days)].sort()
+  const digests = await settleLimited(days, DIGESTS_AT_ONCE, (day) => digestFile(dayFile(req.archive, day), req.instantOf))
+  for (const [i, day] of days.entries()) {
     const path = dayFile(req.archive, day)
-    let d: FileDigest
-    try {
-      d = await digestFile(path, req.instantOf)
-    } catch (err) {
-      throw new Y360Error('SINK_WRITE', `cannot seal ${path}: ${(err as Error).message}`, { path }, { cause: err })
-    }
+    const r = digests[i]
+    if (r.status === 'rejected') throw new Y360Error('SINK_WRITE', `cannot seal ${path}: ${(r.reason as Error).message}`, { path }, { cause: r.reason })
+    const d = r.value
     const file = basename(path)
     const newest = chain.newest.get(file)
     if (newest !== undefined && newest.kind !== 'reopen' && newest.sha256 === d.sha256 && newest.bytes === d.bytes) continue

@@ -180,21 +180,23 @@ export class ArchiveOutput implements Output {
   async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
     if (!clean && this.#cfg.seal) this.#log.info({}, 'no new day sealed: the run was interrupted; the next run seals the closed days (sealed days this run changed are resealed)')
     const policy: SealPolicy = { zone: this.#cfg.timezone, settleMs: this.#cfg.sealSettleMs, tool: this.#tool, key: this.#sealKey, now: this.#now, beforeSeal: this.#beforeSeal }
-    let failure: unknown
-    for (const src of this.#cfg.sources) {
+    // The sources are sealed side by side (each its own archive, manifest and lock) and reported in their order.
+    const sealing = this.#cfg.sources.flatMap((src) => {
       const stats = this.#stats.get(src.name)
-      if (stats === undefined) continue // the source never opened (its checkpoint failed): its error is reported
+      if (stats === undefined) return [] // the source never opened (its checkpoint failed): its error is reported
       const lock = this.#locks.get(src.dir) as DirLock
-      try {
-        const seal = await sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check(), clean && this.#cfg.seal)
-        if (!this.#cfg.seal && seal.entries === 0) continue // --no-seal and no manifest: nothing to report
-        stats.seal = seal
-        logSeal(this.#log, src, seal)
-      } catch (err) {
-        // The first failure is thrown (and logged by run); the others are logged here, each source is tried.
-        if (failure === undefined) failure = err
-        else this.#log.error({ source: src.name, code: (err as Y360Error).code }, (err as Error).message)
-      }
+      return [{ src, stats, seal: sealSource(src, this.#archive(src), stats, outcomes.find((o) => o.source === src.name), policy, this.#log, () => lock.check(), clean && this.#cfg.seal) }]
+    })
+    const settled = await Promise.allSettled(sealing.map((s) => s.seal))
+    let failure: unknown
+    for (const [i, { src, stats }] of sealing.entries()) {
+      const r = settled[i]
+      if (r.status === 'fulfilled') {
+        if (!this.#cfg.seal && r.value.entries === 0) continue // --no-seal and no manifest: nothing to report
+        stats.seal = r.value
+        logSeal(this.#log, src, r.value)
+      } else if (failure === undefined) failure = r.reason // the first failure is thrown (and logged by run); the others are logged here
+      else this.#log.error({ source: src.name, code: (r.reason as Y360Error).code }, (r.reason as Error).message)
     }
     if (failure !== undefined) throw failure
   }
