@@ -104,4 +104,16 @@ t.test('switches', async (t) => {
     t.throws(() => emu.setSwitches({ eventsEndMarker: 'none' as 'null' }), TypeError)
     await post('{"pageDepthCap":0,"scopeMissing":[]}')
   })
+  t.test('records served again after a format switch changed have the new format (texts are kept per set of formats)', async (t) => {
+    const q = `count=100&ended_at=${iso(NOW)}`
+    const before = (await get(emu, evPath, q)).text
+    const again = (await get(emu, evPath, q)).text
+    t.equal(again, before, 'the same page twice: the same bytes')
+    emu.setSwitches({ eventsIpCidr: true })
+    const cidr = (await get(emu, evPath, q)).json.items as { event: { ip?: string } }[]
+    const ips = cidr.map((r) => r.event.ip).filter((ip) => ip !== undefined)
+    t.ok(ips.length > 50 && ips.every((ip) => /\/(32|128)$/.test(ip)), `every ip of the page is a CIDR now (${ips.length})`)
+    emu.setSwitches({ eventsIpCidr: false })
+    t.equal((await get(emu, evPath, q)).text, before, 'switched back: the first bytes again')
+  })
 })
