@@ -34,7 +34,7 @@ const isBreak = (c: number): boolean => c === 0x0a || c === 0x0d
 const indexOf = Uint8Array.prototype.indexOf
 
 /** How far a string is scanned byte by byte before the engine's search takes over (most keys and values are shorter). */
-const SHORT = 32
+const SHORT = 128
 
 /** Index just past the string starting at `i` (a '"'). */
 function endOfString(b: Uint8Array, i: number): number {

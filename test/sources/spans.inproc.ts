@@ -68,15 +68,16 @@ t.test('oneLine: only whitespace holding a line break is removed, strings untouc
 
 t.test('strings of every length around the byte-by-byte limit, with escaped quotes and backslash runs at every place', async (t) => {
   const records: string[] = []
-  for (let len = 0; len <= 80; len++) {
+  const lengths = [...Array(41).keys(), ...Array.from({ length: 21 }, (_, i) => 120 + i), 250, 255, 256, 257, 300]
+  for (const len of lengths) {
     for (const esc of ['"', '\\', '\\"', '\\\\"', 'ё']) {
-      for (let at = 0; at <= len; at += 7) records.push(JSON.stringify({ k: 'a'.repeat(at) + esc + 'b'.repeat(len - at), n: len }))
+      for (let at = 0; at <= len; at += len > 100 ? 3 : 7) records.push(JSON.stringify({ k: 'a'.repeat(at) + esc + 'b'.repeat(len - at), n: len }))
     }
   }
   const body = `{"events":[${records.join(',')}]}`
   const spans = recordSpans(body, 'events')
   t.equal(spans?.length, records.length, `${records.length} records`)
   t.same(spans?.map((s) => s.text), records, 'each sliced byte for byte')
-  t.equal(recordSpans(`{"events":["${'a'.repeat(40)}\\"]}`, 'events'), undefined, 'a long string whose last quote is escaped is unterminated')
+  t.equal(recordSpans(`{"events":["${'a'.repeat(400)}\\"]}`, 'events'), undefined, 'a long string whose last quote is escaped is unterminated')
   t.equal(recordSpans(`{"events":["${'a'.repeat(10)}\\"]}`, 'events'), undefined, 'so is a short one')
 })
