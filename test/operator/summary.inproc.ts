@@ -30,7 +30,14 @@ function samples(text: string): Map<string, number> {
 const METRICS = ['y360_audit_up', 'y360_audit_last_run_timestamp_seconds', 'y360_audit_last_success_timestamp_seconds', 'y360_audit_records_written', 'y360_audit_records_fetched', 'y360_audit_duplicates_dropped', 'y360_audit_late_arrivals', 'y360_audit_records_rejected', 'y360_audit_retries', 'y360_audit_run_duration_seconds', 'y360_audit_newest_record_timestamp_seconds', 'y360_audit_lag_seconds']
 
 t.test('--summary-json and --metrics-file hold the run per source; a failed run keeps the last success time', async (t) => {
-  const emu = await emulator(t, { counts: { mail: 600, disk: 200 }, days: 2, seed: 41, faults: { error5xx: 0.15, missingTimestamp: 0.005, seed: 5 } })
+  // Faults are drawn from one seeded sequence in the order requests and records are served, which timing decides: the
+  // second request is made a 5xx for sure (set before its draw), so that the run retries at least once whatever the order.
+  let emu: Awaited<ReturnType<typeof emulator>> | undefined
+  const faults = { error5xx: 0.15, missingTimestamp: 0.005, seed: 5 }
+  emu = await emulator(t, { counts: { mail: 600, disk: 200 }, days: 2, seed: 41, faults, onRequest: (n) => {
+    if (n === 2) emu?.setFaults({ error5xx: 1 })
+    if (n === 3) emu?.setFaults({ error5xx: faults.error5xx })
+  } })
   const dir = t.testdir()
   const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: join(dir, 'mail'), DISK_LOG_CATALOG_LOCATION: join(dir, 'disk') })
   const r = await runMain(['--lookback', '3d', '--summary-json', join(dir, 'summary.json'), '--metrics-file', join(dir, 'y360.prom')], { env, cwd: dir })
@@ -65,7 +72,9 @@ t.test('--summary-json and --metrics-file hold the run per source; a failed run 
     t.equal(lines.length, s.written, `${want}: the files hold what was written`)
     t.equal(s.newest, new Date(newest / 1000).toISOString(), `${want}: newest record written`)
   }
-  t.ok((mail.retries as number) + (disk.retries as number) > 0, 'retries counted')
+  const served5xx = emu.stats().faultsInjected.error5xx
+  t.ok(served5xx > 0, `the emulator answered ${served5xx} requests with a 5xx`)
+  t.equal((mail.retries as number) + (disk.retries as number), served5xx, 'one retry counted per 5xx')
   t.match(r.stderr, new RegExp(`mail: ok, fetched ${mail.fetched as number} in \\d+ pages, wrote ${mail.written as number}, dropped \\d+ duplicates, \\d+ late arrivals, ${mail.rejected as number} rejected, ${mail.retries as number} retries`), 'the summary log line')
 
   const text = readFileSync(join(dir, 'y360.prom'), 'utf8')
