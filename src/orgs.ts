@@ -37,7 +37,6 @@ export interface OrgsContext {
   onDone?: (r: OrgResult, log: Logger) => void
 }
 
-
 /** The summary of a run that ended before any source started (its output could not open: a lock held, a mark, a directory). */
 export function failedRun(cfg: Config, err: unknown): RunSummary {
   const exit = exitCodeOf(err)

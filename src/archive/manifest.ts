@@ -378,9 +378,10 @@ export async function sealDays(req: SealRequest): Promise<SealResult> {
   const { chain, torn } = await chainToExtend(req)
   const planned: Omit<SealEntry, 'v' | 'key' | 'sig' | 'seq' | 'prev'>[] = []
   const days = [...new Set(req.days)].sort()
-  const digests = await settleLimited(days, DIGESTS_AT_ONCE, (day) => digestFile(dayFile(req.archive, day), req.instantOf))
+  const paths = days.map((day) => dayFile(req.archive, day))
+  const digests = await settleLimited(paths, DIGESTS_AT_ONCE, (path) => digestFile(path, req.instantOf))
   for (const [i, day] of days.entries()) {
-    const path = dayFile(req.archive, day)
+    const path = paths[i]
     const r = digests[i]
     if (r.status === 'rejected') throw new Y360Error('SINK_WRITE', `cannot seal ${path}: ${(r.reason as Error).message}`, { path }, { cause: r.reason })
     const d = r.value
