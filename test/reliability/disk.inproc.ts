@@ -38,17 +38,22 @@ function tmpfs(t: Test, size: string): string {
   return mnt
 }
 
+/** An emulator of `records` mail records over 2 days, and the CLI's environment for a mail archive on a tmpfs of `size`. */
+async function mailOnTmpfs(t: Test, records: number, seed: number, size: string) {
+  const emu = await emulator(t, { counts: { mail: records }, days: 2, seed })
+  const dir = t.testdir()
+  const mnt = tmpfs(t, size)
+  const mail = join(mnt, 'mail')
+  return { emu, dir, mnt, mail, env: cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail }) }
+}
+
 /** Every line of the archive is complete (no half line) — readArchive throws otherwise. */
 function noHalfLine(dir: string): boolean {
   return readdirSync(dir).filter((n) => n.endsWith('.json')).every((n) => readFileSync(join(dir, n), 'utf8').endsWith('\n'))
 }
 
 t.test('ENOSPC mid-run: exit 5 naming the file, no half line, the next run (disk grown) completes', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
-  const emu = await emulator(t, { counts: { mail: 2000 }, days: 2, seed: 41 })
-  const dir = t.testdir()
-  const mnt = tmpfs(t, '256k')
-  const mail = join(mnt, 'mail')
-  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
+  const { emu, dir, mnt, mail, env } = await mailOnTmpfs(t, 2000, 41, '256k')
   const r = await runMain(['--lookback', '3d'], { env, cwd: dir })
   t.equal(r.code, 5, exits(r, 5, 'exit 5 (SINK_WRITE)'))
   t.match(r.stderr, new RegExp(`cannot write ${mail.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/mail_audit_\\d{4}-\\d{2}-\\d{2}\\.json: the disk is full \\(ENOSPC\\); the partial write was cut back; what is on disk is a valid prefix`))
@@ -99,11 +104,7 @@ async function firstWriteOfADay(t: Test, mnt: string, bWasThere: boolean): Promi
 }
 
 t.test('EROFS: a read-only archive fails with the path and nothing changes; writable again, the next run completes', { skip: !ROOT && 'needs root to mount a tmpfs' }, async (t) => {
-  const emu = await emulator(t, { counts: { mail: 300 }, days: 2, seed: 42 })
-  const dir = t.testdir()
-  const mnt = tmpfs(t, '16m')
-  const mail = join(mnt, 'mail')
-  const env = cliEnv(emu, { MAIL_LOG_CATALOG_LOCATION: mail })
+  const { emu, dir, mnt, mail, env } = await mailOnTmpfs(t, 300, 42, '16m')
   t.equal((await runMain(['--lookback', '3d'], { env, cwd: dir })).code, 0)
   const before = readArchive(mail, 'mail_audit').lines
   // Linux refuses a read-only remount while a file is open for writing, so the file system turns read-only between
