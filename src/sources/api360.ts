@@ -1,7 +1,8 @@
 /** The legacy api360 audit-log endpoints (mail, disk) share one wire format; this builds their descriptors. */
-import { formatMillis, parseInstant } from '../time.js'
-import { isObject } from '../messages.js'
-import { appendRepeated, mismatch, sliced, type EndpointDescriptor, type FilterName, type SourceName } from './descriptor.js'
+import { formatMillis } from '../time.js'
+import { appendRepeated, instantAt, mismatch, type EndpointDescriptor, type FilterName, type SourceName } from './descriptor.js'
+
+const DATE = ['date']
 
 interface Api360Spec {
   name: Extract<SourceName, 'mail' | 'disk'>
@@ -32,13 +33,10 @@ export function api360Endpoint(spec: Api360Spec): EndpointDescriptor {
       if (req.token !== undefined) q.set('pageToken', req.token)
       return q
     },
-    page(body, raw) {
-      if (!isObject(body) || !Array.isArray(body.events)) return undefined
-      const next = body.nextPageToken
-      if (next !== undefined && next !== null && typeof next !== 'string') return undefined
-      return { records: body.events, texts: sliced(raw, 'events', body.events.length), next: typeof next === 'string' && next !== '' ? next : null }
-    },
+    recordsKey: 'events',
+    nextKey: 'nextPageToken',
+    instantPath: DATE,
     mismatch: (rec, f) => mismatch({ type: rec.eventType, uid: rec.userUid, ip: rec.clientIp }, f),
-    timestamp: (rec) => parseInstant(rec.date),
+    timestamp: instantAt(DATE),
   }
 }

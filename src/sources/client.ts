@@ -6,10 +6,11 @@ import type { Dispatcher } from 'undici'
 import { Y360Error, sysCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import { scrubber, type Scrub } from '../secrets.js'
-import type { EndpointDescriptor, Page } from './descriptor.js'
+import { nextToken, parsedRecords, walkedRecords, type EndpointDescriptor, type Page } from './descriptor.js'
 import { readBounded, serverText, type BoundedBody } from './bounded.js'
 import { http } from './http.js'
 import type { HostLimiter } from './limiter.js'
+import { walkPage } from './walk.js'
 import { NETWORK_ERROR_CODES, TransientError, decideRetry, statusAction, type RetryPolicy } from './retry.js'
 
 export interface ClientOptions {
@@ -110,6 +111,29 @@ function fatalHttpError(ep: EndpointDescriptor, status: number, msg: string, req
     return new Y360Error('FEATURE_INACTIVE', `${ep.name}: the audit log is not enabled for this organisation (400: ${msg}); an admin must switch it on (it needs a plan that includes audit logs)${rid}`, ctx)
   }
   return new Y360Error('BAD_REQUEST', `${ep.name}: the API refused the request (${status}: ${msg})${rid}`, ctx)
+}
+
+/**
+ * The page of a body the walk accepts: its records stay bytes of the body (sources/walk.ts), its other fields are
+ * parsed; undefined when the walk gives up (the body is parsed whole then, for the same verdict).
+ */
+function walkedPage(ep: EndpointDescriptor, raw: Buffer): Page | undefined {
+  const walked = walkPage(raw, ep.recordsKey, ep.instantPath)
+  if (walked === undefined) return undefined
+  const next = nextToken(ep, JSON.parse(walked.rest))
+  return next === undefined ? undefined : { records: walkedRecords(raw, walked.records), next }
+}
+
+/** The page of a body parsed whole, its records re-encoded (counted); invalid JSON is a transient failure. */
+function parsedPage(ep: EndpointDescriptor, raw: Buffer, bytes: number, requestId: string | undefined): Page | undefined {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw.toString('utf8'))
+  } catch (err) {
+    throw new TransientError(`invalid JSON in a ${bytes}-byte response`, requestId, false, undefined, { cause: err })
+  }
+  const next = nextToken(ep, parsed)
+  return next === undefined ? undefined : { records: parsedRecords((parsed as Record<string, unknown[]>)[ep.recordsKey], ep.timestamp), next }
 }
 
 /** One exchange as `#send` returns it. */
@@ -219,16 +243,10 @@ export class ApiClient {
       const msg = `${ep.name}: the response passed --max-body ${this.#maxBody} bytes; stopped reading it at ${body.bytes} bytes (a page of 100 records is well under 1 MiB)${requestId === undefined ? '' : ` (X-Request-Id ${requestId})`}`
       throw new AbortError(new Y360Error('BAD_PAGE', msg, { source: ep.name, status, requestId }))
     }
-    const text = body.raw.toString('utf8')
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (err) {
-      throw new TransientError(`invalid JSON in a ${body.bytes}-byte response`, requestId, false, undefined, { cause: err })
-    }
-    // The bytes too: each record is kept as sent, as bytes of the body (sources/spans.ts). A body that is not UTF-8 is
-    // kept as the text it decoded to (U+FFFD where the bytes were not UTF-8: counted per record, replacement-character).
-    const page = ep.page(parsed, isUtf8(body.raw) ? body.raw : Buffer.from(text, 'utf8'))
+    // A body that is not UTF-8 is kept as the text it decoded to (U+FFFD where the bytes were not UTF-8: counted per
+    // record, replacement-character).
+    const raw = isUtf8(body.raw) ? body.raw : Buffer.from(body.raw.toString('utf8'), 'utf8')
+    const page = walkedPage(ep, raw) ?? parsedPage(ep, raw, body.bytes, requestId)
     if (page === undefined) throw new TransientError(`a response that is not a page of ${ep.name}`, requestId)
     return page
   }

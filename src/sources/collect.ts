@@ -8,7 +8,8 @@
  */
 import { isObject, recordKey, recordText, textRecord, type AnomalyKind, type AuditRecord, type InstantOf, type Rejected } from '../messages.js'
 import type { Micros } from '../time.js'
-import { REPLACEMENT, oneLine, spanText, type Span, type Texts } from './spans.js'
+import type { PageRecords } from './descriptor.js'
+import { REPLACEMENT, oneLine, spanText, type Span } from './spans.js'
 
 function compareKeys(a: AuditRecord, b: AuditRecord): number {
   const ka = recordKey(a)
@@ -140,7 +141,6 @@ export class WindowCollector {
   constructor(
     readonly lo: Micros,
     readonly hi: Micros,
-    private readonly instantOf: InstantOf,
     private readonly checks: CollectorChecks = {},
   ) {}
 
@@ -167,38 +167,42 @@ export class WindowCollector {
    * The record as sent (its bytes in the page body; taken off the line breaks between its tokens, re-encoded), or its
    * re-encoding; undefined when it cannot be encoded.
    */
-  #record(us: Micros, item: unknown, texts: Texts | undefined, span: Span | undefined): { rec: AuditRecord | undefined; reencoded: boolean } {
-    if (texts !== undefined && span !== undefined) {
-      if (!span.breaks) return { rec: { us, buf: texts.body, start: span.start, end: span.end }, reencoded: false }
-      return { rec: textRecord(us, oneLine(spanText(texts.body, span))), reencoded: true }
+  #record(us: Micros, page: PageRecords, i: number): { rec: AuditRecord | undefined; reencoded: boolean } {
+    const span = page.texts?.spans[i]
+    if (page.texts !== undefined && span !== undefined) {
+      if (!span.breaks) return { rec: { us, buf: page.texts.body, start: span.start, end: span.end }, reencoded: false }
+      return { rec: textRecord(us, oneLine(spanText(page.texts.body, span))), reencoded: true }
     }
     try {
-      return { rec: textRecord(us, JSON.stringify(item)), reencoded: true }
+      return { rec: textRecord(us, JSON.stringify(page.item(i))), reencoded: true }
     } catch {
       return { rec: undefined, reencoded: true } // too deep to encode and no text to keep: the caller rejects it (counted)
     }
   }
 
-  /** Takes the items of one page (and their texts, same order); returns how many were new to this pass. */
-  add(items: readonly unknown[], texts?: Texts): number {
+  /** Takes the records of one page; returns how many were new to this pass. */
+  add(page: PageRecords): number {
     let fresh = 0
-    for (let i = 0; i < items.length; i++) if (this.#take(items[i], texts, texts?.spans[i])) fresh++
+    for (let i = 0; i < page.length; i++) if (this.#take(page, i)) fresh++
     return fresh
   }
 
-  /** One item; true when it was not seen before in this pass. */
-  #take(item: unknown, texts: Texts | undefined, span: Span | undefined): boolean {
-    if (!isObject(item)) {
-      this.#reject('not a JSON object', item, texts === undefined || span === undefined ? undefined : spanText(texts.body, span))
+  /** Record `i` of `page`; true when it was not seen before in this pass. */
+  #take(page: PageRecords, i: number): boolean {
+    const texts = page.texts
+    const span = texts?.spans[i]
+    const sent = (): string | undefined => (texts === undefined || span === undefined ? undefined : spanText(texts.body, span))
+    if (!page.isObject(i)) {
+      this.#reject('not a JSON object', page.item(i), sent())
       return true
     }
-    const us = this.instantOf(item)
+    const us = page.instant(i)
     if (us === undefined) {
-      this.#reject('no valid timestamp', item, texts === undefined || span === undefined ? undefined : spanText(texts.body, span))
+      this.#reject('no valid timestamp', page.item(i), sent())
       return true
     }
     const inside = us >= this.lo && us < this.hi
-    const { rec, reencoded } = this.#record(us, item, texts, span)
+    const { rec, reencoded } = this.#record(us, page, i)
     if (rec === undefined) {
       if (!inside) {
         this.#neighbours++ // its own window rejects it
@@ -206,7 +210,7 @@ export class WindowCollector {
       }
       this.#countAt('reencoded', us)
       this.#countAt('deep-record', us)
-      this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, item, undefined, us, false)
+      this.#reject(`nested deeper than ${MAX_DEPTH} levels and not sliceable from the page`, page.item(i), undefined, us, false)
       return true
     }
     const line = inside ? undefined : recordText(rec)
@@ -219,6 +223,7 @@ export class WindowCollector {
       else this.#neighbours++
       return false
     }
+    const item = (): Record<string, unknown> => page.item(i) as Record<string, unknown>
     if (line !== undefined) return this.#outsider(us, item, line, reencoded)
     if (reencoded) this.#countAt('reencoded', us)
     return this.#keep(rec, item, span, reencoded || texts?.replacement === true)
@@ -251,7 +256,7 @@ export class WindowCollector {
   }
 
   /** A record outside [lo, hi): outside the asked bounds it is counted; stamped in the future or ancient, rejected. */
-  #outsider(us: Micros, item: Record<string, unknown>, line: string, reencoded: boolean): boolean {
+  #outsider(us: Micros, item: () => Record<string, unknown>, line: string, reencoded: boolean): boolean {
     if (this.#edge.size < EDGE_TEXTS) this.#edge.add(line)
     const c = this.checks
     if (us === c.asked?.after) this.#atAfter = true
@@ -267,13 +272,13 @@ export class WindowCollector {
       this.#onceAdded.push(line)
       if (reencoded) this.#count('reencoded')
       this.#count(future ? 'future-record' : 'ancient-record')
-      this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", item, line)
+      this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", item(), line)
     } else this.#neighbours++
     return true
   }
 
-  /** A record inside the window, not seen before; `suspect`: its bytes may hold U+FFFD (else they cannot). */
-  #keep(rec: Seen, item: Record<string, unknown>, span: Span | undefined, suspect: boolean): boolean {
+  /** A record inside the window, not seen before (`item` parses it); `suspect`: its bytes may hold U+FFFD (else they cannot). */
+  #keep(rec: Seen, item: () => Record<string, unknown>, span: Span | undefined, suspect: boolean): boolean {
     const c = this.checks
     const us = rec.us
     // Characters (UTF-16 units) are never more than the UTF-8 bytes: only a record of more bytes is decoded to count them.
@@ -281,13 +286,13 @@ export class WindowCollector {
       const line = recordText(rec)
       if (line.length > MAX_RECORD_CHARS) {
         this.#countAt('large-record', us)
-        this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item, line, us)
+        this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item(), line, us)
         rec.dropped = true
         this.#remember(rec)
         return true
       }
     }
-    const failed = c.mismatch?.(item)
+    const failed = c.mismatch?.(item())
     if (failed !== undefined) {
       this.#countAt(`filter-ignored:${failed}` as AnomalyKind, us)
       this.#filteredUs.push(us)

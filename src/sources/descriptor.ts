@@ -1,7 +1,8 @@
 /** Endpoint descriptors: everything that differs between the three audit-log endpoints, as data. */
-import type { InstantOf } from '../messages.js'
-import type { Micros } from '../time.js'
-import { REPLACEMENT, recordSpans, type Texts } from './spans.js'
+import { isObject, type InstantOf } from '../messages.js'
+import { parseInstant, type Micros } from '../time.js'
+import { REPLACEMENT, spanText, type Span, type Texts } from './spans.js'
+import type { WalkedRecord } from './walk.js'
 
 import { SOURCES, type SourceName } from './catalog.js'
 
@@ -27,11 +28,26 @@ export interface PageRequest {
   filters: Filters
 }
 
-/** A parsed page: its records (unvalidated), the text of each as the API sent it, and the next token (null at the end). */
+/**
+ * The records of one page as the collector reads them: how many, whether each is an object, its instant, its bytes in
+ * the body (`texts`), and each one parsed when asked. A walked page (sources/walk.ts) parses a record only then (a
+ * reject, a filter check); a page parsed whole (a body the walk gave up on) holds its records parsed.
+ */
+export interface PageRecords {
+  readonly length: number
+  /** Record `i`, parsed. */
+  item(i: number): unknown
+  /** Whether record `i` is a JSON object. */
+  isObject(i: number): boolean
+  /** Record `i`'s instant from its timestamp field; undefined when it has no valid one (or is no object). */
+  instant(i: number): Micros | undefined
+  /** Where the exact text of each record lies in the body (same order); absent when it could not be sliced (re-encoded). */
+  readonly texts?: Texts
+}
+
+/** A page: its records and the next token (null at the end). */
 export interface Page {
-  records: unknown[]
-  /** Where the exact text of each record lies in the body (same order and length as `records`); absent when it could not be sliced. */
-  texts?: Texts
+  records: PageRecords
   next: string | null
 }
 
@@ -56,11 +72,15 @@ export interface EndpointDescriptor {
   path(org: number): string
   /** Query string of one page request. */
   query(req: PageRequest): URLSearchParams
-  /** Extracts records, their texts (spans of `raw`, the body's UTF-8 bytes) and next token from a JSON body; undefined when the body is not a page of this endpoint. */
-  page(body: unknown, raw?: Buffer): Page | undefined
+  /** The key of a page's records array (`events`, `items`). */
+  readonly recordsKey: string
+  /** The key of a page's next token (`nextPageToken`, `iteration_key`): absent, null or empty at the end. */
+  readonly nextKey: string
+  /** The keys that lead to a record's timestamp field (`date`; `event`, `occurred_at`): read from the bytes by the walk. */
+  readonly instantPath: readonly string[]
   /** The first requested filter `rec` does not match (the API ignored it), or undefined. */
   mismatch(rec: Record<string, unknown>, filters: Filters): FilterName | undefined
-  /** Instant of a record from its own timestamp field; undefined when missing or malformed. */
+  /** Instant of a parsed record from its own timestamp field (at `instantPath`); undefined when missing or malformed. */
   readonly timestamp: InstantOf
 }
 
@@ -74,12 +94,53 @@ export function setJoined(q: URLSearchParams, name: string, values: readonly str
   if (values !== undefined && values.length > 0) q.set(name, values.join(','))
 }
 
-/** The spans of a body's records array, when they line up with the parsed array (else undefined: re-encoded, counted). */
-export function sliced(raw: Buffer | undefined, key: string, n: number): Texts | undefined {
-  const spans = raw === undefined ? undefined : recordSpans(raw, key)
-  if (raw === undefined || spans === undefined || spans.length !== n) return undefined
-  return { body: raw, spans, replacement: raw.indexOf(REPLACEMENT) >= 0 }
+/** The instant of a parsed record at `path` (each key but the last holding an object): what the walk reads from bytes. */
+export function instantAt(path: readonly string[]): InstantOf {
+  return (rec) => {
+    let v: unknown = rec
+    for (const k of path) {
+      if (!isObject(v)) return undefined
+      v = v[k]
+    }
+    return parseInstant(v)
+  }
 }
+
+/** The next token of a page body (null at the end), or undefined when the body is no page of `ep`. */
+export function nextToken(ep: EndpointDescriptor, body: unknown): string | null | undefined {
+  if (!isObject(body) || !Array.isArray(body[ep.recordsKey])) return undefined
+  const next = body[ep.nextKey]
+  if (next !== undefined && next !== null && typeof next !== 'string') return undefined
+  return typeof next === 'string' && next !== '' ? next : null
+}
+
+/** Records parsed already (a page the walk gave up on, a test's list), with their texts when known. */
+export function parsedRecords(items: readonly unknown[], instantOf: InstantOf, texts?: Texts): PageRecords {
+  return {
+    length: items.length,
+    item: (i) => items[i],
+    isObject: (i) => isObject(items[i]),
+    instant: (i) => {
+      const r = items[i]
+      return isObject(r) ? instantOf(r) : undefined
+    },
+    texts,
+  }
+}
+
+/** The records of a walked page: bytes of `body`, each parsed only when asked. */
+export function walkedRecords(body: Buffer, records: WalkedRecord[]): PageRecords {
+  return {
+    length: records.length,
+    item: (i) => JSON.parse(spanText(body, records[i])) as unknown,
+    isObject: (i) => records[i].object,
+    instant: (i) => (records[i].object ? parseInstant(records[i].stamp) : undefined),
+    texts: { body, spans: records, replacement: body.indexOf(REPLACEMENT) >= 0 },
+  }
+}
+
+/** No records: what a page holds once its consumer is done with it. */
+export const NO_RECORDS: PageRecords = parsedRecords([], () => undefined)
 
 /** A record's filterable fields, as the API sent them. */
 export interface FilterFields {

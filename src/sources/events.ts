@@ -1,8 +1,10 @@
 /** events: the unified audit log, `GET https://cloud-api.yandex.net/v1/auditlog/organizations/{org}/events`. */
-import { formatMicros, parseInstant } from '../time.js'
+import { formatMicros } from '../time.js'
 import { EVENT_TYPES, SCOPES } from './catalog.js'
 import { isObject } from '../messages.js'
-import { mismatch, setJoined, sliced, type EndpointDescriptor } from './descriptor.js'
+import { instantAt, mismatch, setJoined, type EndpointDescriptor } from './descriptor.js'
+
+const OCCURRED_AT = ['event', 'occurred_at']
 
 export const events: EndpointDescriptor = {
   name: 'events',
@@ -26,15 +28,12 @@ export const events: EndpointDescriptor = {
     if (req.token !== undefined) q.set('iteration_key', req.token)
     return q
   },
-  page(body, raw) {
-    if (!isObject(body) || !Array.isArray(body.items)) return undefined
-    const next = body.iteration_key
-    if (next !== undefined && next !== null && typeof next !== 'string') return undefined
-    return { records: body.items, texts: sliced(raw, 'items', body.items.length), next: typeof next === 'string' && next !== '' ? next : null }
-  },
+  recordsKey: 'items',
+  nextKey: 'iteration_key',
+  instantPath: OCCURRED_AT,
   mismatch(rec, f) {
     const e = isObject(rec.event) ? rec.event : {}
     return mismatch({ type: e.type, uid: e.uid, ip: e.ip, service: e.service }, f)
   },
-  timestamp: (rec) => (isObject(rec.event) ? parseInstant(rec.event.occurred_at) : undefined),
+  timestamp: instantAt(OCCURRED_AT),
 }

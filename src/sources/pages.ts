@@ -6,7 +6,7 @@
  * and a full page without a next token are reasons too; what to do about each is the caller's choice.
  */
 import { Y360Error } from '../errors.js'
-import type { Page } from './descriptor.js'
+import { NO_RECORDS, type Page } from './descriptor.js'
 
 /**
  * Why a page loop stopped:
@@ -82,8 +82,7 @@ export async function* pageLoop(o: PageLoopOptions): AsyncGenerator<Page, PageLo
     // bench/RESULTS.md). Letting go is not enough: a page came back through the exchange's promises, and stayed
     // reachable from the finished exchange for the next collections (measured: emptying it halved what they copied),
     // so it is emptied.
-    page.records = []
-    page.texts = undefined
+    page.records = NO_RECORDS
     page = undefined
     const fresh = typeof news === 'number' ? news : (news?.fresh ?? count)
     more = typeof news === 'object' && news.more === true

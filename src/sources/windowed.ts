@@ -170,14 +170,14 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize: number, budge
     o.stats.pages++ // counted when asked: a request refused (the depth cap) or abandoned (a failing source) is one too
     return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize, filters: o.filters })}`, o.limiter, o.signal)
   }
-  const collector = new WindowCollector(lo, hi, ep.timestamp, checks(o, { after, before }))
+  const collector = new WindowCollector(lo, hi, checks(o, { after, before }))
   const loop = pageLoop({ fetch, budget: splittable ? budget : Infinity, emptyBudget: o.maxPages, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize })
   let pages = 0
   let end: PageLoopEnd
   try {
     end = await eachPage(loop, (page) => {
       o.stats.fetched += page.records.length
-      const fresh = collector.add(page.records, page.texts)
+      const fresh = collector.add(page.records)
       pages++
       // Past a short budget (a probe's) while nothing of the window was kept, up to the full one: a cut would keep
       // nothing. A page or more at the oldest instant: a cut would re-read them all; page on until an older one shows.

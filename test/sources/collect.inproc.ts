@@ -4,10 +4,13 @@
 import t from 'tap'
 import { recordKey, recordText, textRecord, type AuditRecord } from '../../src/messages.js'
 import { MAX_RECORD_CHARS, WindowCollector, ordered, requestBounds } from '../../src/sources/collect.js'
-import { sliced } from '../../src/sources/descriptor.js'
+import { parsedRecords, walkedRecords, type PageRecords } from '../../src/sources/descriptor.js'
 import type { Texts } from '../../src/sources/spans.js'
+import { walkPage } from '../../src/sources/walk.js'
 
 const instantOf = (r: Record<string, unknown>): number | undefined => (typeof r.t === 'number' ? r.t : undefined)
+/** Records given parsed (no texts: each one re-encoded), their instant in `t`. */
+const list = (items: unknown[]): PageRecords => parsedRecords(items, instantOf)
 const id = (r: AuditRecord): [number, string] => [r.us, (JSON.parse(recordText(r)) as { id: string }).id]
 
 t.test('requestBounds: one unit wider on each side, in whole units', async (t) => {
@@ -21,16 +24,16 @@ t.test('requestBounds: one unit wider on each side, in whole units', async (t) =
 })
 
 t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', async (t) => {
-  const c = new WindowCollector(100, 200, instantOf)
+  const c = new WindowCollector(100, 200)
   t.equal(c.oldest, undefined, 'nothing seen yet')
-  c.add([
+  c.add(list([
     { t: 150, id: 'b' },
     { t: 200, id: 'newer window' }, // hi is exclusive
     null,
     { id: 'no time' },
     { t: 120, id: 'c' },
-  ])
-  c.add([
+  ]))
+  c.add(list([
     { t: 150, id: 'b' }, // the same text again (an offset shift)
     [1, 2],
     { id: 'a', t: 150 }, // another record at 150
@@ -38,7 +41,7 @@ t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', asyn
     'text',
     { t: 99, id: 'older window' },
     { t: 100, id: 'd' }, // lo is inclusive
-  ])
+  ]))
   t.equal(c.oldest, 100)
   t.equal(c.size, 5, 'distinct lines inside the window')
   const { records, rejected, repeats } = c.finish()
@@ -60,15 +63,15 @@ t.test('collector: filter to [lo, hi), reject with reasons, dedupe, order', asyn
 
 t.test('collector: an empty window, and a window of out-of-bounds records only', async (t) => {
   const none = { records: [], rejected: [], repeats: 0, filtered: 0, neighbours: 0, refetched: 0, anomalies: new Map() }
-  t.same(new WindowCollector(0, 10, instantOf).finish(), none)
-  const c = new WindowCollector(0, 10, instantOf)
-  c.add([{ t: -1 }, { t: 10 }, { t: 11 }])
+  t.same(new WindowCollector(0, 10).finish(), none)
+  const c = new WindowCollector(0, 10)
+  c.add(list([{ t: -1 }, { t: 10 }, { t: 11 }]))
   t.same([c.finish(), c.oldest], [{ ...none, neighbours: 3 }, undefined], 'the neighbours counted')
 })
 
 t.test('collector: the part a cut pass keeps; all it received of the rest is counted refetched', async (t) => {
-  const c = new WindowCollector(0, 10, instantOf, { mismatch: (r) => (r.x === 'no' ? 'types' : undefined) })
-  c.add([{ t: 9 }, { t: 8 }, { t: 8, x: 'no' }, { t: 5 }, { t: 5 }, { t: 4 }, { t: 4, x: 'no' }, { t: 10 }, 'junk'])
+  const c = new WindowCollector(0, 10, { mismatch: (r) => (r.x === 'no' ? 'types' : undefined) })
+  c.add(list([{ t: 9 }, { t: 8 }, { t: 8, x: 'no' }, { t: 5 }, { t: 5 }, { t: 4 }, { t: 4, x: 'no' }, { t: 10 }, 'junk']))
   const got = c.finish({ from: 5 })
   t.same(got.records.map((r) => r.us), [5, 8, 9], 'kept: instants ≥ 5')
   t.same({ ...got, records: undefined, rejected: got.rejected.length, anomalies: Object.fromEntries(got.anomalies) }, { records: undefined, rejected: 1, repeats: 1, filtered: 1, neighbours: 1, refetched: 2, anomalies: { 'filter-ignored:types': 1, reencoded: 4 } }, 'one repeat and one filtered kept side; the record and the filtered one at 4 refetched; junk (no instant) stays with the part kept')
@@ -91,20 +94,24 @@ t.test('ordered: by instant, then canonical key; the same content twice at an in
   t.same(records.filter((r) => r.us !== 10).map((r) => r.key), [undefined, undefined], 'a record alone at its instant is never keyed')
 })
 
-/** A page as the client makes it: the body's UTF-8 bytes, its parsed records and their spans. */
-function page(records: string[]): { items: unknown[]; texts: Texts } {
-  const raw = Buffer.from(`{"events":[${records.join(',')}]}`, 'utf8')
+/** The records of a body as bytes (its spans found by the walk), their instant in `t`. */
+function bytesOf(raw: Buffer): PageRecords & { texts: Texts } {
+  const walked = walkPage(raw, 'events', [])
+  if (walked === undefined) throw new Error('not a page')
   const items = (JSON.parse(raw.toString('utf8')) as { events: unknown[] }).events
-  const texts = sliced(raw, 'events', items.length)
-  if (texts === undefined) throw new Error('not sliceable')
-  return { items, texts }
+  const texts = walkedRecords(raw, walked.records).texts
+  if (texts === undefined) throw new Error('no texts')
+  return { ...parsedRecords(items, instantOf, texts), texts }
 }
 
+/** A page as the client makes it, of the records' texts. */
+const page = (records: string[]): PageRecords & { texts: Texts } => bytesOf(Buffer.from(`{"events":[${records.join(',')}]}`, 'utf8'))
+
 t.test('collector on page bytes: each record is bytes of its page body, exactly as sent', async (t) => {
-  const c = new WindowCollector(0, 100, instantOf)
+  const c = new WindowCollector(0, 100)
   const sent = ['{"t":3,  "id":"Ж"}', '{"t":2,"id":"😀","n":1.0}', '{"t":1,"id":"\\u0041"}']
   const p = page(sent)
-  t.equal(c.add(p.items, p.texts), 3)
+  t.equal(c.add(p), 3)
   const { records, anomalies } = c.finish()
   t.same(records.map(recordText), [...sent].reverse(), 'spacing, 1.0 and escapes kept; ascending')
   t.ok(records.every((r) => r.buf === p.texts.body), 'no copy: the records point into the page body')
@@ -112,13 +119,13 @@ t.test('collector on page bytes: each record is bytes of its page body, exactly 
 })
 
 t.test('collector on page bytes: repeats found by (instant, exact bytes), whatever the number of records at an instant', async (t) => {
-  const c = new WindowCollector(0, 100, instantOf)
+  const c = new WindowCollector(0, 100)
   const a = '{"t":5,"id":"a"}'
   const b = '{"t":5,"id":"b"}' // same instant and length as a: told apart by the bytes
   const p1 = page([a, b, '{"t":7,"id":"Ё"}'])
   const p2 = page(['{"t":7,"id":"Ё"}', a, '{"t":5,"id":"c"}', b, '{"t":5, "id":"a"}'])
-  t.equal(c.add(p1.items, p1.texts), 3)
-  t.equal(c.add(p2.items, p2.texts), 2, 'the repeats of the first page are no news; c and the respaced a are')
+  t.equal(c.add(p1), 3)
+  t.equal(c.add(p2), 2, 'the repeats of the first page are no news; c and the respaced a are')
   t.equal(c.size, 5)
   const { records, repeats } = c.finish()
   t.equal(repeats, 4, 'three by their bytes, one canonically (a with other spacing)')
@@ -126,10 +133,10 @@ t.test('collector on page bytes: repeats found by (instant, exact bytes), whatev
 })
 
 t.test('collector on page bytes: U+FFFD as bytes is counted (not escaped), line breaks re-encode, the length bound counts characters', async (t) => {
-  const c = new WindowCollector(0, 100, instantOf)
+  const c = new WindowCollector(0, 100)
   const p = page(['{"t":1,"s":"a\uFFFDb"}', '{"t":2,"s":"\\ufffd"}', '{\n "t":3,\r\n "s":"x"\n}', '{"t":3,"s":"x"}', `{"t":4,"s":"${'Ж'.repeat(MAX_RECORD_CHARS - 20)}"}`])
   t.ok(p.texts.spans[4].end - p.texts.spans[4].start > MAX_RECORD_CHARS, 'the long record is over the bound in bytes')
-  c.add(p.items, p.texts)
+  c.add(p)
   const { records, repeats, rejected, anomalies } = c.finish()
   t.same(Object.fromEntries(anomalies), { 'replacement-character': 1, reencoded: 1 }, 'only the raw U+FFFD; the pretty-printed record re-encoded')
   t.equal(repeats, 1, 'the compacted record and the same one sent compact are one')
@@ -142,9 +149,8 @@ t.test('collector on page bytes: a body that was not UTF-8 is the text it decode
   const raw = Buffer.concat([Buffer.from('{"events":[{"t":1,"s":"a'), Buffer.from([0xff]), Buffer.from('b"},{"t":2}]}')])
   const text = raw.toString('utf8')
   const body = Buffer.from(text, 'utf8') // what the client hands the descriptor for such a body
-  const items = (JSON.parse(text) as { events: unknown[] }).events
-  const c = new WindowCollector(0, 100, instantOf)
-  c.add(items, sliced(body, 'events', items.length))
+  const c = new WindowCollector(0, 100)
+  c.add(bytesOf(body))
   const { records, anomalies } = c.finish()
   t.same(records.map(recordText), ['{"t":1,"s":"a\uFFFDb"}', '{"t":2}'])
   t.same(Object.fromEntries(anomalies), { 'replacement-character': 1 })

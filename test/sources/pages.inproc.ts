@@ -3,7 +3,7 @@
 // token only), a repeated token, a run of empty pages, or paging without end. Fetches nothing beyond its end.
 import t from 'tap'
 import { Y360Error } from '../../src/errors.js'
-import type { Page } from '../../src/sources/descriptor.js'
+import { parsedRecords, type Page, type PageRecords } from '../../src/sources/descriptor.js'
 import { eachPage, pageLoop, type PageLoopOptions } from '../../src/sources/pages.js'
 
 type Script = (token: string | undefined, call: number) => Page
@@ -19,7 +19,7 @@ async function drive(script: Script, o: Partial<PageLoopOptions> = {}): Promise<
   return { end, asked, got }
 }
 
-const recs = (n: number): unknown[] => Array.from({ length: n }, (_, i) => ({ i }))
+const recs = (n: number): PageRecords => parsedRecords(Array.from({ length: n }, (_, i) => ({ i })), () => undefined)
 /** Pages of `sizes`, tokens p1, p2…, the last without a token. */
 const pagesOf = (...sizes: number[]): Script => (_token, call) => ({ records: recs(sizes[call - 1]), next: call < sizes.length ? `p${call}` : null })
 
@@ -34,7 +34,7 @@ t.test('page loop: how each kind of paging ends', async (t) => {
     { name: 'an empty page with a token mid-result is followed', script: pagesOf(3, 0, 2), want: { end: { reason: 'end', pages: 3, received: 5, emptyRun: 0 }, asked: [undefined, 'p1', 'p2'], got: [3, 0, 2] } },
     { name: 'the budget', script: pagesOf(3, 3, 3, 3), o: { budget: 2 }, want: { end: { reason: 'budget', pages: 2, received: 6, emptyRun: 0 }, asked: [undefined, 'p1'], got: [3, 3] } },
     { name: 'a whole budget without a record', script: pagesOf(0, 0, 0, 3), o: { budget: 2 }, want: { end: { reason: 'empty-run', pages: 2, received: 0, emptyRun: 2 }, asked: [undefined, 'p1'], got: [0, 0] } },
-    { name: 'empty pages with fresh tokens, forever', script: (_t, call) => ({ records: [], next: `e${call}` }), o: { emptyRunLimit: 4 }, want: { end: { reason: 'empty-run', pages: 4, received: 0, emptyRun: 4 }, asked: [undefined, 'e1', 'e2', 'e3'], got: [0, 0, 0, 0] } },
+    { name: 'empty pages with fresh tokens, forever', script: (_t, call) => ({ records: recs(0), next: `e${call}` }), o: { emptyRunLimit: 4 }, want: { end: { reason: 'empty-run', pages: 4, received: 0, emptyRun: 4 }, asked: [undefined, 'e1', 'e2', 'e3'], got: [0, 0, 0, 0] } },
     { name: 'the same token again', script: (_t, call) => ({ records: recs(2), next: call === 1 ? 'A' : 'A' }), want: { end: { reason: 'repeated-token', pages: 2, received: 4, emptyRun: 0 }, asked: [undefined, 'A'], got: [2, 2] } },
     { name: 'an older token again', script: (_t, call) => ({ records: recs(1), next: ['A', 'B', 'A'][call - 1] }), want: { end: { reason: 'repeated-token', pages: 3, received: 3, emptyRun: 0 }, asked: [undefined, 'A', 'B'], got: [1, 1, 1] } },
     { name: 'the depth cap: a 400 on a deep token', script: refuseDeep, want: { end: { reason: 'depth-cap', pages: 2, received: 6, emptyRun: 0 }, asked: [undefined, 'p1', 'p2'], got: [3, 3] } },
