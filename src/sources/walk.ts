@@ -51,8 +51,10 @@ const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
 /** Index just past the string starting at `i` (a '"'): raw control characters and unknown escapes are not JSON. */
 function endOfString(b: Buffer, i: number): number {
   sawEscape = false
-  for (let j = i + 1; j < b.length; j++) {
+  const n = b.length
+  for (let j = i + 1; j < n; j++) {
     const c = b[j]
+    if (c > 0x5c || (c > 0x22 && c < 0x5c) || c === 0x20 || c === 0x21) continue // most bytes: neither '"', '\\' nor a control
     if (c === 0x22) return j + 1
     if (c === 0x5c) {
       sawEscape = true
@@ -130,94 +132,95 @@ interface ValueInfo {
   stamp: string | undefined
 }
 
-/** Containers open in `walkValue` (kind, and whether an object lies along the path): kept between calls. */
-const kinds: number[] = []
-const along: boolean[] = []
+/**
+ * Containers open in `walkValue`, innermost last: OBJECT or ARRAY, plus ALONG for an object that lies along the path.
+ * Kept between calls (grown, never shrunk: a record nested 5,000 deep costs an array of 5,000 numbers).
+ */
+const open: number[] = []
+const ALONG = 4
+
+/** The role of the value after the key `readKey` read last. */
+let keyRole = OFF
+
+/** Reads `"key" :` at `i` in the object open at `level` (the record itself: 0); returns its value's index, sets `keyRole`. */
+function readKey(b: Buffer, i: number, path: readonly PathKey[], level: number): number {
+  if (b[i] !== 0x22) throw NOT_JSON
+  const s = i
+  i = endOfString(b, i)
+  keyRole = (open[level] & ALONG) !== 0 && level < path.length && isKey(b, s, i, path[level], sawEscape) ? (level === path.length - 1 ? LEAF : NODE) : OFF
+  if (b[i] !== 0x3a) {
+    i = skip(b, i)
+    if (b[i] !== 0x3a) throw NOT_JSON
+  }
+  i++
+  const c = b[i]
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 ? skip(b, i) : i
+}
 
 /**
  * Walks the value at `i` (no whitespace before it); returns the index just past it, and fills `info` (the path's
- * leaf, when `path` has keys). Explicit stacks: no recursion.
+ * leaf, when `path` has keys). Explicit stack: no recursion.
  */
 function walkValue(b: Buffer, i: number, path: readonly PathKey[], info: ValueInfo): number {
-  kinds.length = 0
-  along.length = 0
   sawBreak = false
+  let sp = 0 // containers open
   let depth = 0
   let stamp: string | undefined
   let role = path.length > 0 ? NODE : OFF
   for (;;) {
     // One value at i.
     const c = b[i]
-    let close = true
-    if (c === 0x7b || c === 0x5b) {
-      const isObj = c === 0x7b
-      kinds.push(isObj ? OBJECT : ARRAY)
-      along.push(isObj && role === NODE)
-      if (kinds.length > depth) depth = kinds.length
-      i = skip(b, i + 1)
-      if (b[i] === (isObj ? 0x7d : 0x5d)) {
-        i++
-        kinds.pop()
-        along.pop()
-      } else if (isObj) {
-        i = readKey(b, i, path)
-        role = keyRole
-        if (role !== OFF) stamp = undefined // a later occurrence of a key along the path replaces the earlier one
-        close = false
-      } else {
-        role = OFF
-        close = false
-      }
-    } else if (c === 0x22) {
+    if (c === 0x22) {
       const s = i
       i = endOfString(b, i)
       if (role === LEAF) stamp = stringText(b, s, i, sawEscape)
+    } else if (c === 0x7b || c === 0x5b) {
+      const isObj = c === 0x7b
+      open[sp++] = isObj ? (role === NODE ? OBJECT | ALONG : OBJECT) : ARRAY
+      if (sp > depth) depth = sp
+      i = skip(b, i + 1)
+      if (b[i] === (isObj ? 0x7d : 0x5d)) {
+        i++
+        sp--
+      } else {
+        if (isObj) {
+          i = readKey(b, i, path, sp - 1)
+          role = keyRole
+          if (role !== OFF) stamp = undefined // a later occurrence of a key along the path replaces the earlier one
+        } else role = OFF
+        continue
+      }
     } else if (c === 0x74) i = endOfWord(b, i, TRUE)
     else if (c === 0x66) i = endOfWord(b, i, FALSE)
     else if (c === 0x6e) i = endOfWord(b, i, NULL)
     else i = endOfNumber(b, i)
     // Past a value: close what it ends, step to the next one.
-    while (close) {
-      if (kinds.length === 0) {
+    for (;;) {
+      if (sp === 0) {
         info.depth = depth
         info.breaks = sawBreak
         info.stamp = stamp
         return i
       }
-      i = skip(b, i)
-      const top = kinds[kinds.length - 1]
-      const d = b[i]
+      let d = b[i]
+      if (d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) d = b[(i = skip(b, i))]
+      const top = open[sp - 1] & ~ALONG
       if (d === 0x2c) {
-        i = skip(b, i + 1)
+        i++
+        const e = b[i]
+        if (e === 0x20 || e === 0x0a || e === 0x0d || e === 0x09) i = skip(b, i)
         if (top === OBJECT) {
-          i = readKey(b, i, path)
+          i = readKey(b, i, path, sp - 1)
           role = keyRole
           if (role !== OFF) stamp = undefined
         } else role = OFF
-        close = false
-      } else if (d === (top === OBJECT ? 0x7d : 0x5d)) {
-        i++
-        kinds.pop()
-        along.pop()
-      } else throw NOT_JSON
+        break
+      }
+      if (d !== (top === OBJECT ? 0x7d : 0x5d)) throw NOT_JSON
+      i++
+      sp--
     }
   }
-}
-
-/** The role of the value after the key `readKey` read last. */
-let keyRole = OFF
-
-/** Reads `"key" :` at `i` in the innermost open object; returns the index of its value and sets `keyRole`. */
-function readKey(b: Buffer, i: number, path: readonly PathKey[]): number {
-  if (b[i] !== 0x22) throw NOT_JSON
-  const s = i
-  i = endOfString(b, i)
-  const level = kinds.length - 1 // the record itself is level 0
-  keyRole = OFF
-  if (along[level] && level < path.length && isKey(b, s, i, path[level], sawEscape)) keyRole = level === path.length - 1 ? LEAF : NODE
-  i = skip(b, i)
-  if (b[i] !== 0x3a) throw NOT_JSON
-  return skip(b, i + 1)
 }
 
 /** The records of the array at `i` (a '['), and the index just past it. */
