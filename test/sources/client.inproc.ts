@@ -224,3 +224,33 @@ t.test('an abort during a backoff ends the request with the signal\'s reason', a
   await t.rejects(c.getPage(mail, pageUrl(emu, mail), new Limiters({ maxRps: 0 }).for(emu.url), ac.signal), reason)
   t.equal(emu.stats().requests, 1, 'no request after the abort')
 })
+
+t.test('pages read by the walk: records kept as bytes, timestamps read from them, invalid JSON and non-pages retried as JSON.parse judges them', async (t) => {
+  const recs = ['{"d\\u0061te":"2025-09-10T11:00:00.000Z","n":12345678901234567890}', '[1]', '{"date":5}', '{"date":"2025-09-10T10:00:00Z","date":"2025-09-10T09:00:00Z","s":"Ж\\n"}']
+  const good = `{"nextPageToken":"t1", "events" : [${recs.join(' , ')}] }\n`
+  const bodies = [
+    `{"events":[{"date":"2025-09-10T11:00:00Z","n":01}],"nextPageToken":"x"}`, // a leading zero: not JSON
+    '{"events":{"date":"2025-09-10T11:00:00Z"}}', // JSON, but no page
+    `{"events":[],"nextPageToken":"x"},`, // trailing garbage
+    good,
+  ]
+  const server = await localServer(t, (_req, res, n) => {
+    res.setHeader('content-type', 'application/json')
+    res.end(bodies[Math.min(n, bodies.length) - 1])
+  })
+  const url = `${server.url}/security/v1/org/1/audit_log/mail`
+  const logged: string[] = []
+  const c = new ApiClient({ token: TOKEN, retries: 5, retryBaseMs: 1, retryMaxMs: 1, maxWaitMs: 1000, timeoutMs: 5000, connectTimeoutMs: 2000, log: pino({ level: 'warn' }, { write: (s: string) => logged.push((JSON.parse(s) as { msg: string }).msg) }), sleep: async () => {} })
+  t.teardown(() => c.close())
+  const page = await c.getPage(mail, url, new Limiters({ maxRps: 0 }).for(url))
+  t.same(logged, [`mail: invalid JSON in a ${Buffer.byteLength(bodies[0])}-byte response; retrying`, 'mail: a response that is not a page of mail; retrying', `mail: invalid JSON in a ${Buffer.byteLength(bodies[2])}-byte response; retrying`])
+  t.equal(page.next, 't1')
+  const r = page.records
+  const texts = r.texts
+  t.ok(texts !== undefined, 'the records are bytes of the body')
+  t.same(Array.from({ length: r.length }, (_, i) => (texts === undefined ? undefined : texts.body.toString('utf8', texts.spans[i].start, texts.spans[i].end))), recs, 'each record exactly as sent')
+  t.same(Array.from({ length: r.length }, (_, i) => r.isObject(i)), [true, false, true, true])
+  t.same(Array.from({ length: r.length }, (_, i) => r.instant(i)), [Date.UTC(2025, 8, 10, 11) * 1000, undefined, undefined, Date.UTC(2025, 8, 10, 9) * 1000], 'an escaped key, no object, no string, the last of a duplicated key')
+  t.same(r.item(3), { date: '2025-09-10T09:00:00Z', s: 'Ж\n' }, 'a record parsed when asked')
+  t.equal(server.requests(), 4)
+})
