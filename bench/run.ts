@@ -131,12 +131,13 @@ async function sparse(startupMs: number): Promise<void> {
 }
 
 /** 0 ms: ours against the trivial client on the same emulator, runs alternating; one source, then two in parallel. */
-async function hotPath(n: number): Promise<void> {
+async function hotPath(n: number, startupMs: number): Promise<void> {
   for (const two of [false, true]) {
     log(`0 ms: ${n} mail${two ? ` + ${n} disk` : ''}, ours vs the trivial client`)
     const emu = await startEmu({ mail: n, disk: two ? n : 0, days: 30 })
     try {
       const ours: number[] = []
+      const steady: number[] = [] // the same runs, their start-up (measured apart) left out: the trivial client's is too
       const ceiling: number[] = []
       const pages: number[] = []
       // One pass not counted: the emulator renders each record once and keeps its text (src/emulator/README.md), so
@@ -145,13 +146,14 @@ async function hotPath(n: number): Promise<void> {
       for (let i = 0; i < RUNS; i++) {
         const r = await firstRun(emu, { disk: two, extra: ['--lookback', '31d'] })
         ours.push(r.records / (r.ms / 1000))
+        steady.push(r.records / (Math.max(1, r.ms - startupMs) / 1000))
         pages.push(r.pages)
         const c = await trivialClient(emu, two ? ['mail', 'disk'] : ['mail'])
         ceiling.push(c.records / (c.ms / 1000))
         log(`  run ${i + 1}: ours ${Math.round(ours[i])}/s, trivial client ${Math.round(ceiling[i])}/s`)
       }
       const share = median(ours) / median(ceiling)
-      rows.push([`0 ms, ${two ? 'two sources in parallel' : 'one source'} (${n / 1000}k${two ? ` + ${n / 1000}k` : ''}): rate vs the trivial paging client`, `${Math.round(median(ours)).toLocaleString('en')}/s vs ${Math.round(median(ceiling)).toLocaleString('en')}/s (${(share * 100).toFixed(0)}%)`, '≥ 60%', yes(share >= 0.6)])
+      rows.push([`0 ms, ${two ? 'two sources in parallel' : 'one source'} (${n / 1000}k${two ? ` + ${n / 1000}k` : ''}): rate vs the trivial paging client`, `${Math.round(median(ours)).toLocaleString('en')}/s vs ${Math.round(median(ceiling)).toLocaleString('en')}/s (${(share * 100).toFixed(0)}%; without its start-up of ${startupMs.toFixed(0)} ms, as the trivial client is timed: ${((median(steady) / median(ceiling)) * 100).toFixed(0)}%)`, '≥ 60%', yes(share >= 0.6)])
       const min = minimalPages(n, ...(two ? [n] : []))
       const p = median(pages)
       rows.push([`requests, dense first run (${n / 1000}k${two ? ` + ${n / 1000}k` : ''} over 30 days, bursts)`, `${p} (${ratio(p / min)} of ${min})`, `≤ ${Math.floor(1.1 * min + 10)}`, yes(p <= 1.1 * min + 10)])
@@ -303,9 +305,9 @@ async function main(): Promise<void> {
   const t0 = performance.now()
   if (runs('startup')) startup()
   // The latency bound needs the start-up to the first request.
-  const startupMs = runs('startup') || runs('sparse') ? await firstRequest() : 0
+  const startupMs = runs('startup') || runs('sparse') || runs('hot') ? await firstRequest() : 0
   if (runs('sparse')) await sparse(startupMs)
-  if (runs('hot')) await hotPath(100_000)
+  if (runs('hot')) await hotPath(100_000, startupMs)
   if (runs('memory')) await memoryRows()
   if (runs('429')) await rateLimited(20)
   const flags = args.quick ? ' -- --quick' : args.full ? ' -- --full' : ''
