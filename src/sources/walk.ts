@@ -141,20 +141,28 @@ const ALONG = 4
 
 /** The role of the value after the key `readKey` read last. */
 let keyRole = OFF
+/** The text of the path's leaf in the value `walkValue` walks (its last occurrence). */
+let leaf: string | undefined
 
-/** Reads `"key" :` at `i` in the object open at `level` (the record itself: 0); returns its value's index, sets `keyRole`. */
+/** `i`, or the index past the whitespace at `i`. */
+function past(b: Buffer, i: number): number {
+  const c = b[i]
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 ? skip(b, i) : i
+}
+
+/**
+ * Reads `"key" :` at `i` in the object open at `level` (the record itself: 0); returns its value's index and sets
+ * `keyRole`. A key along the path forgets the leaf read so far: a later occurrence replaces the earlier one.
+ */
 function readKey(b: Buffer, i: number, path: readonly PathKey[], level: number): number {
   if (b[i] !== 0x22) throw NOT_JSON
   const s = i
   i = endOfString(b, i)
   keyRole = (open[level] & ALONG) !== 0 && level < path.length && isKey(b, s, i, path[level], sawEscape) ? (level === path.length - 1 ? LEAF : NODE) : OFF
-  if (b[i] !== 0x3a) {
-    i = skip(b, i)
-    if (b[i] !== 0x3a) throw NOT_JSON
-  }
-  i++
-  const c = b[i]
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 ? skip(b, i) : i
+  if (keyRole !== OFF) leaf = undefined
+  i = past(b, i)
+  if (b[i] !== 0x3a) throw NOT_JSON
+  return past(b, i + 1)
 }
 
 /**
@@ -163,9 +171,9 @@ function readKey(b: Buffer, i: number, path: readonly PathKey[], level: number):
  */
 function walkValue(b: Buffer, i: number, path: readonly PathKey[], info: ValueInfo): number {
   sawBreak = false
+  leaf = undefined
   let sp = 0 // containers open
   let depth = 0
-  let stamp: string | undefined
   let role = path.length > 0 ? NODE : OFF
   for (;;) {
     // One value at i.
@@ -173,7 +181,7 @@ function walkValue(b: Buffer, i: number, path: readonly PathKey[], info: ValueIn
     if (c === 0x22) {
       const s = i
       i = endOfString(b, i)
-      if (role === LEAF) stamp = stringText(b, s, i, sawEscape)
+      if (role === LEAF) leaf = stringText(b, s, i, sawEscape)
     } else if (c === 0x7b || c === 0x5b) {
       const isObj = c === 0x7b
       open[sp++] = isObj ? (role === NODE ? OBJECT | ALONG : OBJECT) : ARRAY
@@ -183,11 +191,8 @@ function walkValue(b: Buffer, i: number, path: readonly PathKey[], info: ValueIn
         i++
         sp--
       } else {
-        if (isObj) {
-          i = readKey(b, i, path, sp - 1)
-          role = keyRole
-          if (role !== OFF) stamp = undefined // a later occurrence of a key along the path replaces the earlier one
-        } else role = OFF
+        if (isObj) i = readKey(b, i, path, sp - 1)
+        role = isObj ? keyRole : OFF
         continue
       }
     } else if (c === 0x74) i = endOfWord(b, i, TRUE)
@@ -199,24 +204,19 @@ function walkValue(b: Buffer, i: number, path: readonly PathKey[], info: ValueIn
       if (sp === 0) {
         info.depth = depth
         info.breaks = sawBreak
-        info.stamp = stamp
+        info.stamp = leaf
         return i
       }
-      let d = b[i]
-      if (d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) d = b[(i = skip(b, i))]
-      const top = open[sp - 1] & ~ALONG
+      i = past(b, i)
+      const d = b[i]
+      const isObj = (open[sp - 1] & ~ALONG) === OBJECT
       if (d === 0x2c) {
-        i++
-        const e = b[i]
-        if (e === 0x20 || e === 0x0a || e === 0x0d || e === 0x09) i = skip(b, i)
-        if (top === OBJECT) {
-          i = readKey(b, i, path, sp - 1)
-          role = keyRole
-          if (role !== OFF) stamp = undefined
-        } else role = OFF
+        i = past(b, i + 1)
+        if (isObj) i = readKey(b, i, path, sp - 1)
+        role = isObj ? keyRole : OFF
         break
       }
-      if (d !== (top === OBJECT ? 0x7d : 0x5d)) throw NOT_JSON
+      if (d !== (isObj ? 0x7d : 0x5d)) throw NOT_JSON
       i++
       sp--
     }
