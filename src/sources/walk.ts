@@ -134,9 +134,10 @@ interface ValueInfo {
 
 /**
  * Containers open in `walkValue`, innermost last: OBJECT or ARRAY, plus ALONG for an object that lies along the path.
- * Kept between calls (grown, never shrunk: a record nested 5,000 deep costs an array of 5,000 numbers).
+ * A byte each, outside V8's heap, kept between calls and grown by doubling: at most a byte per byte of the body (a
+ * hostile body of 32 MiB of '[' costs 32 MiB here, where an array of numbers would take 8 bytes a level of the heap).
  */
-const open: number[] = []
+let open = new Uint8Array(1024)
 const ALONG = 4
 
 /** The role of the value after the key `readKey` read last. */
@@ -184,6 +185,11 @@ function walkValue(b: Buffer, i: number, path: readonly PathKey[], info: ValueIn
       if (role === LEAF) leaf = stringText(b, s, i, sawEscape)
     } else if (c === 0x7b || c === 0x5b) {
       const isObj = c === 0x7b
+      if (sp === open.length) {
+        const grown = new Uint8Array(2 * sp)
+        grown.set(open)
+        open = grown
+      }
       open[sp++] = isObj ? (role === NODE ? OBJECT | ALONG : OBJECT) : ARRAY
       if (sp > depth) depth = sp
       i = skip(b, i + 1)

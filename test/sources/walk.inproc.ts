@@ -53,10 +53,13 @@ t.test('bodies that hold no such array', async (t) => {
   t.equal(recordSpans('{"events":{"a":1}}', 'events'), undefined)
 })
 
-t.test('a record 5,000 deep is sliced without recursion', async (t) => {
-  const deep = `{"date":"2025-01-01T00:00:00Z","deep":${'['.repeat(5000)}${']'.repeat(5000)}}`
-  const spans = recordSpans(`{"events":[${deep},{"a":1}]}`, 'events')
-  t.same(spans?.map((s) => [s.text.length, s.depth]), [[deep.length, 5001], [7, 1]])
+t.test('records 5,000 and 300,000 deep are walked without recursion (the stack of open containers grows)', async (t) => {
+  for (const n of [5000, 300_000]) {
+    const deep = `{"date":"2025-01-01T00:00:00Z","deep":${'['.repeat(n)}{"date":"inner"}${']'.repeat(n)}}`
+    const spans = recordSpans(`{"events":[${deep},{"a":1}]}`, 'events', ['date'])
+    t.same(spans?.map((s) => [s.text.length, s.depth, s.stamp]), [[deep.length, n + 2, '2025-01-01T00:00:00Z'], [7, 1, undefined]], `${n} deep`)
+  }
+  t.equal(recordSpans(`{"events":[${'['.repeat(300_000)}${']'.repeat(299_999)}]}`, 'events'), undefined, 'one bracket short: not JSON')
 })
 
 t.test('spans are byte offsets: Cyrillic and emoji before and inside a record; line breaks between tokens are flagged', async (t) => {
