@@ -11,9 +11,7 @@
  */
 import { dayBounds, dayFile, listArchive, type ArchiveId } from '../archive/layout.js'
 import { lineInstant, linesForward } from '../archive/lines.js'
-import type { SourceConfig } from '../config.js'
-import type { Logger } from '../log.js'
-import type { InstantOf, SourceStats } from '../messages.js'
+import type { InstantOf } from '../messages.js'
 import type { Scrub } from '../secrets.js'
 import { MergingFileSink } from '../sinks/merge.js'
 import { ENDPOINTS } from '../sources/index.js'

@@ -6,10 +6,10 @@
  * future or before the API's retention (rejected), records too deep (kept) or too large (rejected). Drops records of
  * neighbouring windows (they are theirs) and repeats (counted). No I/O, no clock.
  */
-import { isObject, recordKey, recordText, textRecord, type AnomalyKind, type AuditRecord, type InstantOf, type Rejected } from '../messages.js'
+import { recordKey, recordText, textRecord, type AnomalyKind, type AuditRecord, type Rejected } from '../messages.js'
 import type { Micros } from '../time.js'
 import type { PageRecords } from './descriptor.js'
-import { REPLACEMENT, oneLine, spanText, type Span } from './spans.js'
+import { REPLACEMENT, oneLine, spanText } from './spans.js'
 
 function compareKeys(a: AuditRecord, b: AuditRecord): number {
   const ka = recordKey(a)
@@ -105,6 +105,12 @@ function holdsReplacement(r: AuditRecord): boolean {
   return r.buf.subarray(r.start, r.end).indexOf(REPLACEMENT) >= 0
 }
 
+/** The text of record `i` as the API sent it, when the page has it. */
+function sentText(page: PageRecords, i: number): string | undefined {
+  const span = page.texts?.spans[i]
+  return page.texts === undefined || span === undefined ? undefined : spanText(page.texts.body, span)
+}
+
 /** Gathers the records of [lo, hi) page by page; `finish()` orders and dedupes them. */
 export class WindowCollector {
   // Repeats from offset shifts are the same text again: caught here by (instant, exact text); `ordered` then compares
@@ -190,15 +196,13 @@ export class WindowCollector {
   /** Record `i` of `page`; true when it was not seen before in this pass. */
   #take(page: PageRecords, i: number): boolean {
     const texts = page.texts
-    const span = texts?.spans[i]
-    const sent = (): string | undefined => (texts === undefined || span === undefined ? undefined : spanText(texts.body, span))
     if (!page.isObject(i)) {
-      this.#reject('not a JSON object', page.item(i), sent())
+      this.#reject('not a JSON object', page.item(i), sentText(page, i))
       return true
     }
     const us = page.instant(i)
     if (us === undefined) {
-      this.#reject('no valid timestamp', page.item(i), sent())
+      this.#reject('no valid timestamp', page.item(i), sentText(page, i))
       return true
     }
     const inside = us >= this.lo && us < this.hi
@@ -223,10 +227,9 @@ export class WindowCollector {
       else this.#neighbours++
       return false
     }
-    const item = (): Record<string, unknown> => page.item(i) as Record<string, unknown>
-    if (line !== undefined) return this.#outsider(us, item, line, reencoded)
+    if (line !== undefined) return this.#outsider(us, page, i, line, reencoded)
     if (reencoded) this.#countAt('reencoded', us)
-    return this.#keep(rec, item, span, reencoded || texts?.replacement === true)
+    return this.#keep(rec, page, i, reencoded || texts?.replacement === true)
   }
 
   /** Whether a record of the same instant and the same text was seen inside the window already. */
@@ -256,7 +259,7 @@ export class WindowCollector {
   }
 
   /** A record outside [lo, hi): outside the asked bounds it is counted; stamped in the future or ancient, rejected. */
-  #outsider(us: Micros, item: () => Record<string, unknown>, line: string, reencoded: boolean): boolean {
+  #outsider(us: Micros, page: PageRecords, i: number, line: string, reencoded: boolean): boolean {
     if (this.#edge.size < EDGE_TEXTS) this.#edge.add(line)
     const c = this.checks
     if (us === c.asked?.after) this.#atAfter = true
@@ -272,13 +275,13 @@ export class WindowCollector {
       this.#onceAdded.push(line)
       if (reencoded) this.#count('reencoded')
       this.#count(future ? 'future-record' : 'ancient-record')
-      this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", item(), line)
+      this.#reject(future ? 'stamped after now + --max-skew' : "stamped before the API's retention", page.item(i), line)
     } else this.#neighbours++
     return true
   }
 
-  /** A record inside the window, not seen before (`item` parses it); `suspect`: its bytes may hold U+FFFD (else they cannot). */
-  #keep(rec: Seen, item: () => Record<string, unknown>, span: Span | undefined, suspect: boolean): boolean {
+  /** Record `i` of `page` inside the window, not seen before; `suspect`: its bytes may hold U+FFFD (else they cannot). */
+  #keep(rec: Seen, page: PageRecords, i: number, suspect: boolean): boolean {
     const c = this.checks
     const us = rec.us
     // Characters (UTF-16 units) are never more than the UTF-8 bytes: only a record of more bytes is decoded to count them.
@@ -286,13 +289,13 @@ export class WindowCollector {
       const line = recordText(rec)
       if (line.length > MAX_RECORD_CHARS) {
         this.#countAt('large-record', us)
-        this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, item(), line, us)
+        this.#reject(`longer than ${MAX_RECORD_CHARS} characters`, page.item(i), line, us)
         rec.dropped = true
         this.#remember(rec)
         return true
       }
     }
-    const failed = c.mismatch?.(item())
+    const failed = c.mismatch?.(page.item(i) as Record<string, unknown>)
     if (failed !== undefined) {
       this.#countAt(`filter-ignored:${failed}` as AnomalyKind, us)
       this.#filteredUs.push(us)
@@ -300,7 +303,7 @@ export class WindowCollector {
       this.#remember(rec)
       return true
     }
-    if ((span?.depth ?? 0) > MAX_DEPTH) this.#countAt('deep-record', us)
+    if ((page.texts?.spans[i]?.depth ?? 0) > MAX_DEPTH) this.#countAt('deep-record', us)
     if (suspect && holdsReplacement(rec)) this.#countAt('replacement-character', us)
     if (this.#oldest === undefined || us < this.#oldest) {
       this.#oldest = us

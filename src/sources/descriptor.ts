@@ -1,7 +1,7 @@
 /** Endpoint descriptors: everything that differs between the three audit-log endpoints, as data. */
 import { isObject, type InstantOf } from '../messages.js'
 import { parseInstant, type Micros } from '../time.js'
-import { REPLACEMENT, spanText, type Span, type Texts } from './spans.js'
+import { REPLACEMENT, spanText, type Texts } from './spans.js'
 import type { WalkedRecord } from './walk.js'
 
 import { SOURCES, type SourceName } from './catalog.js'

@@ -10,11 +10,9 @@
  * Limit: the probe sees only the range's newest page, so a type whose records all lie older than it goes unnoticed.
  */
 import { Y360Error } from '../errors.js'
-import type { SourceStats } from '../messages.js'
 import { show, type Micros } from '../time.js'
-import type { ApiClient } from './client.js'
 import { requestBounds } from './collect.js'
-import type { EndpointDescriptor, Filters, Page, PageRecords, PageRequest } from './descriptor.js'
+import type { EndpointDescriptor, Page, PageRecords, PageRequest } from './descriptor.js'
 import { spanText } from './spans.js'
 import type { WindowedSourceOptions } from './windowed.js'
 
