@@ -68,3 +68,24 @@ t.test('createLogger: the token is scrubbed from the file and stderr whatever pa
   t.notMatch(err, /debug only/, 'stderr at info')
   t.ok(existsSync(join(dir, 'f.log')))
 })
+
+t.test('createLogger: a line no destination takes is not built (its fields are never read); with a log file, debug lines are', async (t) => {
+  const dir = t.testdir()
+  let reads = 0
+  const fields = { get window(): string { reads++; return 'w' } }
+  let err = ''
+  const stderr = { write: (s: string) => (err += s) } as unknown as NodeJS.WritableStream
+  const quiet = await createLogger({ level: 'warn', pretty: false, secrets: [], stderr })
+  quiet.log.debug(fields, 'per-window line')
+  quiet.log.info(fields, 'info line')
+  quiet.log.warn(fields, 'a warning')
+  await quiet.close()
+  t.equal(reads, 1, 'only the warning was built')
+  t.match(err, /"level":"warn",.*"window":"w".*"msg":"a warning"/)
+  t.notMatch(err, /per-window|info line/)
+  const filed = await createLogger({ level: 'warn', pretty: false, file: { path: join(dir, 'f.log'), maxBytes: 1 << 20, keep: 5 }, secrets: [], stderr })
+  filed.log.debug(fields, 'per-window line')
+  await filed.close()
+  t.equal(reads, 2, 'the file takes debug lines: built')
+  t.match(readFileSync(join(dir, 'f.log'), 'utf8'), /"window":"w".*per-window line/)
+})
