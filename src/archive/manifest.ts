@@ -322,6 +322,8 @@ export interface SealRequest {
   key?: KeyObject
   /** Writes one entry line at the manifest's end (default: the whole buffer). A seam for crash tests: stop mid-append. */
   append?: (fh: FileHandle, line: Buffer) => Promise<void>
+  /** A day file's digest read back earlier in the run, if it is still valid (archive/early.ts); else it is hashed now. */
+  early?: (path: string) => Promise<FileDigest | undefined>
 }
 
 export interface SealResult {
@@ -379,7 +381,7 @@ export async function sealDays(req: SealRequest): Promise<SealResult> {
   const planned: Omit<SealEntry, 'v' | 'key' | 'sig' | 'seq' | 'prev'>[] = []
   const days = [...new Set(req.days)].sort()
   const paths = days.map((day) => dayFile(req.archive, day))
-  const digests = await settleLimited(paths, DIGESTS_AT_ONCE, (path) => digestFile(path, req.instantOf))
+  const digests = await settleLimited(paths, DIGESTS_AT_ONCE, async (path) => (await req.early?.(path)) ?? digestFile(path, req.instantOf))
   for (const [i, day] of days.entries()) {
     const path = paths[i]
     const r = digests[i]

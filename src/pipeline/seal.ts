@@ -8,7 +8,7 @@
 import { basename } from 'node:path'
 import type { KeyObject } from 'node:crypto'
 import { dayBounds, listArchive, type ArchiveId } from '../archive/layout.js'
-import { readChain, sealDays } from '../archive/manifest.js'
+import { readChain, sealDays, type FileDigest } from '../archive/manifest.js'
 import type { SourceConfig } from '../config.js'
 import type { Logger } from '../log.js'
 import type { SealStats, SourceStats } from '../messages.js'
@@ -45,6 +45,8 @@ export interface SealPolicy {
   key?: KeyObject
   now: () => number
   beforeSeal?: BeforeSeal
+  /** Digests of day files read back while the run fetched (archive/early.ts): taken when the file is unchanged since. */
+  early?: (path: string) => Promise<FileDigest | undefined>
 }
 
 /** Up to where (µs) the source's archive is known complete after this run. */
@@ -86,7 +88,7 @@ export async function sealSource(src: SourceConfig, archive: ArchiveId, stats: S
   }
   if (closed.length === 0 && touched.length === 0) return { head: chain.head ?? null, entries: chain.entries.length, sealed: [], resealed: [] }
   guard()
-  const r = await sealDays({ archive, days: [...closed, ...touched], instantOf: ENDPOINTS[src.name].timestamp, tool: policy.tool, now: policy.now, key: policy.key })
+  const r = await sealDays({ archive, days: [...closed, ...touched], instantOf: ENDPOINTS[src.name].timestamp, tool: policy.tool, now: policy.now, key: policy.key, early: policy.early })
   if (r.torn !== undefined) log.warn({ source: src.name, file: r.torn.path }, `${src.name}: torn last line of ${r.torn.path} (${r.torn.bytes} bytes, an interrupted seal) moved to ${r.torn.sidecar}`)
   return {
     head: r.head ?? null,

@@ -38,6 +38,7 @@ export class RotatingFileSink extends Writable {
   readonly #guard: () => void
   readonly #scrub: Scrub
   readonly #opening: ((day: string) => Promise<void>) | undefined
+  readonly #finished: ((path: string) => void) | undefined
   #fh: FileHandle | undefined
   #path = ''
   /** The open file's size: where the next write begins (the cut-back point if it fails). */
@@ -50,9 +51,10 @@ export class RotatingFileSink extends Writable {
 
   /**
    * `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub`
-   * cleans `.rejected` lines; `opening` is awaited before a day file is opened for writing (a sealed day is reopened).
+   * cleans `.rejected` lines; `opening` is awaited before a day file is opened for writing (a sealed day is reopened);
+   * `finished` is told of a day file this sink wrote, synced and closed to go on with a later day (an early digest).
    */
-  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s, opening?: (day: string) => Promise<void>) {
+  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s, opening?: (day: string) => Promise<void>, finished?: (path: string) => void) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = archive
     this.#source = source
@@ -60,6 +62,7 @@ export class RotatingFileSink extends Writable {
     this.#guard = guard
     this.#scrub = scrub
     this.#opening = opening
+    this.#finished = finished
   }
 
   override _write(chunk: SinkChunk, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -139,6 +142,7 @@ export class RotatingFileSink extends Writable {
       }
       await old.close()
       if (this.#empty) await rm(this.#path, { force: true })
+      else if (path !== undefined) this.#finished?.(this.#path)
     }
     this.#path = path ?? ''
     this.#empty = false

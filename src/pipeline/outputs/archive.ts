@@ -10,6 +10,7 @@ import { basename, join } from 'node:path'
 import { TEMP_NAME } from '../../atomic.js'
 import type { Config, SourceConfig } from '../../config.js'
 import { checkFilterMark, checkZoneMark } from '../../archive/marks.js'
+import { EarlyDigests } from '../../archive/early.js'
 import { dayFile, dayNamer, listArchive, type ArchiveId } from '../../archive/layout.js'
 import { loadSealKey, readChain, reopenDays } from '../../archive/manifest.js'
 import { Y360Error } from '../../errors.js'
@@ -43,6 +44,8 @@ export class ArchiveOutput implements Output {
   readonly #tool: string
   readonly #readOnly: boolean
   readonly #lazyReopen: boolean
+  /** Day files read back while the run fetches, for the seal (archive/early.ts); none under --no-seal. */
+  readonly #early: EarlyDigests | undefined
 
   /**
    * `beforeSeal`: the re-check run just before days are first sealed (src/pipeline/seal.ts); `tool` names the tool in
@@ -59,6 +62,7 @@ export class ArchiveOutput implements Output {
     this.#tool = opts.tool ?? 'y360-audit'
     this.#readOnly = opts.readOnly === true
     this.#lazyReopen = opts.lazyReopen === true
+    this.#early = cfg.seal ? new EarlyDigests() : undefined
     this.mode = cfg.since !== undefined ? 'backfill' : 'append'
   }
 
@@ -149,7 +153,8 @@ export class ArchiveOutput implements Output {
           const beforeRename: BeforeRename | undefined = this.#lazyReopen ? async (d) => { await opening(d.day); await hook?.(d) } : hook
           return { mode, sink: new MergingFileSink({ archive, source: src.name, instantOf: ep.timestamp, toleranceUs: overlapUs, log, stats, guard, scrub: this.#scrub, beforeRename }) }
         }
-        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub, opening) }
+        const early = this.#early
+        return { mode: 'append', sink: new RotatingFileSink(archive, src.name, stats, guard, this.#scrub, opening, early && ((path) => early.start(path, ep.timestamp))) }
       },
     }
   }
@@ -179,7 +184,8 @@ export class ArchiveOutput implements Output {
   /** The archive is the checkpoint (what the sinks synced is the position); seals each source's closed days, locks held. */
   async commit(clean: boolean, outcomes: readonly Outcome[]): Promise<void> {
     if (!clean && this.#cfg.seal) this.#log.info({}, 'no new day sealed: the run was interrupted; the next run seals the closed days (sealed days this run changed are resealed)')
-    const policy: SealPolicy = { zone: this.#cfg.timezone, settleMs: this.#cfg.sealSettleMs, tool: this.#tool, key: this.#sealKey, now: this.#now, beforeSeal: this.#beforeSeal }
+    const early = this.#early
+    const policy: SealPolicy = { zone: this.#cfg.timezone, settleMs: this.#cfg.sealSettleMs, tool: this.#tool, key: this.#sealKey, now: this.#now, beforeSeal: this.#beforeSeal, early: early && ((path) => early.digest(path)) }
     // The sources are sealed side by side (each its own archive, manifest and lock) and reported in their order.
     const sealing = this.#cfg.sources.flatMap((src) => {
       const stats = this.#stats.get(src.name)
