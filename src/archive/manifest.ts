@@ -320,7 +320,7 @@ export interface SealRequest {
   now: () => number
   /** Signs the new entries (Ed25519). */
   key?: KeyObject
-  /** Writes one entry line at the manifest's end (default: the whole buffer). A seam for crash tests: stop mid-append. */
+  /** Writes the new entry lines at the manifest's end, in one call (default: the whole buffer). A seam for crash tests: stop mid-append. */
   append?: (fh: FileHandle, line: Buffer) => Promise<void>
   /** A day file's digest read back earlier in the run, if it is still valid (archive/early.ts); else it is hashed now. */
   early?: (path: string) => Promise<FileDigest | undefined>
@@ -408,21 +408,27 @@ async function appendEntries(req: SealRequest, chain: Chain, planned: Omit<SealE
   } catch (err) {
     throw new Y360Error('SINK_WRITE', `cannot open the seal manifest ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
+  // The entries are chained first and written in one append (one round trip to the file system's threads instead of one
+  // an entry): a crash part-way leaves whole entries and a torn fragment either way, which readers ignore and the next
+  // seal moves aside.
+  const lines: string[] = []
+  let head = result.head
+  for (const p of planned) {
+    const line = entryLine({ ...p, seq: result.entries + lines.length, prev: head ?? null }, req.key)
+    lines.push(`${line}\n`)
+    head = sha256(line)
+  }
   try {
-    for (const p of planned) {
-      const seq = result.entries
-      const line = entryLine({ ...p, seq, prev: result.head ?? null }, req.key)
-      await append(fh, Buffer.from(`${line}\n`))
-      result.appended.push(JSON.parse(line) as SealEntry)
-      result.head = sha256(line)
-      result.entries++
-    }
+    await append(fh, Buffer.from(lines.join('')))
     await fh.sync()
   } catch (err) {
     throw new Y360Error('SINK_WRITE', `cannot append to the seal manifest ${path}: ${(err as Error).message}`, { path }, { cause: err })
   } finally {
     await fh.close()
   }
+  for (const line of lines) result.appended.push(JSON.parse(line) as SealEntry)
+  result.head = head
+  result.entries += lines.length
   if (created) await syncDir(req.archive.dir)
 }
 

@@ -21,17 +21,18 @@ const DAYS: Record<string, string> = {
   'mail_audit_2026-11-19.json': rec('2026-11-19T00:30:00.000Z', 4),
 }
 
-/** Seals the three days in a child that kills itself with SIGKILL after writing `cut` bytes of entry `at`. */
+/** Seals the three days in a child that kills itself with SIGKILL after writing `cut` bytes of entry `at` (0-based). */
 function sealAndDie(dir: string, at: number, cut: number): Promise<NodeJS.Signals | null> {
   const manifest = pathToFileURL(join(ROOT, 'dist/src/archive/manifest.js')).href
   const sources = pathToFileURL(join(ROOT, 'dist/src/sources/index.js')).href
   const script = `
     const { sealDays } = await import(${JSON.stringify(manifest)})
     const { ENDPOINTS } = await import(${JSON.stringify(sources)})
-    let n = 0
-    const append = async (fh, line) => {
-      if (n++ < ${at}) return void (await fh.write(line))
-      await fh.write(line.subarray(0, ${cut}))
+    // The entries come in one buffer, a line each: write the whole lines before entry ${at}, then ${cut} bytes of it.
+    const append = async (fh, lines) => {
+      let end = 0
+      for (let i = 0; i < ${at}; i++) end = lines.indexOf(0x0a, end) + 1
+      await fh.write(lines.subarray(0, end + ${cut}))
       process.kill(process.pid, 'SIGKILL')
       await new Promise(() => {}) // never returns: the signal ends the process here
     }
@@ -48,7 +49,7 @@ t.test('SIGKILL mid-append: verify accepts the manifest, the next seal repairs a
   const dir = t.testdir({ mail: { ...DAYS } })
   const mail = join(dir, 'mail')
   const archive: ArchiveId = { dir: mail, base: 'mail_audit', ext: 'json' }
-  t.equal(await sealAndDie(mail, 1, 40), 'SIGKILL', 'the child died by SIGKILL during its second append')
+  t.equal(await sealAndDie(mail, 1, 40), 'SIGKILL', 'the child died by SIGKILL while writing the second entry')
 
   const text = readFileSync(manifestFile(archive), 'utf8')
   const [whole, torn] = [text.slice(0, text.indexOf('\n') + 1), text.slice(text.indexOf('\n') + 1)]
