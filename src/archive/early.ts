@@ -5,7 +5,10 @@
  * the file is still the one that was read: the same device and inode, size, modification and change times (taken
  * before and after the read, which must agree too). Anything that writes the file afterwards (a late arrival
  * reopening the day, the re-check's merge replacing it, a repair cutting a torn tail) changes one of them, and the seal
- * then hashes the file again as it always did. The run holds the directory's lock throughout.
+ * then hashes the file again as it always did. The run holds the directory's lock throughout. What a seal attests is
+ * unchanged: the bytes on disk when they were read back; a change made before the seal's own read was attested as it
+ * was before, and one made after the early read is now caught by the identity check (a same-size rewrite within one
+ * tick of the file system's clock by another writer is the one change it would miss).
  */
 import { stat } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
@@ -40,7 +43,7 @@ export class EarlyDigests {
     return now !== undefined && identity(now) === early.identity ? early.digest : undefined
   }
 
-  /** Waits for the reads in flight (a run that seals nothing still lets them end before it exits). */
+  /** Waits for the reads in flight. */
   async settle(): Promise<void> {
     await Promise.all(this.#taken.values())
   }
