@@ -5,10 +5,10 @@
  * the file is still the one that was read: the same device and inode, size, modification and change times (taken
  * before and after the read, which must agree too). Anything that writes the file afterwards (a late arrival
  * reopening the day, the re-check's merge replacing it, a repair cutting a torn tail) changes one of them, and the seal
- * then hashes the file again as it always did. The run holds the directory's lock throughout. What a seal attests is
- * unchanged: the bytes on disk when they were read back; a change made before the seal's own read was attested as it
- * was before, and one made after the early read is now caught by the identity check (a same-size rewrite within one
- * tick of the file system's clock by another writer is the one change it would miss).
+ * then hashes the file again as it always did. The run holds the directory's lock throughout. A seal still attests
+ * the bytes on disk as read back after the tool's last write to them, now read when the day was finished rather than
+ * at the end of the run. The one change the identity check would miss is a rewrite of the same size, by another
+ * writer ignoring the lock, within one tick of the file system's clock.
  */
 import { stat } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
