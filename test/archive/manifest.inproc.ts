@@ -1,4 +1,4 @@
-// src/archive/manifest.ts: sealDays appends one synced entry per new or changed day (hash-chained, signed with a key),
+// src/archive/manifest.ts: sealDays appends one entry per new or changed day (synced, hash-chained, signed with a key),
 // skips days that still match; checkSeals names each kind of tampering with its file; a chain signed with another key
 // or carrying a forged entry fails; a torn last fragment is ignored by readers and moved aside by the next seal.
 import t, { type Test } from 'tap'
