@@ -11,12 +11,12 @@
  * writer ignoring the lock, within one tick of the file system's clock.
  */
 import { stat } from 'node:fs/promises'
-import type { BigIntStats } from 'node:fs'
 import type { InstantOf } from '../messages.js'
 import { digestFile, type FileDigest } from './manifest.js'
 
 /** What identifies a file's content for the early digest: nothing writes it without changing one of these. */
-function identity(s: BigIntStats): string {
+async function identity(path: string): Promise<string> {
+  const s = await stat(path, { bigint: true })
   return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
 }
 
@@ -29,9 +29,14 @@ interface Early {
 export class EarlyDigests {
   readonly #taken = new Map<string, Promise<Early | undefined>>()
 
-  /** Starts reading back `path` (a later start replaces it; a failed read only means the seal hashes the file itself). */
-  start(path: string, instantOf: InstantOf): void {
-    this.#taken.set(path, readBack(path, instantOf).catch(() => undefined))
+  /**
+   * Starts reading back `path` (a later start replaces it; a failed read only means the seal hashes the file itself).
+   * Resolves when the read has ended, never rejects: the sink does not wait for it.
+   */
+  async start(path: string, instantOf: InstantOf): Promise<void> {
+    const read = readBack(path, instantOf).catch(() => undefined)
+    this.#taken.set(path, read)
+    await read
   }
 
   /** The digest of `path` read early, when the file is still exactly what was read; undefined otherwise. */
@@ -39,19 +44,14 @@ export class EarlyDigests {
     const early = await this.#taken.get(path)
     this.#taken.delete(path)
     if (early === undefined) return undefined
-    const now = await stat(path, { bigint: true }).catch(() => undefined)
-    return now !== undefined && identity(now) === early.identity ? early.digest : undefined
-  }
-
-  /** Waits for the reads in flight. */
-  async settle(): Promise<void> {
-    await Promise.all(this.#taken.values())
+    const now = await identity(path).catch(() => undefined)
+    return now === early.identity ? early.digest : undefined
   }
 }
 
 async function readBack(path: string, instantOf: InstantOf): Promise<Early | undefined> {
-  const before = identity(await stat(path, { bigint: true }))
+  const before = await identity(path)
   const digest = await digestFile(path, instantOf)
-  const after = identity(await stat(path, { bigint: true }))
+  const after = await identity(path)
   return before === after ? { digest, identity: after } : undefined
 }

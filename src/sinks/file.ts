@@ -38,7 +38,7 @@ export class RotatingFileSink extends Writable {
   readonly #guard: () => void
   readonly #scrub: Scrub
   readonly #opening: ((day: string) => Promise<void>) | undefined
-  readonly #finished: ((path: string) => void) | undefined
+  readonly #finished: ((path: string) => Promise<void>) | undefined
   #fh: FileHandle | undefined
   #path = ''
   /** The open file's size: where the next write begins (the cut-back point if it fails). */
@@ -52,9 +52,10 @@ export class RotatingFileSink extends Writable {
   /**
    * `guard` runs before every write and throws when this run may no longer write (its lock was taken over); `scrub`
    * cleans `.rejected` lines; `opening` is awaited before a day file is opened for writing (a sealed day is reopened);
-   * `finished` is told of a day file this sink wrote, synced and closed to go on with a later day (an early digest).
+   * `finished` is told of a day file this sink wrote, synced and closed to go on with a later day (an early digest;
+   * not awaited, it must not reject).
    */
-  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s, opening?: (day: string) => Promise<void>, finished?: (path: string) => void) {
+  constructor(archive: ArchiveId, source: string, stats: SourceStats, guard: () => void = () => undefined, scrub: Scrub = (s) => s, opening?: (day: string) => Promise<void>, finished?: (path: string) => Promise<void>) {
     super({ objectMode: true, highWaterMark: 1 })
     this.#archive = archive
     this.#source = source
@@ -142,7 +143,7 @@ export class RotatingFileSink extends Writable {
       }
       await old.close()
       if (this.#empty) await rm(this.#path, { force: true })
-      else if (path !== undefined) this.#finished?.(this.#path)
+      else if (path !== undefined) void this.#finished?.(this.#path)
     }
     this.#path = path ?? ''
     this.#empty = false

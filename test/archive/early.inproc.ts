@@ -1,13 +1,17 @@
 // src/archive/early.ts: a day file read back while the run fetches gives the seal its digest only while the file is
 // still exactly what was read (appended to, replaced by another file of the same size, or gone: hashed again at the
 // seal); sealDays writes an early digest it is given and hashes the days it is not; and a real first run through the
-// CLI, whose day files are read back early, leaves seals that verify checks against the files.
+// CLI, whose day files are read back early, leaves seals that verify checks against the files; the rotating sink tells
+// of each day file it finished, once closed, and not of the last one.
 import t from 'tap'
 import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { finished } from 'node:stream/promises'
 import { EarlyDigests } from '../../src/archive/early.js'
 import { manifestFile, type ArchiveId } from '../../src/archive/layout.js'
 import { digestFile, sealDays, type FileDigest, type SealEntry } from '../../src/archive/manifest.js'
+import { SourceStats, textRecord, type SinkChunk } from '../../src/messages.js'
+import { RotatingFileSink } from '../../src/sinks/file.js'
 import { ENDPOINTS } from '../../src/sources/index.js'
 import { cliEnv, emulator, lastNoonUtc, runMain } from '../helpers.js'
 
@@ -15,13 +19,12 @@ const instantOf = ENDPOINTS.mail.timestamp
 const rec = (iso: string, n: number): string => JSON.stringify({ date: iso, eventType: 'message_seen', userUid: String(n) }) + '\n'
 const DAY = rec('2026-11-17T01:00:00.000Z', 1) + rec('2026-11-17T05:00:00.000Z', 2)
 
-/** A file read back early and settled; then `change` (if any) is done to it; then what the seal would be given. */
+/** A file read back early (the read ended); then `change` (if any) is done to it; then what the seal would be given. */
 async function earlyAfter(dir: string, change?: (path: string) => void): Promise<{ early: FileDigest | undefined; now: FileDigest }> {
   const path = join(dir, 'mail_audit_2026-11-17.json')
   writeFileSync(path, DAY)
   const digests = new EarlyDigests()
-  digests.start(path, instantOf)
-  await digests.settle()
+  await digests.start(path, instantOf)
   change?.(path)
   return { early: await digests.digest(path), now: await digestFile(path, instantOf) }
 }
@@ -47,8 +50,7 @@ t.test('a file written after its read is hashed again at the seal', async (t) =>
   const path = join(dir, 'mail_audit_2026-11-17.json')
   writeFileSync(path, DAY)
   const digests = new EarlyDigests()
-  digests.start(path, instantOf)
-  await digests.settle()
+  await digests.start(path, instantOf)
   rmSync(path)
   t.equal(await digests.digest(path), undefined, 'removed: not taken (the seal then fails on it, as before)')
 })
@@ -56,10 +58,33 @@ t.test('a file written after its read is hashed again at the seal', async (t) =>
 t.test('a read that fails, or a file never read early: the seal hashes it itself', async (t) => {
   const digests = new EarlyDigests()
   const dir = t.testdir()
-  digests.start(join(dir, 'missing.json'), instantOf)
-  await digests.settle()
+  await digests.start(join(dir, 'missing.json'), instantOf)
   t.equal(await digests.digest(join(dir, 'missing.json')), undefined)
   t.equal(await digests.digest(join(dir, 'never.json')), undefined)
+})
+
+t.test('the rotating sink tells of a day file once it has closed it to write a later day, not of the last one', async (t) => {
+  const dir = t.testdir()
+  const us = (iso: string): number => Date.parse(iso) * 1000
+  const seg = (day: string, iso: string): SinkChunk['segments'][number] => {
+    const at = us(iso)
+    return { day, records: [textRecord(at, rec(iso, at).trimEnd())], first: at, last: at }
+  }
+  const told: { file: string; text: string }[] = []
+  const sink = new RotatingFileSink({ dir, base: 'mail_audit', ext: 'json' }, 'mail', new SourceStats(), undefined, undefined, undefined, async (path) => {
+    told.push({ file: path.slice(dir.length + 1), text: readFileSync(path, 'utf8') })
+  })
+  const chunk = (...segments: SinkChunk['segments']): SinkChunk => ({ lo: segments[0].first, hi: segments[segments.length - 1].last + 1, rejected: [], segments })
+  sink.write(chunk(seg('2026-11-17', '2026-11-17T01:00:00.000Z'), seg('2026-11-18', '2026-11-18T02:00:00.000Z')))
+  sink.write(chunk(seg('2026-11-18', '2026-11-18T03:00:00.000Z'), seg('2026-11-19', '2026-11-19T04:00:00.000Z')))
+  sink.end()
+  await finished(sink)
+  const day = (name: string): string => readFileSync(join(dir, name), 'utf8')
+  t.same(told, [
+    { file: 'mail_audit_2026-11-17.json', text: day('mail_audit_2026-11-17.json') },
+    { file: 'mail_audit_2026-11-18.json', text: day('mail_audit_2026-11-18.json') },
+  ], 'each finished day once, whole when told; the last one (still the run\'s open day) not')
+  t.equal(day('mail_audit_2026-11-18.json').split('\n').length, 3, 'the day written by both chunks was told of after both')
 })
 
 t.test('sealDays writes the early digest it is given, and hashes the days it is not given one for', async (t) => {
