@@ -1,10 +1,9 @@
-// The bench's emulator (a child process) and the ceiling: a trivial paging client that only requests pages one after
-// the other and parses them (undici, keep-alive), one sequence per source, against the same emulator.
-// Run alone: npm run build && node dist/bench/emulator.js [records=200000] [latencyMs=0]
+// The bench's emulator, a child process. Run alone, it serves `records` mail records and times the trivial client
+// (bench/trivial.ts) against them: npm run build && node dist/bench/emulator.js [records=200000] [latencyMs=0]
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Agent, request } from 'undici'
+import { trivialClient } from './trivial.js'
 
 const BIN = fileURLToPath(new URL('../src/emulator/bin.js', import.meta.url))
 
@@ -48,30 +47,6 @@ export async function startEmu(o: { mail: number; disk?: number; days: number; f
     requests: () => admin('GET', 'requests'),
     resetStats: async () => void (await admin('POST', 'stats/reset', {})),
   }
-}
-
-/** Pages through all of `source`'s records, one request at a time; resolves to the records received. */
-async function pageAll(emu: Emu, source: 'mail' | 'disk', agent: Agent): Promise<number> {
-  let total = 0
-  let tokenParam = ''
-  for (;;) {
-    const res = await request(`${emu.url}/security/v1/org/${emu.org}/audit_log/${source}?pageSize=100${tokenParam}`, { dispatcher: agent, headers: { authorization: `OAuth ${emu.token}` } })
-    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${await res.body.text()}`)
-    const body = (await res.body.json()) as { events: unknown[]; nextPageToken: string }
-    total += body.events.length
-    if (!body.nextPageToken) return total
-    tokenParam = `&pageToken=${body.nextPageToken}`
-  }
-}
-
-/** The trivial client over `sources` at once (one sequence each, in this process): its records/s. */
-export async function trivialClient(emu: Emu, sources: ('mail' | 'disk')[]): Promise<{ records: number; ms: number }> {
-  const agent = new Agent({ connections: sources.length, pipelining: 1 })
-  const t0 = performance.now()
-  const counts = await Promise.all(sources.map((s) => pageAll(emu, s, agent)))
-  const ms = performance.now() - t0
-  await agent.close()
-  return { records: counts.reduce((a, b) => a + b, 0), ms }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
