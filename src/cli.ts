@@ -3,32 +3,16 @@
  * y360-audit command line: the process around `main` (src/main.ts). Fills the Io from `process`, turns SIGINT/SIGTERM
  * into the stop signal (a second one exits at once), scrubs the token from crash traces, sets the exit code.
  *
- * Memory is bounded however the CLI is started. The installed command is bin/y360-audit, a POSIX sh launcher that
- * execs this file with V8's heap capped (no `env -S` in the shebang: BusyBox has none). Started any other way
- * (`./dist/src/cli.js`, `node dist/src/cli.js`) without a heap size of the user's, a command that fetches or reads
- * archives runs in a worker thread whose heap is capped the same way (`resourceLimits`: V8 sizes a heap's young
- * generation when the heap is made, so the process's own cannot be bounded once it runs, and by default it takes
- * 32 MiB). Help, version and the emulator run here, at once.
+ * Memory is bounded by what the run holds (docs/DESIGN.md §2 "Bounded memory"), however the CLI is started. The
+ * installed command is bin/y360-audit, a POSIX sh launcher that execs this file with V8's heap capped (no `env -S` in
+ * the shebang: BusyBox has none). Started any other way (`./dist/src/cli.js`, `node dist/src/cli.js`) without a heap
+ * size of the user's, the two V8 settings that decide how far garbage may pile up above what is live are set here, as
+ * the process starts: they are read at every collection, so they take effect at once.
  */
 import { setFlagsFromString } from 'node:v8'
-import { Worker } from 'node:worker_threads'
 import { crashText, signalCode, stderrIsJournal, stopError } from './entry.js'
 import { EXIT_CODES } from './errors.js'
 import type { Io } from './io.js'
-import type { WorkerSignal, WorkerStart } from './worker.js'
-
-/** The heap of the run's thread: what the sh launcher gives the process (`--max-old-space-size=256`), and a young
- * generation of three 4 MiB semi-spaces (the launcher's 8 MiB ones kept the peak RSS at 1M records ~15 MiB higher). */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: testHeapMb() ?? 256, maxYoungGenerationSizeMb: 12 }
-
-/**
- * Test seam: Y360_TEST_WORKER_HEAP_MB=n gives the run's thread an old generation of n MiB instead, so that a test can
- * make it run out of memory (the design keeps a run far under 256 MiB: 20,000 records fit in 16).
- */
-function testHeapMb(): number | undefined {
-  const v = process.env.Y360_TEST_WORKER_HEAP_MB
-  return v !== undefined && /^[1-9]\d*$/.test(v) ? Number(v) : undefined
-}
 
 const argv = process.argv.slice(2)
 const crash = (err: unknown): void => {
@@ -39,23 +23,6 @@ const crash = (err: unknown): void => {
 /** A heap size the user chose, on node's command line or in NODE_OPTIONS: left as it is. */
 function heapChosen(execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent)/.test(a))
-}
-
-/** Words that keep the command in this thread: help, the version, the emulator (it sizes no archive). */
-const HERE = new Set(['-h', '--help', '-V', '--version', 'help', 'emulator'])
-
-/**
- * Whether argv's command runs in a thread of its own: one that fetches or reads archives, when the heap is ours to
- * size. Decided without loading the command line's parser (the thread loads it again): one of HERE anywhere before
- * `--`, even as an option's value, keeps the command here, which costs nothing but the young generation's bound.
- */
-function inWorker(chosen: boolean): boolean {
-  if (chosen) return false
-  for (const a of argv) {
-    if (a === '--') break
-    if (HERE.has(a)) return false
-  }
-  return true
 }
 
 /**
@@ -75,8 +42,8 @@ function trapSignals(stop: (sig: NodeJS.Signals) => void): () => number | undefi
   return () => code
 }
 
-/** Runs the command in this thread, its Io filled from `process`. */
-async function runHere(): Promise<void> {
+/** Runs the command, its Io filled from `process`; `heapFactors`: V8's growth factors were set here. */
+async function runHere(heapFactors: boolean): Promise<void> {
   const ac = new AbortController()
   const interrupted = trapSignals((sig) => ac.abort(stopError(sig)))
   const io: Io = {
@@ -90,30 +57,21 @@ async function runHere(): Promise<void> {
     now: Date.now,
     signal: ac.signal,
     interrupted,
+    heapFactors,
   }
   const { main } = await import('./main.js')
   process.exitCode = await main(argv, io)
 }
 
-/** Runs the command in a worker thread with a bounded heap (worker.ts); its exit code becomes the process's. */
-function runInWorker(): void {
-  const data: WorkerStart = { argv, tty: process.stderr.isTTY === true, columns: process.stderr.columns, journal: stderrIsJournal(process.env) }
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { argv, workerData: data, resourceLimits: WORKER_LIMITS, stdin: false })
-  trapSignals((signal) => worker.postMessage({ signal } satisfies WorkerSignal))
-  worker.on('error', (err: Error & { code?: string }) => {
-    if (err.code !== 'ERR_WORKER_OUT_OF_MEMORY') return crash(err)
-    process.stderr.write(`y360-audit: out of memory: the run's heap passed ${WORKER_LIMITS.maxOldGenerationSizeMb} MiB (give node a larger --max-old-space-size to run it in the process instead)\n`)
-    process.exit(EXIT_CODES.INTERNAL)
-  })
-  worker.on('exit', (code) => {
-    process.exitCode = code
-  })
-}
-
 process.on('uncaughtException', crash)
-const chosen = heapChosen(process.execArgv, process.env)
-// V8 lets a heap grow to several times what is live before collecting; 20% at a time keeps the peak near what is held
-// (bench/RESULTS.md). V8 reads this factor at every collection, and for every thread's heap: set now, it takes effect.
-if (!chosen) setFlagsFromString('--heap-growing-percent=20')
-if (inWorker(chosen)) runInWorker()
-else runHere().catch(crash)
+// Unless the user chose the heap's size: V8 lets the old generation grow to several times what is live before
+// collecting, and doubles the young generation's semi-spaces while much survives (to 16 MiB each on Node 20, more on
+// Node 24, where the peak RSS of a 1,000,000-record run was 164 MiB). Growing the old generation by 20% at a time and
+// keeping the semi-spaces at their initial size hold the peak near what is live (bench/RESULTS.md: 100-117 MiB at
+// 1,000,000 records on Node 20 and 24). Both factors are read at every collection, and set now they take effect.
+const ours = !heapChosen(process.execArgv, process.env)
+if (ours) {
+  setFlagsFromString('--heap-growing-percent=20')
+  setFlagsFromString('--semi-space-growth-factor=1')
+}
+runHere(ours).catch(crash)

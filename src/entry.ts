@@ -1,6 +1,6 @@
 /**
- * What the two entry points share (cli.ts, the process; worker.ts, the thread a run goes to): stop signals as exit
- * codes, crash traces without the token, and whether stderr is systemd's journal.
+ * What the process entry point (cli.ts) needs besides `main`, kept apart so that tests can call it: stop signals as
+ * exit codes, crash traces without the token, and whether stderr is systemd's journal.
  */
 import { fstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -164,7 +164,8 @@ export async function fetchCommand(argv: string[], io: Io, version: string): Pro
   if (cfg.stdout) io.stdout.on('error', stdoutGone)
   try {
     const heapLimitMiB = Math.round(getHeapStatistics().heap_size_limit / 1048576)
-    log.debug({ thread: io.thread ?? 'main', heapLimitMiB }, `running in the ${io.thread ?? 'main'} thread, heap limit ${heapLimitMiB} MiB`)
+    const factors = io.heapFactors === true ? 'set by the CLI' : "node's or yours"
+    log.debug({ heapLimitMiB, heapFactors: io.heapFactors === true }, `heap limit ${heapLimitMiB} MiB, growth factors ${factors}`)
     for (const w of plan.warnings) log.warn(w)
     return await cycles(plan, log, io, progress)
   } catch (err) {

@@ -27,8 +27,8 @@ export interface Io {
   interrupted(): number | undefined
   /** The reader of stdout has left (EPIPE): stop writing, end with exit 0. Set by main for every command. */
   readerGone?: () => boolean
-  /** The thread the command runs in: the process's own, or the worker cli.ts started to bound its heap (default main). */
-  thread?: 'main' | 'worker'
+  /** cli.ts set V8's heap growth factors (no heap size of the user's): logged with the heap limit at debug level. */
+  heapFactors?: boolean
   /** stderr is systemd's journal stream (JOURNAL_STREAM names its device:inode): log lines get a syslog priority. */
   journal?: boolean
 }
