@@ -9,7 +9,8 @@
  * size of the user's, the two V8 settings that decide how far garbage may pile up above what is live are set here, as
  * the process starts: they are read at every collection, so they take effect at once.
  */
-import { setFlagsFromString } from 'node:v8'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
 import { crashText, signalCode, stderrIsJournal, stopError } from './entry.js'
 import { EXIT_CODES } from './errors.js'
 import type { Io } from './io.js'
@@ -63,15 +64,33 @@ async function runHere(heapFactors: boolean): Promise<void> {
   process.exitCode = await main(argv, io)
 }
 
+/** The young generation's size (its two semi-spaces) past which it grows no more: by default V8 doubles it up to 32 MiB on
+ * Node 20 and 64 MiB on Node 24 while much of it survives (a 1,000,000-record run then peaked at 164 MiB on Node 24). */
+const YOUNG_CAP = 16 * 1048576
+
+/**
+ * Stops the young generation's growth once it reaches YOUNG_CAP. V8 reads the growth factor each time it grows the
+ * young generation, after a collection; its size can only be capped when the heap is made (`--max-semi-space-size`,
+ * the launcher's way), so the factor is set to 1 from a collection's report. Kept at its initial 2 MiB instead, it is
+ * collected ~20 times as often as at 32 MiB: a quarter of a second more of a 200,000-record run (bench/RESULTS.md).
+ */
+function capYoungGeneration(): void {
+  const gc = new PerformanceObserver(() => {
+    const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
+    if (young === undefined || young.space_size < YOUNG_CAP) return
+    setFlagsFromString('--semi-space-growth-factor=1')
+    gc.disconnect()
+  })
+  gc.observe({ entryTypes: ['gc'] })
+}
+
 process.on('uncaughtException', crash)
 // Unless the user chose the heap's size: V8 lets the old generation grow to several times what is live before
-// collecting, and doubles the young generation's semi-spaces while much survives (to 16 MiB each on Node 20, more on
-// Node 24, where the peak RSS of a 1,000,000-record run was 164 MiB). Growing the old generation by 20% at a time and
-// keeping the semi-spaces at their initial size hold the peak near what is live (bench/RESULTS.md: 100-117 MiB at
-// 1,000,000 records on Node 20 and 24). Both factors are read at every collection, and set now they take effect.
+// collecting, and the young generation to 32-64 MiB (above). Growing the old generation by 20% at a time (V8 reads the
+// factor at every collection) and the young one to 16 MiB hold the peak near what is live (bench/RESULTS.md).
 const ours = !heapChosen(process.execArgv, process.env)
 if (ours) {
   setFlagsFromString('--heap-growing-percent=20')
-  setFlagsFromString('--semi-space-growth-factor=1')
+  capYoungGeneration()
 }
 runHere(ours).catch(crash)
