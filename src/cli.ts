@@ -21,9 +21,9 @@ const crash = (err: unknown): void => {
   process.exit(EXIT_CODES.INTERNAL)
 }
 
-/** A heap size the user chose, on node's command line or in NODE_OPTIONS: left as it is. */
+/** A heap size (or growth factor) the user chose, on node's command line or in NODE_OPTIONS: left as it is. */
 function heapChosen(execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent)/.test(a))
+  return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent|semi[-_]space[-_]growth[-_]factor)/.test(a))
 }
 
 /**
@@ -64,8 +64,10 @@ async function runHere(heapFactors: boolean): Promise<void> {
   process.exitCode = await main(argv, io)
 }
 
-/** The young generation's size (its two semi-spaces) past which it grows no more: by default V8 doubles it up to 32 MiB on
- * Node 20 and 64 MiB on Node 24 while much of it survives (a 1,000,000-record run then peaked at 164 MiB on Node 24). */
+/**
+ * The young generation's size (its two semi-spaces) past which it grows no more: by default V8 doubles it up to 32 MiB
+ * on Node 20 and 64 MiB on Node 24 while much of it survives (a 1,000,000-record run then peaked at 164 MiB on Node 24).
+ */
 const YOUNG_CAP = 16 * 1048576
 
 /**

@@ -1,6 +1,6 @@
 /**
- * What the process entry point (cli.ts) needs besides `main`, kept apart so that tests can call it: stop signals as
- * exit codes, crash traces without the token, and whether stderr is systemd's journal.
+ * What the process entry point (cli.ts) needs besides `main`, as plain functions (cli.ts itself runs the command as it
+ * is loaded): stop signals as exit codes, crash traces without the token, and whether stderr is systemd's journal.
  */
 import { fstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
