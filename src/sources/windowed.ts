@@ -206,8 +206,7 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize: number, budge
   if (cutShort(end.reason, splittable) && collector.outside > 0 && (collector.distinct === 0 || !collector.orderShown)) {
     throw new Y360Error('BAD_PAGE', `${ep.name}: the API ignores the requested date bounds: ${collector.outside} records outside ${show(after)}..${show(before)} in a pass over ${show(lo)}..${show(hi)} that did not end; narrowing the window cannot help, so the source stops (anomaly outside-bounds)`, { source: ep.name })
   }
-  // A debug line's arguments format instants: built only when it is wanted (most runs log no debug line).
-  if (o.log.isLevelEnabled('debug')) o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages: end.pages, received: end.received, kept: collector.size, end: end.reason, order: collector.order }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${end.pages} pages, ${collector.size} records`)
+  o.log.debug({ source: ep.name, lo: show(lo), hi: show(hi), pages: end.pages, received: end.received, kept: collector.size, end: end.reason, order: collector.order }, `${ep.name}: fetched ${show(lo)}..${show(hi)}: ${end.pages} pages, ${collector.size} records`)
   return { lo, hi, collector, end: end.reason, order: collector.order, received: end.received }
 }
 
@@ -266,12 +265,12 @@ async function partsOf(o: Ctx, pass: Pass): Promise<Part[]> {
       ? planCutOldestFirst({ lo, hi, unit, newest: c.newest, seen, target: o.targetRecords })
       : planCut({ lo, hi, unit, oldest: undefined, seen, target: o.targetRecords })
   if (plan.kind === 'again') {
-    if (o.log.isLevelEnabled('debug')) o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), order: pass.order, end: pass.end }, 'pass cut short with nothing to keep: fetching the window again in smaller windows')
+    o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), order: pass.order, end: pass.end }, 'pass cut short with nothing to keep: fetching the window again in smaller windows')
     discard(o, pass)
     return [{ rest: { lo, hi, width: plan.width } }]
   }
   const { cut, width } = plan
-  if (o.log.isLevelEnabled('debug')) o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut), order: pass.order, end: pass.end }, 'pass cut short: keeping every page of the complete part, fetching the rest in windows sized by its density')
+  o.log.debug({ source: o.ep.name, lo: show(lo), hi: show(hi), cut: show(cut), order: pass.order, end: pass.end }, 'pass cut short: keeping every page of the complete part, fetching the rest in windows sized by its density')
   if (pass.order === 'desc') return [{ rest: { lo, hi: cut, width } }, { batch: settle(o, pass, cut, hi, { from: cut }) }]
   return [{ batch: settle(o, pass, lo, cut, { below: cut }) }, { rest: { lo: cut, hi, width } }]
 }
