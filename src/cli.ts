@@ -9,9 +9,8 @@
  * size of the user's, the two V8 settings that decide how far garbage may pile up above what is live are set here, as
  * the process starts: they are read at every collection, so they take effect at once.
  */
-import { PerformanceObserver } from 'node:perf_hooks'
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
-import { crashText, signalCode, stderrIsJournal, stopError } from './entry.js'
+import { setFlagsFromString } from 'node:v8'
+import { capYoungGeneration, crashText, heapChosen, signalCode, stderrIsJournal, stopError } from './entry.js'
 import { EXIT_CODES } from './errors.js'
 import type { Io } from './io.js'
 
@@ -19,11 +18,6 @@ const argv = process.argv.slice(2)
 const crash = (err: unknown): void => {
   process.stderr.write(crashText(err, argv, process.env))
   process.exit(EXIT_CODES.INTERNAL)
-}
-
-/** A heap size (or growth factor) the user chose, on node's command line or in NODE_OPTIONS: left as it is. */
-function heapChosen(execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|heap[-_]growing[-_]percent|semi[-_]space[-_]growth[-_]factor)/.test(a))
 }
 
 /**
@@ -62,28 +56,6 @@ async function runHere(heapFactors: boolean): Promise<void> {
   }
   const { main } = await import('./main.js')
   process.exitCode = await main(argv, io)
-}
-
-/**
- * The young generation's size (its two semi-spaces) past which it grows no more: by default V8 doubles it up to 32 MiB
- * on Node 20 and 64 MiB on Node 24 while much of it survives (a 1,000,000-record run then peaked at 164 MiB on Node 24).
- */
-const YOUNG_CAP = 16 * 1048576
-
-/**
- * Stops the young generation's growth once it reaches YOUNG_CAP. V8 reads the growth factor each time it grows the
- * young generation, after a collection; its size can only be capped when the heap is made (`--max-semi-space-size`,
- * the launcher's way), so the factor is set to 1 from a collection's report. Kept at its initial 2 MiB instead, it is
- * collected ~20 times as often as at 32 MiB: a quarter of a second more of a 200,000-record run (bench/RESULTS.md).
- */
-function capYoungGeneration(): void {
-  const gc = new PerformanceObserver(() => {
-    const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
-    if (young === undefined || young.space_size < YOUNG_CAP) return
-    setFlagsFromString('--semi-space-growth-factor=1')
-    gc.disconnect()
-  })
-  gc.observe({ entryTypes: ['gc'] })
 }
 
 process.on('uncaughtException', crash)

@@ -70,7 +70,7 @@ function endOfString(b: Buffer, i: number): number {
     if (k === 0) continue
     if (k === QUOTE) return j + 1
     if (k === CONTROL) throw NOT_JSON
-    sawEscape = true
+    sawEscape = true // k === BACKSLASH: an escape
     const e = b[++j]
     if (e === 0x75) {
       if (!(isHex(b[j + 1]) && isHex(b[j + 2]) && isHex(b[j + 3]) && isHex(b[j + 4]))) throw NOT_JSON
