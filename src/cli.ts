@@ -60,7 +60,7 @@ async function runHere(heapFactors: boolean): Promise<void> {
 
 process.on('uncaughtException', crash)
 // Unless the user chose the heap's size: V8 lets the old generation grow to several times what is live before
-// collecting, and the young generation to 32-64 MiB (above). Growing the old generation by 20% at a time (V8 reads the
+// collecting, and the young generation to 32-64 MiB (entry.ts, YOUNG_CAP). Growing the old generation by 20% at a time (V8 reads the
 // factor at every collection) and the young one to 16 MiB hold the peak near what is live (bench/RESULTS.md).
 const ours = !heapChosen(process.execArgv, process.env)
 if (ours) {
