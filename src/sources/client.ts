@@ -180,12 +180,21 @@ export class ApiClient {
       })
   }
 
-  /** GET one page; `url` must not contain the token. p-retry runs the attempts; `decideRetry` says whether and how long to wait. */
-  async getPage(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
+  /**
+   * GET one page; `url` must not contain the token. p-retry runs the attempts; `decideRetry` says whether and how long
+   * to wait. `sent` is called once, when the limiter lets the first attempt go (a request abandoned while it waited for
+   * its turn was never made).
+   */
+  async getPage(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal, sent?: () => void): Promise<Page> {
     const o = this.#opts
     let firstLimitedAt: number | undefined // when this request was first rate limited
     let limited = 0
-    return pRetry(() => this.#attempt(ep, url, limiter, signal), {
+    let first: (() => void) | undefined = sent
+    const admitted = (): void => {
+      first?.()
+      first = undefined
+    }
+    return pRetry(() => this.#attempt(ep, url, limiter, signal, admitted), {
       retries: o.retries,
       minTimeout: 0, // p-retry never waits itself: the decision's wait goes through the injected sleep or the limiter
       randomize: false,
@@ -220,8 +229,9 @@ export class ApiClient {
     }
   }
 
-  async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal?: AbortSignal): Promise<Page> {
+  async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal: AbortSignal | undefined, admitted: () => void): Promise<Page> {
     const sentAt = await limiter.acquire(signal)
+    admitted()
     const res = await this.#send(ep, url, signal)
     limiter.answered(sentAt, statusAction(res.status) === 'rate-limited') // what the host accepts is what its adaptive rate learns from
     return this.#pageOf(ep, url, res)

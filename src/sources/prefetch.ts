@@ -1,17 +1,24 @@
+/** What `Prefetch.take` returns while no item is ready yet and the source has not ended. */
+export const PENDING: unique symbol = Symbol('pending')
+
 /**
  * Prefetch: runs an async iterator ahead of its consumer, holding at most `capacity` items; the producer waits while
- * the buffer is full, so a window fetched ahead costs a bounded amount of memory. Errors surface on the next `next()`.
+ * the buffer is full, so a window fetched ahead costs a bounded amount of memory. Errors surface on the next `take()`.
+ * `onChange` is called whenever an item is ready, the producer stops asking its source (the buffer is full, or the
+ * source has ended), so that a scheduler can start other work.
  */
 export class Prefetch<T> {
   readonly #buffer: T[] = []
   readonly #capacity: number
+  readonly #onChange: () => void
   #done = false
+  #waiting = false
   #error: { err: unknown } | undefined
-  #wakeConsumer: (() => void) | undefined
   #wakeProducer: (() => void) | undefined
 
-  constructor(source: AsyncIterable<T>, capacity: number) {
+  constructor(source: AsyncIterable<T>, capacity: number, onChange: () => void) {
     this.#capacity = Math.max(1, capacity)
+    this.#onChange = onChange
     void this.#pump(source)
   }
 
@@ -19,57 +26,78 @@ export class Prefetch<T> {
     try {
       for await (const item of source) {
         this.#buffer.push(item)
-        this.#wake()
-        while (this.#buffer.length >= this.#capacity) await new Promise<void>((resolve) => (this.#wakeProducer = resolve))
+        this.#onChange()
+        while (this.#buffer.length >= this.#capacity) {
+          this.#waiting = true
+          this.#onChange()
+          await new Promise<void>((resolve) => (this.#wakeProducer = resolve))
+          this.#waiting = false
+        }
       }
     } catch (err) {
       this.#error = { err }
     }
     this.#done = true
-    this.#wake()
+    this.#onChange()
   }
 
-  #wake(): void {
-    const w = this.#wakeConsumer
-    this.#wakeConsumer = undefined
-    w?.()
+  /** True while the producer is asking its source for an item: not waiting for room, not ended. */
+  get fetching(): boolean {
+    return !this.#done && !this.#waiting
   }
 
-  /** The next item, or undefined when the source is exhausted; rethrows the source's error after its items. */
-  async next(): Promise<T | undefined> {
-    for (;;) {
-      if (this.#buffer.length > 0) {
-        const item = this.#buffer.shift() as T
-        const w = this.#wakeProducer
-        this.#wakeProducer = undefined
-        w?.()
-        return item
-      }
-      if (this.#error !== undefined) throw this.#error.err
-      if (this.#done) return undefined
-      await new Promise<void>((resolve) => (this.#wakeConsumer = resolve))
+  /** True once the source has thrown (its error comes after the items it yielded). */
+  get failed(): boolean {
+    return this.#error !== undefined
+  }
+
+  /** The next item; PENDING while none is ready; undefined once the source has ended; the source's error after its items. */
+  take(): T | typeof PENDING | undefined {
+    if (this.#buffer.length > 0) {
+      const item = this.#buffer.shift() as T
+      const w = this.#wakeProducer
+      this.#wakeProducer = undefined
+      w?.()
+      return item
     }
+    if (this.#error !== undefined) throw this.#error.err
+    return this.#done ? undefined : PENDING
   }
 }
 
 /**
- * Runs the tasks of `tasks` (pulled lazily, so later tasks can be planned from earlier results) with at most
- * `concurrency` in flight, each buffered `ahead` items deep, and yields their items strictly in task order.
+ * Runs the tasks of `tasks` and yields their items strictly in task order. Tasks are pulled lazily, so later tasks can
+ * be planned from what earlier ones found: a new one starts only when fewer than `concurrency` are fetching. A task
+ * that has filled its buffer (`ahead` items) or ended waits to be emitted without holding a place among those
+ * fetching, so one that pages on longer than the others does not keep the rest idle; up to `held` such tasks may
+ * wait beside the `concurrency` fetching (at most `concurrency + held` in all: the memory bound). Once a task has
+ * failed, no new one starts.
  */
-export async function* inOrder<T>(tasks: Iterator<AsyncIterable<T>>, concurrency: number, ahead: number, stop?: AbortSignal): AsyncGenerator<T> {
+export async function* inOrder<T>(tasks: Iterator<AsyncIterable<T>>, concurrency: number, held: number, ahead: number, stop?: AbortSignal): AsyncGenerator<T> {
   const inFlight: Prefetch<T>[] = []
+  const places = Math.max(1, concurrency)
   let exhausted = false
+  let wake: (() => void) | undefined
+  const changed = (): void => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  const fetching = (): number => inFlight.reduce((n, p) => n + (p.fetching ? 1 : 0), 0)
+  // Once a task has failed, nothing new starts: its error ends the run when its turn comes, after the items before it.
+  const room = (): boolean => inFlight.length < places + held && fetching() < places && !inFlight.some((p) => p.failed)
   try {
     for (;;) {
-      while (!exhausted && inFlight.length < concurrency && !stop?.aborted) {
+      while (!exhausted && !stop?.aborted && room()) {
         const t = tasks.next()
         if (t.done === true) exhausted = true
-        else inFlight.push(new Prefetch(t.value, ahead))
+        else inFlight.push(new Prefetch(t.value, ahead, changed))
       }
       const head = inFlight[0]
       if (head === undefined) return
-      const item = await head.next()
-      if (item === undefined) inFlight.shift()
+      const item = head.take()
+      if (item === PENDING) await new Promise<void>((resolve) => (wake = resolve))
+      else if (item === undefined) inFlight.shift()
       else yield item
       if (stop?.aborted) return
     }

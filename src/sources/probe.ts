@@ -66,10 +66,7 @@ export async function probeRepeatedKeys(o: ProbeOptions): Promise<void> {
   const req: PageRequest = { ...requestBounds(o.from, o.to, ep.unitUs), token: undefined, pageSize: o.pageSize, filters: o.filters }
   const names = repeatedKeyFilters(ep, req)
   if (names.length === 0) return
-  const get = (r: PageRequest): Promise<Page> => {
-    o.stats.pages++
-    return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query(r)}`, o.limiter, o.signal)
-  }
+  const get = (r: PageRequest): Promise<Page> => o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query(r)}`, o.limiter, o.signal, () => o.stats.pages++)
   // The probe's records are fetched again by the windows: counted as fetched and refetched, so the counters reconcile.
   const counted = (page: Page): Page => {
     o.stats.fetched += page.records.length

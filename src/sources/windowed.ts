@@ -66,8 +66,11 @@ const HARD_PAGE_LIMIT = 100_000
 const LOOP_RESTARTS = 3
 /** Pages in a row without a new record, each with a next token, after which the paging is called endless. */
 const EMPTY_RUN_LIMIT = 10
-/** Batches a window fetched ahead may hold before its fetching waits for the consumer. */
-const AHEAD = 1
+/**
+ * Batches a window fetched ahead may hold before its fetching waits for the consumer: two, so that a window of one
+ * batch ends (and the next window's width follows its density) as soon as it is fetched, not once it is written.
+ */
+const AHEAD = 2
 /** Pages of the first pass over each probe slice. */
 const PROBE_PAGES = 1
 /** Windows of a window's rest in flight at once (the rest of a window cut short inside the flat plan). */
@@ -167,8 +170,9 @@ async function fetchPass(o: Ctx, lo: Micros, hi: Micros, pageSize: number, budge
   const fetch = (token: string | undefined): Promise<Page> => {
     checkRequestBudget(o)
     o.signal?.throwIfAborted() // the source has ended (failed, or stopped): nothing is asked, nothing counted
-    o.stats.pages++ // counted when asked: a request refused (the depth cap) or abandoned (a failing source) is one too
-    return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize, filters: o.filters })}`, o.limiter, o.signal)
+    // Counted when the limiter lets it go: a request refused (the depth cap) or cut off (a failing source) is one too;
+    // one abandoned while it waited for its turn was never made.
+    return o.client.getPage(ep, `${o.baseUrl}${ep.path(o.org)}?${ep.query({ after, before, token, pageSize, filters: o.filters })}`, o.limiter, o.signal, () => o.stats.pages++)
   }
   const collector = new WindowCollector(lo, hi, checks(o, { after, before }))
   const loop = pageLoop({ fetch, budget: splittable ? budget : Infinity, emptyBudget: o.maxPages, emptyRunLimit: EMPTY_RUN_LIMIT, hardLimit: HARD_PAGE_LIMIT, pageSize })
@@ -331,7 +335,7 @@ async function* windowBatches(o: Ctx, lo: Micros, hi: Micros): AsyncGenerator<Wi
 
 /** The batches of a pass's parts in time order, a few pieces ahead; a full last page confirmed by what its rest finds. */
 function passBatches(o: Ctx, pass: Pass, parts: Part[]): AsyncGenerator<WindowBatch> {
-  return confirmingEnd(o, pass, inOrder(tasksOf(o, parts), Math.min(o.concurrency, PIECES_AHEAD), AHEAD, o.signal))
+  return confirmingEnd(o, pass, inOrder(tasksOf(o, parts), Math.min(o.concurrency, PIECES_AHEAD), 0, AHEAD, o.signal))
 }
 
 /**
@@ -370,5 +374,7 @@ export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerat
       else yield* tasksOf(o, parts)
     }
   }
-  yield* inOrder(plan(), o.concurrency, AHEAD, o.signal)
+  // Windows fetched but not yet written wait beside the `concurrency` fetching, up to as many again: one that pages on
+  // longer than the others does not keep their lanes idle.
+  yield* inOrder(plan(), o.concurrency, o.concurrency, AHEAD, o.signal)
 }
