@@ -29,6 +29,16 @@ export function nextWidth(lo: Micros, hi: Micros, n: number, target: number, uni
   return Math.min(MAX_WIDTH_US, Math.max(unit, Math.min(ideal, (hi - lo) * 4)))
 }
 
+/**
+ * The end of a plan: the records the next window should hold when `remaining` are estimated left in the plan (that
+ * window's included) for `lanes` windows fetched at once. The full `target` while every lane has a window's worth left;
+ * then each window takes its lane's share, so that the last windows are small and the lanes end together (a window of
+ * `target` records started last would keep the others idle while it pages on alone); never less than `floor`.
+ */
+export function tailShare(remaining: number, lanes: number, target: number, floor: number): number {
+  return Math.max(Math.min(floor, target), Math.min(target, remaining / Math.max(1, lanes)))
+}
+
 /** Where the window starting at `lo` ends: `width` rounded to whole units (at least one), never past `to`. */
 export function windowEnd(lo: Micros, width: number, unit: number, to: Micros): Micros {
   return Math.min(to, lo + Math.max(unit, Math.round(width / unit) * unit))

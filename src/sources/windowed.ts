@@ -25,7 +25,7 @@ import { WindowCollector, requestBounds, type BoundsSeen, type CollectorChecks, 
 import type { EndpointDescriptor, Filters, Page } from './descriptor.js'
 import type { HostLimiter } from './limiter.js'
 import { eachPage, pageLoop, type PageEnd, type PageLoopEnd } from './pages.js'
-import { nextWidth, planCut, planCutOldestFirst, probeSlices, windowEnd, type CutPlan } from './planner.js'
+import { nextWidth, planCut, planCutOldestFirst, probeSlices, tailShare, windowEnd, type CutPlan } from './planner.js'
 import { inOrder } from './prefetch.js'
 export interface WindowedSourceOptions {
   ep: EndpointDescriptor
@@ -73,6 +73,11 @@ const EMPTY_RUN_LIMIT = 10
 const AHEAD = 2
 /** Pages of the first pass over each probe slice. */
 const PROBE_PAGES = 1
+/**
+ * The smallest window the end of a plan is split into, in pages: each window more costs about half a page (its last
+ * one), so the floor trades requests for lanes ending together (bench/RESULTS.md has the figures).
+ */
+const TAIL_FLOOR_PAGES = 3.6
 /** Windows of a window's rest in flight at once (the rest of a window cut short inside the flat plan). */
 const PIECES_AHEAD = 2
 /**
@@ -102,6 +107,16 @@ interface Rest {
   lo: Micros
   hi: Micros
   width: number
+}
+
+/** The end of a source's plan, split finer: the records estimated left to plan, from the densities of its rests. */
+interface Tail {
+  remaining: number
+}
+
+/** Records a rest is estimated to hold at the density its width was planned by. */
+function estimate(o: Ctx, lo: Micros, hi: Micros, width: number): number {
+  return ((hi - lo) * o.targetRecords) / Math.max(1, width)
 }
 
 /** What a pass leads to, oldest first: batches ready, and ranges still to fetch. */
@@ -294,14 +309,19 @@ async function oneInstantEnd(o: Ctx, pass: Pass): Promise<WindowBatch> {
   throw new Y360Error('BAD_PAGE', `${o.ep.name}: the API ends its pages without a next token while they are full (at the single instant ${show(lo)}, with page sizes ${o.pageSize} and ${o.pageSize - 1}): records of that instant would be missing, so the source stops (anomaly full-page-without-token)`, { source: o.ep.name })
 }
 
-/** The windows of [lo, hi), planned lazily from `width` on: each next one sized by the density the last one found. */
-function* restWindows(o: Ctx, rest: Rest): Generator<AsyncIterable<WindowBatch>> {
+/**
+ * The windows of [lo, hi), planned lazily from `width` on: each next one sized by the density the last one found; with
+ * a `tail` (the source's plan), a window near the plan's end holds only its lane's share of what is left (`tailShare`).
+ */
+function* restWindows(o: Ctx, rest: Rest, tail?: Tail): Generator<AsyncIterable<WindowBatch>> {
   const unit = o.ep.unitUs
   let width = rest.width
   let cursor = rest.lo
   while (cursor < rest.hi) {
     const lo = cursor
-    const hi = windowEnd(lo, width, unit, rest.hi)
+    const share = tail === undefined ? o.targetRecords : tailShare(tail.remaining, o.concurrency, o.targetRecords, TAIL_FLOOR_PAGES * o.pageSize)
+    const hi = windowEnd(lo, (width * share) / o.targetRecords, unit, rest.hi)
+    if (tail !== undefined) tail.remaining -= estimate(o, lo, hi, width)
     cursor = hi
     yield (async function* (): AsyncGenerator<WindowBatch> {
       let n = 0
@@ -319,11 +339,11 @@ async function* ready(batch: WindowBatch): AsyncGenerator<WindowBatch> {
   yield batch
 }
 
-/** The tasks of `parts` in order: a batch as it is, a rest as its windows. */
-function* tasksOf(o: Ctx, parts: Part[]): Generator<AsyncIterable<WindowBatch>> {
+/** The tasks of `parts` in order: a batch as it is, a rest as its windows (the end of the source's plan, `tail`, split finer). */
+function* tasksOf(o: Ctx, parts: Part[], tail?: Tail): Generator<AsyncIterable<WindowBatch>> {
   for (const p of parts) {
     if ('batch' in p) yield ready(p.batch)
-    else yield* restWindows(o, p.rest)
+    else yield* restWindows(o, p.rest, tail)
   }
 }
 
@@ -367,11 +387,13 @@ export async function* windowedSource(opts: WindowedSourceOptions): AsyncGenerat
     const pass = await usablePass(o, lo, hi, o.pageSize, PROBE_PAGES)
     return { pass, parts: await partsOf(o, pass) }
   }))
+  const tail: Tail = { remaining: 0 }
+  for (const { parts } of probes) for (const p of parts) if ('rest' in p) tail.remaining += estimate(o, p.rest.lo, p.rest.hi, p.rest.width)
   const plan = function* (): Generator<AsyncIterable<WindowBatch>> {
     for (const { pass, parts } of probes) {
       // A full last page is confirmed by what its rest finds: kept together so that the count covers it.
       if (pass.end === 'full-end') yield passBatches(o, pass, parts)
-      else yield* tasksOf(o, parts)
+      else yield* tasksOf(o, parts, tail)
     }
   }
   // Windows fetched but not yet written wait beside the `concurrency` fetching, up to as many again: one that pages on

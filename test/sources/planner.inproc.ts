@@ -2,7 +2,7 @@
 // ends, and how a pass the page budget cut short is handled (kept up to the oldest instant seen, the rest planned by
 // its density, or fetched again when nothing can be kept). Tables, no I/O.
 import t from 'tap'
-import { MAX_WIDTH_US, nextWidth, planCut, planCutOldestFirst, probeSlices, windowEnd, type CutInput, type CutOldestFirstInput } from '../../src/sources/planner.js'
+import { MAX_WIDTH_US, nextWidth, planCut, planCutOldestFirst, probeSlices, tailShare, windowEnd, type CutInput, type CutOldestFirstInput } from '../../src/sources/planner.js'
 
 const H = 3_600_000_000
 
@@ -25,6 +25,20 @@ t.test('windowEnd: whole units, at least one, never past `to`', async (t) => {
   t.equal(windowEnd(0, 10, 1000, 1e9), 1000, 'at least one unit')
   t.equal(windowEnd(5000, H, 1000, 7000), 7000, 'clamped to to')
   t.equal(windowEnd(7, 3.4, 1, 100), 10, 'µs units')
+})
+
+t.test('tailShare: the full target while every lane has a window of it left, then a lane\'s share, never below the floor', async (t) => {
+  const cases: [string, number, number, number, number, number][] = [
+    // name, remaining, lanes, target, floor, want
+    ['far from the end: the target', 100_000, 8, 800, 360, 800],
+    ['a window per lane left: still the target', 6400, 8, 800, 360, 800],
+    ['less: each lane its share', 4000, 8, 800, 360, 500],
+    ['near the end: the floor', 1000, 8, 800, 360, 360],
+    ['nothing estimated left (the density was wrong): the floor', -500, 8, 800, 360, 360],
+    ['a floor above the target: the target', 100, 8, 300, 360, 300],
+    ['no lanes given: as one', 500, 0, 800, 100, 500],
+  ]
+  for (const [name, remaining, lanes, target, floor, want] of cases) t.equal(tailShare(remaining, lanes, target, floor), want, name)
 })
 
 t.test('probeSlices: up to `concurrency` slices of whole units tiling the range, none narrower than an hour', async (t) => {

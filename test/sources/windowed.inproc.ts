@@ -121,3 +121,24 @@ for (const [name, switches, faults, filters] of cases) {
     t.equal(stats.unaccounted, 0, `fetched ${stats.fetched} = kept ${kept} + rejected ${rejected} + repeats ${stats.repeats} + refetched ${stats.refetched} + neighbours ${stats.neighbours} + filtered ${stats.filtered}`)
   })
 }
+
+t.test('the end of the plan is split finer: the last windows hold a lane\'s share, so the lanes end together', async (t) => {
+  const end = Date.UTC(2026, 10, 20)
+  // 8,000 records spread over 10 days, 4 lanes, windows aiming at 800 records: the middle of the plan is fetched in
+  // windows of about 800; once less than a window per lane is left, each window takes its lane's share of what is
+  // left, down to the floor (3.6 pages), instead of a last full window paging on alone while the other lanes idle.
+  const emu = await emulator(t, { counts: { mail: 8000 }, days: 10, end, clock: () => end })
+  const client = new ApiClient({ token: emu.token, retries: 0, retryBaseMs: 1, retryMaxMs: 1, maxWaitMs: 0, timeoutMs: 10_000, connectTimeoutMs: 1000, log })
+  t.teardown(() => client.close())
+  const stats = new SourceStats()
+  const sizes: number[] = []
+  for await (const b of windowedSource({ ep: ENDPOINTS.mail, client, limiter: new HostLimiter({ maxRps: 0 }), baseUrl: emu.url, org: emu.org, filters: {}, from: (end - 10 * 86_400_000) * 1000, to: end * 1000 + 1000, pageSize: 100, maxPages: 10, concurrency: 4, targetRecords: 800, log, stats })) sizes.push(b.records.length)
+  t.equal(sizes.reduce((a, n) => a + n, 0), 8000, 'every record once')
+  // The newest batch is the part the newest probe slice kept (its first page); the windows of that slice's rest come
+  // before it, and the plan ends with them.
+  const windows = sizes.slice(0, -1)
+  const last = windows.slice(-4)
+  t.ok(Math.max(...windows) >= 700, `before the end, windows near the target (${windows.join(', ')})`)
+  t.ok(last.every((n) => n <= 520), `the last four windows hold a lane's share at most (${last.join(', ')})`)
+  t.ok(stats.pages <= 1.1 * 80 + 10, `requests within 1.1 × the 80 pages the data needs + 10 (${stats.pages})`)
+})
