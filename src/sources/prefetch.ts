@@ -67,32 +67,50 @@ export class Prefetch<T> {
 
 /**
  * Runs the tasks of `tasks` and yields their items strictly in task order. Tasks are pulled lazily, so later tasks can
- * be planned from what earlier ones found: a new one starts only when fewer than `concurrency` are fetching. A task
- * that has filled its buffer (`ahead` items) or ended waits to be emitted without holding a place among those
+ * be planned from what earlier ones found: a new one starts only when fewer than `concurrency` are fetching, and at
+ * once, whether or not the consumer is pulling just then (a slow write of the items emitted does not idle a lane). A
+ * task that has filled its buffer (`ahead` items) or ended waits to be emitted without holding a place among those
  * fetching, so one that pages on longer than the others does not keep the rest idle; up to `held` such tasks may
- * wait beside the `concurrency` fetching (at most `concurrency + held` in all: the memory bound). Once a task has
- * failed, no new one starts.
+ * wait beside the `concurrency` fetching (at most `concurrency + held` in all: the memory bound, and the backpressure:
+ * a consumer that stops pulling stops new tasks). Once a task has failed, no new one starts.
  */
 export async function* inOrder<T>(tasks: Iterator<AsyncIterable<T>>, concurrency: number, held: number, ahead: number, stop?: AbortSignal): AsyncGenerator<T> {
   const inFlight: Prefetch<T>[] = []
   const places = Math.max(1, concurrency)
   let exhausted = false
+  let closed = false
+  let topping = false
+  let planError: { err: unknown } | undefined
   let wake: (() => void) | undefined
-  const changed = (): void => {
-    const w = wake
-    wake = undefined
-    w?.()
-  }
   const fetching = (): number => inFlight.reduce((n, p) => n + (p.fetching ? 1 : 0), 0)
   // Once a task has failed, nothing new starts: its error ends the run when its turn comes, after the items before it.
   const room = (): boolean => inFlight.length < places + held && fetching() < places && !inFlight.some((p) => p.failed)
-  try {
-    for (;;) {
-      while (!exhausted && !stop?.aborted && room()) {
+  const topUp = (): void => {
+    if (topping) return // a task's change while the plan is being pulled: the loop below sees it
+    topping = true
+    try {
+      while (!exhausted && !closed && !stop?.aborted && room()) {
         const t = tasks.next()
         if (t.done === true) exhausted = true
         else inFlight.push(new Prefetch(t.value, ahead, changed))
       }
+    } catch (err) {
+      planError ??= { err }
+      exhausted = true
+    } finally {
+      topping = false
+    }
+  }
+  function changed(): void {
+    topUp()
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  try {
+    for (;;) {
+      topUp()
+      if (planError !== undefined) throw planError.err
       const head = inFlight[0]
       if (head === undefined) return
       const item = head.take()
@@ -102,6 +120,7 @@ export async function* inOrder<T>(tasks: Iterator<AsyncIterable<T>>, concurrency
       if (stop?.aborted) return
     }
   } finally {
+    closed = true
     inFlight.length = 0 // abandoned tasks end with the run's signal; nothing of them was emitted
   }
 }
