@@ -189,12 +189,7 @@ export class ApiClient {
     const o = this.#opts
     let firstLimitedAt: number | undefined // when this request was first rate limited
     let limited = 0
-    let first: (() => void) | undefined = sent
-    const admitted = (): void => {
-      first?.()
-      first = undefined
-    }
-    return pRetry(() => this.#attempt(ep, url, limiter, signal, admitted), {
+    return pRetry((attempt) => this.#attempt(ep, url, limiter, signal, attempt === 1 ? sent : undefined), {
       retries: o.retries,
       minTimeout: 0, // p-retry never waits itself: the decision's wait goes through the injected sleep or the limiter
       randomize: false,
@@ -229,9 +224,9 @@ export class ApiClient {
     }
   }
 
-  async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal: AbortSignal | undefined, admitted: () => void): Promise<Page> {
+  async #attempt(ep: EndpointDescriptor, url: string, limiter: HostLimiter, signal: AbortSignal | undefined, sent: (() => void) | undefined): Promise<Page> {
     const sentAt = await limiter.acquire(signal)
-    admitted()
+    sent?.()
     const res = await this.#send(ep, url, signal)
     limiter.answered(sentAt, statusAction(res.status) === 'rate-limited') // what the host accepts is what its adaptive rate learns from
     return this.#pageOf(ep, url, res)

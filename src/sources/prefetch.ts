@@ -79,15 +79,14 @@ export async function* inOrder<T>(tasks: Iterator<AsyncIterable<T>>, concurrency
   const places = Math.max(1, concurrency)
   let exhausted = false
   let closed = false
-  let topping = false
   let planError: { err: unknown } | undefined
   let wake: (() => void) | undefined
   const fetching = (): number => inFlight.reduce((n, p) => n + (p.fetching ? 1 : 0), 0)
   // Once a task has failed, nothing new starts: its error ends the run when its turn comes, after the items before it.
   const room = (): boolean => inFlight.length < places + held && fetching() < places && !inFlight.some((p) => p.failed)
+  // Called by the loop and by the tasks' changes, which a Prefetch reports only after an await (never while the plan
+  // is being pulled here, so the plan's generator is never re-entered).
   const topUp = (): void => {
-    if (topping) return // a task's change while the plan is being pulled: the loop below sees it
-    topping = true
     try {
       while (!exhausted && !closed && !stop?.aborted && room()) {
         const t = tasks.next()
@@ -97,8 +96,6 @@ export async function* inOrder<T>(tasks: Iterator<AsyncIterable<T>>, concurrency
     } catch (err) {
       planError ??= { err }
       exhausted = true
-    } finally {
-      topping = false
     }
   }
   function changed(): void {

@@ -254,3 +254,25 @@ t.test('pages read by the walk: records kept as bytes, timestamps read from them
   t.same(r.item(3), { date: '2025-09-10T09:00:00Z', s: 'Ж\n' }, 'a record parsed when asked')
   t.equal(server.requests(), 4)
 })
+
+t.test('`sent` is called once per page, when the limiter lets the first attempt go; never for one abandoned in the queue', async (t) => {
+  const emu = await emulator(t, { counts: { mail: 50 }, days: 1 })
+  const c = client(20)
+  t.teardown(() => c.close())
+  const limiter = new Limiters({ maxRps: 0 }).for(emu.url)
+  let sent = 0
+  emu.setFaults({ html502: 0.7, seed: 7 }) // two failures, then a good answer: three attempts
+  const page = await c.getPage(mail, pageUrl(emu, mail), limiter, undefined, () => sent++)
+  t.equal(page.records.length, 50)
+  t.equal(emu.stats().requests, 3, 'three attempts reached the API')
+  t.equal(sent, 1, 'one page: counted once, not per attempt')
+  emu.setFaults({ html502: 0 })
+  emu.resetStats()
+  limiter.pause(3_600_000) // every request to the host waits an hour for its turn
+  const ac = new AbortController()
+  const waiting = c.getPage(mail, pageUrl(emu, mail), limiter, ac.signal, () => sent++)
+  ac.abort(new Error('the run stopped'))
+  await t.rejects(waiting, { message: 'the run stopped' })
+  t.equal(sent, 1, 'abandoned while it waited for its turn: never counted')
+  t.equal(emu.stats().requests, 0, 'and never made')
+})
