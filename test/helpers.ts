@@ -29,7 +29,7 @@ export const CLI = join(ROOT, 'dist/src/cli.js')
 export const MAIN = join(ROOT, 'dist/src/main.js')
 export const TOKEN = 'y0_test-token-0123456789abcdef'
 
-interface TapLike {
+export interface TapLike {
   teardown(fn: () => unknown): void
 }
 

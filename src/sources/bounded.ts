@@ -1,42 +1,20 @@
 /**
- * Bounds on what a server can make us hold or print: a response body read with a byte cap (stops reading, and
- * destroys the stream, the moment the cap is passed), and server text made fit for a log line (control and bidi
- * characters removed, whitespace collapsed, a length cap). Pure helpers; the client decides what each bound means.
+ * Bounds on what a server can make us hold or print: what a body read with a byte cap holds (the read itself is
+ * sources/http.ts: it stops, and drops the connection, the moment the cap is passed), and server text made fit for a
+ * log line (control and bidi characters removed, whitespace collapsed, a length cap). Pure helpers; the client decides
+ * what each bound means.
  */
-import type { Readable } from 'node:stream'
-
 /**
- * What `readBounded` read: the body's bytes (only its first `limit` when `over`: it passed the cap) and the bytes
- * received. Bytes, not text: a page's text decoded here and returned stayed reachable after its last use, through the
- * finished exchange, for the young generation's next collections, which copied most bodies' text once or twice
- * (measured with undici alone; bench/RESULTS.md). The caller decodes it where it parses it.
+ * What a response's body read within its cap holds (sources/http.ts): the body's bytes (when `over`, it passed the cap:
+ * only as many as the cap) and the bytes received. Bytes, not text: a page's text decoded where it was read and
+ * returned stayed reachable after its last use, through the finished exchange, for the young generation's next
+ * collections, which copied most bodies' text once or twice (measured with undici alone; bench/RESULTS.md). The caller
+ * decodes it where it parses it.
  */
 export interface BoundedBody {
   raw: Buffer
   over: boolean
   bytes: number
-}
-
-/**
- * Reads `body` up to `limit` bytes; past that it stops at once (nothing more is buffered) and destroys the stream, so
- * the connection is dropped rather than drained. Errors of the stream (timeouts, resets) are thrown.
- */
-export async function readBounded(body: Readable, limit: number): Promise<BoundedBody> {
-  const chunks: Buffer[] = []
-  let bytes = 0
-  for await (const chunk of body) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
-    const kept = bytes
-    bytes += buf.length
-    if (bytes > limit) {
-      body.destroy()
-      chunks.push(buf.subarray(0, limit - kept))
-      return { over: true, raw: Buffer.concat(chunks, limit), bytes }
-    }
-    chunks.push(buf)
-  }
-  // One chunk (a page usually is): kept as it is, without a copy.
-  return { over: false, raw: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes), bytes }
 }
 
 /** Longest server text quoted in a message. */

@@ -7,7 +7,7 @@ import { Y360Error, sysCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import { scrubber, type Scrub } from '../secrets.js'
 import { nextToken, parsedRecords, walkedRecords, type EndpointDescriptor, type Page } from './descriptor.js'
-import { readBounded, serverText, type BoundedBody } from './bounded.js'
+import { serverText, type BoundedBody } from './bounded.js'
 import { http } from './http.js'
 import type { HostLimiter } from './limiter.js'
 import { walkPage } from './walk.js'
@@ -263,20 +263,19 @@ export class ApiClient {
   async #send(ep: EndpointDescriptor, url: string, signal: AbortSignal | undefined): Promise<Sent> {
     const timer = this.#deadline(this.#deadlineMs)
     const deadline = timer.signal
-    const both = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
     let requestId: string | undefined
     try {
-      const res = await http.request(this.#dispatcher, url, {
-        method: 'GET',
+      const res = await http.get(this.#dispatcher, url, {
         headers: { authorization: `OAuth ${this.#opts.token}`, accept: 'application/json' },
         headersTimeout: this.#opts.timeoutMs,
         bodyTimeout: this.#opts.timeoutMs,
-        signal: both,
+        signals: signal === undefined ? [deadline] : [signal, deadline],
+        started: (status, headers) => {
+          requestId = header(headers, 'x-request-id')
+          return status >= 200 && status < 300 ? this.#maxBody : Math.min(this.#maxBody, MAX_ERROR_BODY)
+        },
       })
-      requestId = header(res.headers, 'x-request-id')
-      const ok = res.statusCode >= 200 && res.statusCode < 300
-      const body = await readBounded(res.body, ok ? this.#maxBody : Math.min(this.#maxBody, MAX_ERROR_BODY)) // always consumed (or destroyed)
-      return { status: res.statusCode, headers: res.headers, body, requestId }
+      return { status: res.status, headers: res.headers, body: res.body, requestId }
     } catch (err) {
       if (deadline.aborted && signal?.aborted !== true) {
         throw new TransientError(`no complete response within the request deadline of ${showMs(this.#deadlineMs)} (--request-deadline)`, requestId, false, undefined, { cause: err })

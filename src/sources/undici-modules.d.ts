@@ -1,9 +1,5 @@
-// The two undici modules src/sources/http.ts loads directly (CommonJS, untyped; typed there from undici's own types).
+// The undici module src/sources/http.ts loads directly (CommonJS, untyped; typed there from undici's own types).
 declare module 'undici/lib/dispatcher/agent.js' {
   const Agent: unknown
   export default Agent
-}
-declare module 'undici/lib/api/api-request.js' {
-  const request: unknown
-  export default request
 }

@@ -8,12 +8,11 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { ApiClient } from '../../src/sources/client.js'
-import { readBounded, serverText } from '../../src/sources/bounded.js'
+import { serverText } from '../../src/sources/bounded.js'
 import { mail } from '../../src/sources/mail.js'
 import { Limiters } from '../../src/sources/limiter.js'
 import { Y360Error } from '../../src/errors.js'
 import { cliEnv, emulator, TOKEN, runMain, localServer } from '../helpers.js'
-import { Readable } from 'node:stream'
 
 const MiB = 1024 * 1024
 
@@ -22,19 +21,6 @@ t.test('serverText: control and bidi characters out, whitespace collapsed, at mo
   const long = serverText('x'.repeat(5 * MiB))
   t.equal(long, `${'x'.repeat(300)}…`, 'a 5 MB message becomes 300 characters and an ellipsis')
   t.equal(serverText('é'.repeat(400), 10), `${'é'.repeat(10)}…`)
-})
-
-t.test('readBounded stops at the cap and destroys the stream; under the cap it returns the whole body', async (t) => {
-  let pulled = 0
-  const endless = new Readable({ read() { pulled++; this.push(Buffer.alloc(64 * 1024, 0x20)) } })
-  const r = await readBounded(endless, MiB)
-  t.same({ over: r.over, raw: r.raw.length, bytes: r.bytes }, { over: true, raw: MiB, bytes: 17 * 64 * 1024 }, 'the 17th 64 KiB chunk passes 1 MiB: reading stops there')
-  t.ok(endless.destroyed, 'the body is destroyed, not drained')
-  t.ok(pulled <= 18, `no more than the chunk in hand was asked for (${pulled})`)
-  const small = await readBounded(Readable.from([Buffer.from('{"a":'), Buffer.from('"é"}')]), 1024)
-  t.same({ ...small, raw: small.raw.toString('utf8') }, { over: false, raw: '{"a":"é"}', bytes: 10 }, 'chunks joined, a character split between them whole')
-  const one = Buffer.from('{"a":1}')
-  t.equal((await readBounded(Readable.from([one]), 1024)).raw, one, 'one chunk: kept as it is, not copied')
 })
 
 t.test('an endless 200 body: the run stops by itself at --max-body, memory bounded by the cap', async (t) => {
