@@ -8,7 +8,7 @@ import type { Logger } from '../log.js'
 import { scrubber, type Scrub } from '../secrets.js'
 import { nextToken, parsedRecords, walkedRecords, type EndpointDescriptor, type Page } from './descriptor.js'
 import { serverText, type BoundedBody } from './bounded.js'
-import { http } from './http.js'
+import { DeadlinePassed, http } from './http.js'
 import type { HostLimiter } from './limiter.js'
 import { walkPage } from './walk.js'
 import { NETWORK_ERROR_CODES, TransientError, decideRetry, statusAction, type RetryPolicy } from './retry.js'
@@ -25,8 +25,6 @@ export interface ClientOptions {
   deadlineMs?: number
   /** Largest response body read (default 32 MiB); a larger page stops the run, a larger error body is quoted from its start. */
   maxBodyBytes?: number
-  /** Starts the deadline's timer: a signal that aborts after `ms`, and a way to cancel it (a real timer by default). */
-  deadline?: (ms: number) => Deadline
   dispatcher?: Dispatcher
   log: Logger
   onRetry?: (source: string) => void
@@ -38,19 +36,6 @@ export interface ClientOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Jitter source in [0, 1) for the backoff. */
   random?: () => number
-}
-
-/** A running deadline: `signal` aborts when it passes; `clear` cancels it once the exchange is over. */
-export interface Deadline {
-  signal: AbortSignal
-  clear(): void
-}
-
-function realDeadline(ms: number): Deadline {
-  const ac = new AbortController()
-  const timer = setTimeout(() => ac.abort(new Error(`request deadline of ${ms}ms passed`)), ms)
-  timer.unref()
-  return { signal: ac.signal, clear: () => clearTimeout(timer) }
 }
 
 const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, { signal })
@@ -156,14 +141,12 @@ export class ApiClient {
   readonly #scrub: Scrub
   readonly #maxBody: number
   readonly #deadlineMs: number
-  readonly #deadline: (ms: number) => Deadline
 
   constructor(opts: ClientOptions) {
     this.#opts = opts
     this.#scrub = scrubber([opts.token]) // a server may echo the Authorization header into its error message
     this.#maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES
     this.#deadlineMs = opts.deadlineMs ?? 3 * opts.timeoutMs
-    this.#deadline = opts.deadline ?? realDeadline
     this.#policy = { retries: opts.retries, baseMs: opts.retryBaseMs, maxMs: opts.retryMaxMs, maxWaitMs: opts.maxWaitMs }
     this.#now = opts.now ?? Date.now
     this.#sleep = opts.sleep ?? realSleep
@@ -261,15 +244,14 @@ export class ApiClient {
    * whole exchange, which neither 1xx responses nor a dripping body extend (undici's own timeouts restart on each).
    */
   async #send(ep: EndpointDescriptor, url: string, signal: AbortSignal | undefined): Promise<Sent> {
-    const timer = this.#deadline(this.#deadlineMs)
-    const deadline = timer.signal
     let requestId: string | undefined
     try {
       const res = await http.get(this.#dispatcher, url, {
         headers: { authorization: `OAuth ${this.#opts.token}`, accept: 'application/json' },
         headersTimeout: this.#opts.timeoutMs,
         bodyTimeout: this.#opts.timeoutMs,
-        signals: signal === undefined ? [deadline] : [signal, deadline],
+        deadlineMs: this.#deadlineMs,
+        signal,
         started: (status, headers) => {
           requestId = header(headers, 'x-request-id')
           return status >= 200 && status < 300 ? this.#maxBody : Math.min(this.#maxBody, MAX_ERROR_BODY)
@@ -277,12 +259,10 @@ export class ApiClient {
       })
       return { status: res.status, headers: res.headers, body: res.body, requestId }
     } catch (err) {
-      if (deadline.aborted && signal?.aborted !== true) {
+      if (err instanceof DeadlinePassed) {
         throw new TransientError(`no complete response within the request deadline of ${showMs(this.#deadlineMs)} (--request-deadline)`, requestId, false, undefined, { cause: err })
       }
       throw this.#networkError(err, requestId)
-    } finally {
-      timer.clear()
     }
   }
 

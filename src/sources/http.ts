@@ -26,8 +26,13 @@ export interface GetOptions {
   headers: Record<string, string>
   headersTimeout: number
   bodyTimeout: number
-  /** Any of these aborting ends the exchange (the connection is dropped); the promise rejects with its reason. */
-  signals: readonly AbortSignal[]
+  /** Its aborting ends the exchange (the connection is dropped); the promise rejects with its reason. */
+  signal?: AbortSignal
+  /**
+   * The longest the whole exchange may take, whatever the server sends meanwhile (1xx, a dripping body: undici's own
+   * timeouts restart on each); past it, the exchange is aborted and the promise rejects with `DeadlinePassed`.
+   */
+  deadlineMs: number
   /**
    * Called when the final response's headers arrive (before its body, which may still fail); returns the most bytes of
    * the body read for it. Past that, reading stops at once and the connection is dropped.
@@ -37,6 +42,13 @@ export interface GetOptions {
 
 /** The error a cut body aborts its exchange with (never seen by the caller: the exchange has resolved by then). */
 class BodyCut extends Error {}
+
+/** An exchange ended by its deadline. */
+export class DeadlinePassed extends Error {
+  constructor(ms: number) {
+    super(`request deadline of ${ms}ms passed`)
+  }
+}
 
 /**
  * Collects one response for `get`. The body's chunks are kept as undici hands them over (each its own buffer) and
@@ -56,17 +68,19 @@ class BoundedGet implements Dispatcher.DispatchHandler {
   #bytes = 0
   readonly #chunks: Buffer[] = []
 
+  readonly #timer: NodeJS.Timeout
+
   constructor(opts: GetOptions, resolve: (x: Exchange) => void, reject: (err: unknown) => void) {
     this.#opts = opts
     this.#resolve = resolve
     this.#reject = reject
-    for (const s of opts.signals) {
-      if (s.aborted) this.#abort(s.reason)
-      else s.addEventListener('abort', this.#onAbort)
-    }
+    opts.signal?.addEventListener('abort', this.#onAbort)
+    // One timer, not an AbortController and a signal: an EventTarget per request cost more than the timer itself.
+    this.#timer = setTimeout(() => this.#abort(new DeadlinePassed(opts.deadlineMs)), opts.deadlineMs)
+    this.#timer.unref()
   }
 
-  readonly #onAbort = (e: Event): void => this.#abort((e.target as AbortSignal).reason)
+  readonly #onAbort = (): void => this.#abort(this.#opts.signal?.reason)
 
   #abort(reason: unknown): void {
     if (this.#aborted) return
@@ -78,7 +92,8 @@ class BoundedGet implements Dispatcher.DispatchHandler {
 
   #done(): void {
     this.#settled = true
-    for (const s of this.#opts.signals) s.removeEventListener('abort', this.#onAbort)
+    clearTimeout(this.#timer)
+    this.#opts.signal?.removeEventListener('abort', this.#onAbort)
   }
 
   #fail(err: unknown): void {
@@ -137,8 +152,7 @@ export interface Http {
 }
 
 function get(dispatcher: Dispatcher, url: string, opts: GetOptions): Promise<Exchange> {
-  const stopped = opts.signals.find((s) => s.aborted)
-  if (stopped !== undefined) return Promise.reject(stopped.reason as Error) // never dispatched
+  if (opts.signal?.aborted === true) return Promise.reject(opts.signal.reason as Error) // never dispatched
   const u = new URL(url)
   return new Promise((resolve, reject) => {
     const handler = new BoundedGet(opts, resolve, reject)

@@ -1,12 +1,12 @@
 // The HTTP layer: undici's Agent comes from its own module (not the package index, which loads fetch, WebSocket and
 // caches at every start), and `get` reads one response through a handler of its own: the final status and headers
 // (1xx passed over), the body within the cap `started` gives (past it, reading stops and the connection is dropped),
-// the exchange ended by any of its signals.
+// the exchange ended by its signal or its deadline.
 import t from 'tap'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import type { ServerResponse } from 'node:http'
-import { http, type GetOptions } from '../../src/sources/http.js'
+import { DeadlinePassed, http, type GetOptions } from '../../src/sources/http.js'
 import { emulator, localServer, type TapLike } from '../helpers.js'
 
 const MiB = 1024 * 1024
@@ -17,7 +17,7 @@ function agent(t: TapLike): InstanceType<typeof http.Agent> {
   return a
 }
 
-const opts = (o: Partial<GetOptions> = {}): GetOptions => ({ headers: {}, headersTimeout: 10_000, bodyTimeout: 10_000, signals: [], started: () => MiB, ...o })
+const opts = (o: Partial<GetOptions> = {}): GetOptions => ({ headers: {}, headersTimeout: 10_000, bodyTimeout: 10_000, deadlineMs: 60_000, started: () => MiB, ...o })
 
 t.test('loaded without the undici index; a GET through the Agent reaches the emulator with path and query intact', async (t) => {
   const loaded = Object.keys(createRequire(import.meta.url).cache)
@@ -95,7 +95,7 @@ t.test('chunks joined whole (a character split between them); 1xx responses pass
   t.same({ status: error.status, over: error.body.over, kept: error.body.raw.length }, { status: 500, over: true, kept: 100 })
 })
 
-t.test('a signal ends the exchange with its reason: aborted before, nothing is sent; during the body, the connection is dropped', async (t) => {
+t.test('the signal ends the exchange with its reason: aborted before, nothing is sent; during the body, the connection is dropped', async (t) => {
   let closed: Promise<unknown> = Promise.resolve()
   const srv = await localServer(t, (_req, res) => {
     closed = once(res, 'close')
@@ -105,18 +105,30 @@ t.test('a signal ends the exchange with its reason: aborted before, nothing is s
   const a = agent(t)
   const before = new AbortController()
   before.abort(new Error('stopped before'))
-  await t.rejects(http.get(a, `${srv.url}/x`, opts({ signals: [before.signal] })), { message: 'stopped before' })
+  await t.rejects(http.get(a, `${srv.url}/x`, opts({ signal: before.signal })), { message: 'stopped before' })
   t.equal(srv.requests(), 0, 'never sent')
   const run = new AbortController()
-  const other = new AbortController()
   let ids: unknown[] = []
   const started = (_s: number, h: Record<string, unknown>): number => {
     ids = [h['x-request-id']]
     setImmediate(() => run.abort(new Error('the run stopped'))) // the body has begun and will not end
     return MiB
   }
-  await t.rejects(http.get(a, `${srv.url}/x`, opts({ signals: [other.signal, run.signal], started })), { message: 'the run stopped' })
+  await t.rejects(http.get(a, `${srv.url}/x`, opts({ signal: run.signal, started })), { message: 'the run stopped' })
   t.same(ids, ['r-1'], 'the headers reached `started` before the body failed')
   await closed
   t.equal(srv.requests(), 1)
+})
+
+t.test('the deadline ends an exchange whose body never ends, with DeadlinePassed; the connection is dropped', async (t) => {
+  let closed: Promise<unknown> = Promise.resolve()
+  const srv = await localServer(t, (_req, res) => {
+    closed = once(res, 'close')
+    res.writeHead(200)
+    res.write('{"events":[')
+  })
+  const err = await http.get(agent(t), `${srv.url}/x`, opts({ deadlineMs: 50 })).then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof DeadlinePassed, `rejected with DeadlinePassed (${String(err)})`)
+  t.equal((err as Error).message, 'request deadline of 50ms passed')
+  await closed
 })
