@@ -2,7 +2,7 @@
 // skips days that still match; checkSeals names each kind of tampering with its file; a chain signed with another key
 // or carrying a forged entry fails; a torn last fragment is ignored by readers and moved aside by the next seal.
 import t, { type Test } from 'tap'
-import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { appendFileSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { listArchive, manifestFile, type ArchiveId } from '../../src/archive/layout.js'
@@ -141,4 +141,30 @@ t.test('reopenDays before the tool writes into a sealed day: open until resealed
   // A sealed day changed outside the tool is named when it is reopened.
   writeFileSync(p, rec('2026-11-19T00:30:00.000000Z', 66))
   t.same((await reopenDays({ archive: a, days: ['2026-11-19'], instantOf, tool: 'x', now: () => NOW })).changed.map((c) => c.kind), ['seal-lines'])
+})
+
+t.test('digestFile: lines, bytes and the first and last records whatever the layout (blank ends, no newline, lines across blocks)', async (t) => {
+  const dir = t.testdir()
+  const r = (h: number): string => rec(`2026-11-18T${String(h).padStart(2, '0')}:00:00.000000Z`, h)
+  const at = (h: number): string => `2026-11-18T${String(h).padStart(2, '0')}:00:00.000Z`
+  const big = (h: number, kb: number): string => JSON.stringify({ date: `2026-11-18T${String(h).padStart(2, '0')}:00:00.000000Z`, pad: 'ж'.repeat(kb * 512) }) + '\n' // ~kb KiB
+  const cases: [string, string, { lines: number; first?: string; last?: string }][] = [
+    ['plain', r(1) + r(2) + r(3), { lines: 3, first: at(1), last: at(3) }],
+    ['blank lines at the end are passed over', r(1) + r(2) + '\n  \n\t\n', { lines: 5, first: at(1), last: at(2) }],
+    ['a last line without a newline', r(1) + r(2).trimEnd(), { lines: 1, first: at(1), last: at(2) }],
+    ['one line, no newline', r(7).trimEnd(), { lines: 0, first: at(7), last: at(7) }],
+    ['only blank lines', '\n\n \n', { lines: 3 }],
+    ['empty', '', { lines: 0 }],
+    ['the last line is not a record', r(1) + '{"torn":\n', { lines: 2, first: at(1) }],
+    ['a first line longer than a block', big(4, 600) + r(5), { lines: 2, first: at(4), last: at(5) }],
+    ['a last line that begins in an earlier block', r(1) + big(6, 600), { lines: 2, first: at(1), last: at(6) }],
+    ['a last line that ends a block, then blank lines in the next', r(1) + big(8, 300) + '\n'.repeat(3), { lines: 5, first: at(1), last: at(8) }],
+  ]
+  for (const [name, body, want] of cases) {
+    const p = join(dir, `${cases.findIndex((c) => c[0] === name)}.json`)
+    writeFileSync(p, body)
+    const d = await digestFile(p, instantOf)
+    const sha = createHash('sha256').update(body).digest('hex')
+    t.same(d, { ...want, bytes: Buffer.byteLength(body), sha256: sha }, name)
+  }
 })
