@@ -98,8 +98,18 @@ export function isDayName(day: string): boolean {
   return dt.isValid && dt.toISODate() === day
 }
 
+/** Days whose bounds were worked out, by zone and day: a seal asks each day's several times, and luxon is slow cold. */
+const bounds = new Map<string, { from: Micros; to: Micros }>()
+const BOUNDS_KEPT = 4096
+
 /** The instants of local day `day` in `zone`: [from, to) in µs (DST-safe: a day may last 23 or 25 hours). */
 export function dayBounds(zone: string, day: string): { from: Micros; to: Micros } {
+  const key = `${zone} ${day}`
+  const known = bounds.get(key)
+  if (known !== undefined) return { ...known }
   const dt = DateTime.fromISO(day, { zone }).startOf('day')
-  return { from: dt.toMillis() * 1000, to: dt.plus({ days: 1 }).toMillis() * 1000 }
+  const b = { from: dt.toMillis() * 1000, to: dt.plus({ days: 1 }).toMillis() * 1000 }
+  if (bounds.size >= BOUNDS_KEPT) bounds.clear()
+  bounds.set(key, b)
+  return { ...b }
 }
