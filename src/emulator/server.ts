@@ -2,10 +2,11 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { handleAdmin, type AdminHooks } from './admin.js'
-import { evaluate, route } from './api.js'
+import { evaluate, route, type Route } from './api.js'
 import { HTML_502, errorBody, type Family } from './errors.js'
 import { sendDrip, sendEndless, sendProcessing } from './hostile.js'
 import { sendJson } from './respond.js'
+import type { PostFault, PreFault } from './faults.js'
 import type { EmulatorState } from './state.js'
 
 /** The HTTP server plus what close() must cancel. */
@@ -50,41 +51,75 @@ function handleApi(state: EmulatorState, req: IncomingMessage, res: ServerRespon
   if (pre?.kind === 'stall') { state.stats.fault('stall'); return }
   if (pre?.kind === 'endlessBody') { state.stats.fault('endlessBody'); finish(200); return sendEndless(res, state.stats, timers) }
   if (pre?.kind === 'processing') { state.stats.fault('processing'); return sendProcessing(res, state.faults.faults.dripMs, timers) }
-  const answer = (): void => {
-    if (res.destroyed) return finish(0)
-    if (pre?.kind === 'rateLimited') {
-      state.stats.fault('rateLimited')
-      const ra = state.faults.retryAfter()
-      finish(429)
-      return sendJson(res, 429, errorBody(r.family, { status: 429, message: 'too many requests' }, requestId), undefined, ra ? { 'Retry-After': ra } : {})
-    }
-    if (pre?.kind === 'error5xx') {
-      state.stats.fault('error5xx')
-      finish(pre.status)
-      return sendJson(res, pre.status, errorBody(r.family, { status: pre.status, message: 'internal error, try again later' }, requestId))
-    }
-    if (pre?.kind === 'html502') {
-      state.stats.fault('html502')
-      finish(502)
-      return sendJson(res, 502, HTML_502, 'text/html')
-    }
-    const out = evaluate(state, r, entry.method, url.searchParams, req.headers.authorization)
-    if (out.kind === 'error') {
-      finish(out.status)
-      return sendJson(res, out.status, errorBody(r.family as Family, out, requestId, out.grpc))
-    }
-    damageOrSend(state, res, out.body, finish, timers)
-  }
   const delay = state.faults.delayMs()
+  const answer = prepare({ state, route: r, req, res, url, requestId, finish, timers }, pre)
   if (delay <= 0) return answer()
   state.stats.fault('latency')
-  const timer = setTimeout(() => { timers.delete(timer); answer() }, delay)
+  const timer = setTimeout(() => {
+    timers.delete(timer)
+    if (res.destroyed) return finish(0)
+    answer()
+  }, delay)
   timers.add(timer)
 }
 
-function damageOrSend(state: EmulatorState, res: ServerResponse, body: string, finish: (s: number) => void, timers: Set<NodeJS.Timeout>): void {
+/** One API request being answered. */
+interface Exchange {
+  state: EmulatorState
+  route: Route
+  req: IncomingMessage
+  res: ServerResponse
+  url: URL
+  requestId: string
+  /** Records the request's end in the stats (once). */
+  finish: (status: number) => void
+  timers: Set<NodeJS.Timeout>
+}
+
+/**
+ * Works out the answer to an API request as it arrives (faults decided, page selected and encoded) and returns what
+ * sends it. The latency is then the service's whole time, its own work inside it: worked out after the wait instead, a
+ * burst of 16 requests queued behind each other's pages (~0.45 ms each) and came back up to 7 ms late (a 30 ms latency
+ * gave 36.5 ms round trips on the 2-core machine, to a client doing nothing else).
+ */
+function prepare(x: Exchange, pre: PreFault): () => void {
+  const { state, route: r, req, res, requestId, finish } = x
+  if (pre?.kind === 'rateLimited') {
+    return () => {
+      state.stats.fault('rateLimited')
+      const ra = state.faults.retryAfter()
+      finish(429)
+      sendJson(res, 429, errorBody(r.family, { status: 429, message: 'too many requests' }, requestId), undefined, ra ? { 'Retry-After': ra } : {})
+    }
+  }
+  if (pre?.kind === 'error5xx') {
+    const status = pre.status
+    return () => {
+      state.stats.fault('error5xx')
+      finish(status)
+      sendJson(res, status, errorBody(r.family, { status, message: 'internal error, try again later' }, requestId))
+    }
+  }
+  if (pre?.kind === 'html502') {
+    return () => {
+      state.stats.fault('html502')
+      finish(502)
+      sendJson(res, 502, HTML_502, 'text/html')
+    }
+  }
+  const out = evaluate(state, r, req.method ?? 'GET', x.url.searchParams, req.headers.authorization)
+  if (out.kind === 'error') {
+    return () => {
+      finish(out.status)
+      sendJson(res, out.status, errorBody(r.family as Family, out, requestId, out.grpc))
+    }
+  }
   const post = state.faults.post()
-  const buf = Buffer.from(body, 'utf8')
+  const buf = Buffer.from(out.body, 'utf8')
+  return () => damageOrSend(state, res, buf, post, finish, x.timers)
+}
+
+function damageOrSend(state: EmulatorState, res: ServerResponse, buf: Buffer, post: PostFault, finish: (s: number) => void, timers: Set<NodeJS.Timeout>): void {
   if (post === 'truncated') {
     state.stats.fault('truncated')
     finish(200)
