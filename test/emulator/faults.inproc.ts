@@ -30,6 +30,20 @@ t.test('faults', async (t) => {
     clean()
   })
 
+  t.test('latency: the answer is worked out when the request arrives, and sent after the latency', async (t) => {
+    // A record that arrives while a request waits out its latency is not in its answer: the emulator's own work lies
+    // inside the latency (done after it, 16 requests at once queued behind each other's pages).
+    const other = await startEmulator({ clock: clock.now, counts: { mail: 5 }, faults: { latencyMs: 40 } })
+    t.teardown(() => other.close())
+    const waiting = get(other, mailPath, 'pageSize=100')
+    while (other.stats().requests === 0) await new Promise((r) => setImmediate(r))
+    other.inject('mail', 1)
+    const first = await waiting
+    t.equal(first.status, 200)
+    t.equal((first.json.events as unknown[]).length, 5, 'the page as it was when the request arrived')
+    t.equal(((await get(other, mailPath, 'pageSize=100')).json.events as unknown[]).length, 6, 'the next request sees the new record')
+  })
+
   t.test('429 above R requests/s with Retry-After seconds, http-date or none; the window follows the clock', async (t) => {
     clean()
     emu.setFaults({ rateLimitRps: 2, retryAfter: 'seconds', retryAfterSeconds: 3 })
