@@ -75,7 +75,18 @@ export async function listArchive(a: ArchiveId): Promise<ArchiveFile[]> {
   return files.sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : 0))
 }
 
-/** Maps an instant to its local day `YYYY-MM-DD` in `zone`, caching the current day's bounds (DST-safe through luxon). */
+const DAY_MS = 86_400_000
+
+/** The UTC day [start, end) in ms and its name, holding `ms`: plain arithmetic (a UTC day always lasts 24 hours). */
+function utcDay(ms: number): { start: number; end: number; name: string } {
+  const start = Math.floor(ms / DAY_MS) * DAY_MS
+  return { start, end: start + DAY_MS, name: new Date(start).toISOString().slice(0, 10) }
+}
+
+/**
+ * Maps an instant to its local day `YYYY-MM-DD` in `zone`, caching the current day's bounds (DST-safe through luxon;
+ * UTC, the default, by arithmetic: luxon cost ~0.3 ms a day switch cold, 60 of them in a 30-day first run).
+ */
 export function dayNamer(zone: string): (us: Micros) => string {
   let start = Infinity
   let end = -Infinity
@@ -83,14 +94,20 @@ export function dayNamer(zone: string): (us: Micros) => string {
   return (us) => {
     const ms = Math.floor(us / 1000)
     if (ms < start || ms >= end) {
-      const dt = DateTime.fromMillis(ms, { zone }).startOf('day')
-      start = dt.toMillis()
-      end = dt.plus({ days: 1 }).toMillis()
-      name = dt.toISODate() as string
+      if (zone === 'UTC' && ms >= 0 && ms < MAX_DATE_MS) ({ start, end, name } = utcDay(ms))
+      else {
+        const dt = DateTime.fromMillis(ms, { zone }).startOf('day')
+        start = dt.toMillis()
+        end = dt.plus({ days: 1 }).toMillis()
+        name = dt.toISODate() as string
+      }
     }
     return name
   }
 }
+
+/** Instants from 1970 up to here have a four-digit year, the only kind the arithmetic path names. */
+const MAX_DATE_MS = Date.UTC(10000, 0, 1)
 
 /** True when `day` is a real calendar date `YYYY-MM-DD` (not `9999-99-99`, not `2025-02-30`). */
 export function isDayName(day: string): boolean {
@@ -107,8 +124,14 @@ export function dayBounds(zone: string, day: string): { from: Micros; to: Micros
   const key = `${zone} ${day}`
   const known = bounds.get(key)
   if (known !== undefined) return { ...known }
-  const dt = DateTime.fromISO(day, { zone }).startOf('day')
-  const b = { from: dt.toMillis() * 1000, to: dt.plus({ days: 1 }).toMillis() * 1000 }
+  const ms = zone === 'UTC' && /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : NaN
+  const utc = Number.isFinite(ms) ? utcDay(ms) : undefined // the name must come back the same: 2025-02-30 is no day
+  let b: { from: Micros; to: Micros }
+  if (utc !== undefined && utc.name === day) b = { from: utc.start * 1000, to: utc.end * 1000 }
+  else {
+    const dt = DateTime.fromISO(day, { zone }).startOf('day')
+    b = { from: dt.toMillis() * 1000, to: dt.plus({ days: 1 }).toMillis() * 1000 }
+  }
   if (bounds.size >= BOUNDS_KEPT) bounds.clear()
   bounds.set(key, b)
   return { ...b }

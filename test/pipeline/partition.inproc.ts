@@ -2,7 +2,8 @@
 import t from 'tap'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { dayNamer } from '../../src/archive/layout.js'
+import { DateTime } from 'luxon'
+import { dayBounds, dayNamer } from '../../src/archive/layout.js'
 import { canonicalKey, recordText, textRecord, type AuditRecord, type SinkChunk, type WindowBatch } from '../../src/messages.js'
 import { PartitionByDate } from '../../src/pipeline/partition.js'
 import { LineEncoder, type Line } from '../../src/sinks/encode.js'
@@ -51,6 +52,25 @@ t.test('dayNamer in another zone (local day), and back in time across a day', as
   t.equal(msk(parseInstant('2025-04-23T20:59:59.999Z') as number), '2025-04-23')
   t.equal(msk(parseInstant('2025-04-23T21:00:00.000Z') as number), '2025-04-24')
   t.equal(msk(parseInstant('2025-04-22T12:00:00Z') as number), '2025-04-22', 'the cache does not stick to the previous day')
+})
+
+t.test('UTC days by arithmetic: the same names and bounds luxon gives, leap days, years before 1970, names that are no day', async (t) => {
+  const ref = (ms: number): string => DateTime.fromMillis(ms, { zone: 'UTC' }).toISODate() as string
+  const utc = dayNamer('UTC')
+  const differ: number[] = []
+  // Every 7 hours and 13 minutes over 1968-1972 and 2024-2026 (leap years, the epoch), forwards and back.
+  for (const [from, to] of [[Date.UTC(1968, 0, 1), Date.UTC(1972, 11, 31)], [Date.UTC(2024, 0, 1), Date.UTC(2026, 11, 31)]]) {
+    for (let ms = from; ms < to; ms += 26_000_000) if (utc(ms * 1000) !== ref(ms)) differ.push(ms)
+    for (let ms = to; ms > from; ms -= 26_000_000) if (utc(ms * 1000) !== ref(ms)) differ.push(ms)
+  }
+  t.same(differ, [], 'every instant named as luxon names it')
+  t.equal(utc(parseInstant('2024-02-29T23:59:59.999999Z') as number), '2024-02-29')
+  t.equal(utc(parseInstant('2024-03-01T00:00:00Z') as number), '2024-03-01')
+  for (const day of ['2024-02-29', '2025-02-28', '1969-12-31', '1970-01-01', '9999-12-31', '2025-02-29', '2025-02-30', '2026-13-01', '2026-00-10', '2026-1-01', 'x']) {
+    const dt = DateTime.fromISO(day, { zone: 'UTC' }).startOf('day')
+    t.same(dayBounds('UTC', day), { from: dt.toMillis() * 1000, to: dt.plus({ days: 1 }).toMillis() * 1000 }, `bounds of ${day}`)
+  }
+  t.same(dayBounds('UTC', '2024-02-29'), { from: Date.UTC(2024, 1, 29) * 1000, to: Date.UTC(2024, 2, 1) * 1000 })
 })
 
 /** The lines as records whose bytes are theirs (in one shared buffer, as a page's records are), and as strings to encode. */
