@@ -37,12 +37,14 @@ export interface TapLike {
  * A plain HTTP server on 127.0.0.1 (port 0) for one test: a hostile or odd API the emulator does not play. Closed at
  * teardown; `handler` gets the request's number since the start or the last `reset()` (1 for the first).
  */
-export async function localServer(t: TapLike, handler: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<{ url: string; requests: () => number; reset: () => void }> {
+export async function localServer(t: TapLike, handler: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<{ url: string; requests: () => number; connections: () => number; reset: () => void }> {
   let n = 0
+  let sockets = 0
   const server = createServer((req, res) => handler(req, res, ++n))
+  server.on('connection', () => sockets++)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => n, reset: () => void (n = 0) }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => n, connections: () => sockets, reset: () => void (n = 0) }
 }
 
 /**

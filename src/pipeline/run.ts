@@ -259,6 +259,8 @@ export async function run(ctx: RunContext): Promise<RunSummary> {
   setMaxListeners(0, signal)
   const client = new ApiClient({
     token: cfg.token, retries: cfg.retries, retryBaseMs: cfg.retryDelayMs, retryMaxMs: Math.max(cfg.retryDelayMs, 30_000), maxWaitMs: cfg.maxWaitMs,
+    // The api360 host serves two sources, each with --concurrency requests in flight: twice that many connections.
+    connections: 4 * cfg.concurrency,
     timeoutMs: cfg.timeoutMs, connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000), deadlineMs: cfg.requestDeadlineMs, maxBodyBytes: cfg.maxBodyBytes, dispatcher: ctx.dispatcher, log,
     onRetry: (s) => (stats.get(s as SourceConfig['name']) as SourceStats).retries++, now: ctx.timer?.now, sleep: ctx.timer?.sleep, tokenFrom: cfg.tokenFrom,
   })

@@ -21,6 +21,12 @@ export interface ClientOptions {
   maxWaitMs: number // longest wait a 429 may impose before the run gives up (exit 75)
   timeoutMs: number // headers and body timeouts
   connectTimeoutMs: number
+  /**
+   * Connections kept per host (default 16). Give about twice the requests that may be in flight to a host: a lane's
+   * next request is made the moment its previous one ends, before undici has given that one's socket back, and with
+   * exactly as many connections as lanes it waited for it (~1 ms a request; 6% of a 30 ms run's time).
+   */
+  connections?: number
   /** Longest time one attempt may take in all, whatever the server sends meanwhile (1xx, a dripping body); default 3 × timeoutMs. */
   deadlineMs?: number
   /** Largest response body read (default 32 MiB); a larger page stops the run, a larger error body is quoted from its start. */
@@ -156,7 +162,7 @@ export class ApiClient {
       opts.dispatcher ??
       new http.Agent({
         keepAliveTimeout: 30_000,
-        connections: 16,
+        connections: opts.connections ?? 16,
         connect: { timeout: opts.connectTimeoutMs },
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,

@@ -276,3 +276,22 @@ t.test('`sent` is called once per page, when the limiter lets the first attempt 
   t.equal(sent, 1, 'abandoned while it waited for its turn: never counted')
   t.equal(emu.stats().requests, 0, 'and never made')
 })
+
+t.test('`connections`: as many sockets to a host as asked, never more, whatever the requests waiting', async (t) => {
+  // The server holds every request until six are held at once, then answers them all: a pool capped below six would
+  // hang here (tap's timeout), one above six would open more sockets for the six requests still queued.
+  const held: (() => void)[] = []
+  const page = JSON.stringify({ events: [], nextPageToken: '' })
+  const srv = await localServer(t, (_req, res) => {
+    held.push(() => res.writeHead(200, { 'content-type': 'application/json' }).end(page))
+    if (held.length >= 6) for (const answer of held.splice(0)) answer()
+  })
+  const c = new ApiClient({ token: TOKEN, retries: 0, retryBaseMs: 1, retryMaxMs: 5, maxWaitMs: 60_000, timeoutMs: 5000, connectTimeoutMs: 2000, log, connections: 6 })
+  t.teardown(() => c.close())
+  const limiter = new Limiters({ maxRps: 0 }).for(srv.url)
+  const url = `${srv.url}${mail.path(1)}?${mail.query({ after: 0, before: 1_000_000, token: undefined, pageSize: 100, filters: {} })}`
+  const pages = await Promise.all(Array.from({ length: 12 }, () => c.getPage(mail, url, limiter)))
+  t.equal(pages.length, 12)
+  t.equal(srv.requests(), 12)
+  t.equal(srv.connections(), 6, 'six sockets carried the twelve requests')
+})
