@@ -46,14 +46,17 @@ function alive(pid: number): boolean {
 interface Held {
   info: LockInfo | 'garbage'
   mtimeMs: number
+  /** The file's inode and size, taken (with its time) before its content was read. */
+  ino: number
+  size: number
 }
 
 /** The lock's content and age: undefined when there is no lock file, info `'garbage'` when it is not a lock record. */
 function readLock(path: string): Held | undefined {
   let text: string
-  let mtimeMs: number
+  let st: { mtimeMs: number; ino: number; size: number }
   try {
-    mtimeMs = statSync(path).mtimeMs
+    st = statSync(path)
     text = readFileSync(path, 'utf8')
   } catch (err) {
     if (sysCode(err) === 'ENOENT') return undefined
@@ -61,9 +64,9 @@ function readLock(path: string): Held | undefined {
   }
   try {
     const info = JSON.parse(text) as LockInfo
-    return { info: typeof info.pid === 'number' && typeof info.host === 'string' ? info : 'garbage', mtimeMs }
+    return { info: typeof info.pid === 'number' && typeof info.host === 'string' ? info : 'garbage', mtimeMs: st.mtimeMs, ino: st.ino, size: st.size }
   } catch (err) {
-    if (err instanceof SyntaxError) return { info: 'garbage', mtimeMs }
+    if (err instanceof SyntaxError) return { info: 'garbage', mtimeMs: st.mtimeMs, ino: st.ino, size: st.size }
     throw err
   }
 }
@@ -163,10 +166,29 @@ export class DirLock {
     }
   }
 
+  /**
+   * The lock file as last read and found ours: its inode, size and modification time. A takeover links a new file in
+   * (another inode), and anything that rewrites the file changes its size or time: while all three are unchanged it
+   * still holds our record, and `check` before every write costs one stat, not a stat, an open, a read and a parse
+   * (two hundred of those a first run, each holding up the run's thread). Runs of this tool never rewrite a lock in
+   * place (they link, unlink and touch it); a foreign rewrite of the same size within one tick of the file system's
+   * clock is the one change this would miss until the next refresh reads the file again.
+   */
+  #known: { ino: number; size: number; mtimeMs: number } | undefined
+
   /** Whether the lock file still holds this run's record. */
   #ours(): boolean {
+    const k = this.#known
+    if (k !== undefined) {
+      const st = statSync(this.path, { throwIfNoEntry: false })
+      if (st !== undefined && st.ino === k.ino && st.size === k.size && st.mtimeMs === k.mtimeMs) return true
+    }
+    this.#known = undefined
     const held = readLock(this.path)
-    return held !== undefined && sameLock(held.info, this.info)
+    if (held === undefined || !sameLock(held.info, this.info)) return false
+    // The stat taken before the read: a takeover after it links another inode in, which the next check sees.
+    this.#known = { ino: held.ino, size: held.size, mtimeMs: held.mtimeMs }
+    return true
   }
 
   /** Throws LOCKED when another run has taken the lock over (this one was stopped longer than the stale time). */
@@ -181,7 +203,9 @@ export class DirLock {
   /** Marks the lease as alive (its mtime); never throws: a lock that cannot be refreshed is caught by check(). */
   refresh(): void {
     try {
-      if (this.#ours()) utimesSync(this.path, this.now() / 1000, this.now() / 1000)
+      if (!this.#ours()) return
+      this.#known = undefined // its time changes: read again at the next check
+      utimesSync(this.path, this.now() / 1000, this.now() / 1000)
     } catch (err) {
       this.log.debug({ lock: this.path, err: (err as Error).message }, 'could not refresh the lock')
     }

@@ -45,6 +45,8 @@ t.test('a holder stopped past the stale time loses the lock: check() throws, rel
   now += STALE / 2
   a.refresh()
   t.equal(statSync(path).mtimeMs, now, 'refresh moves the lease on')
+  a.check()
+  a.check() // the second check finds the file as the first left it: one stat, no read
   now += STALE + 1 // a was stopped (SIGSTOP, a frozen VM): no refresh
   // The same pid is alive here, but the lease is stale: another run takes it over (a container on another node would).
   const b = DirLock.acquire(dir, log, { now: () => now, staleMs: STALE, refresh: false })
@@ -77,4 +79,18 @@ t.test('a directory removed under the run is not a takeover: check() leaves the 
   mkdirSync(join(dir, 'archive'))
   t.throws(() => a.check(), { code: 'LOCKED' }, 'the directory is back without our lock: another run may hold it')
   a.release()
+})
+
+t.test('check() after the lock file was rewritten in place with another record: LOCKED, whatever check found before', async (t) => {
+  const dir = t.testdir()
+  const path = join(dir, LOCK_NAME)
+  const a = DirLock.acquire(dir, capture().log, { now: () => T0, staleMs: STALE, refresh: false })
+  a.check()
+  a.check()
+  writeFileSync(path, JSON.stringify({ ...a.info, id: 'another-run-id', started: '2026-11-20T12:00:00.000Z' }) + '\n')
+  t.throws(() => a.check(), { code: 'LOCKED', message: /was taken over by another run/ })
+  writeFileSync(path, JSON.stringify(a.info) + '\n')
+  t.doesNotThrow(() => a.check(), 'our record back (another inode time or size): read again, ours')
+  a.release()
+  t.notOk(existsSync(path))
 })
