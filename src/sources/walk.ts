@@ -259,11 +259,19 @@ function walkRecords(b: Buffer, i: number, path: readonly PathKey[]): { records:
 }
 
 const NO_PATH: readonly PathKey[] = []
-const keyOf = (text: string): PathKey => ({ bytes: Buffer.from(text, 'utf8'), text })
+/** Keys as bytes, by text: an endpoint's few keys are encoded once, not on every page. */
+const keys = new Map<string, PathKey>()
+function keyOf(text: string): PathKey {
+  let k = keys.get(text)
+  if (k === undefined) keys.set(text, (k = { bytes: Buffer.from(text, 'utf8'), text }))
+  return k
+}
+const paths = new WeakMap<readonly string[], readonly PathKey[]>()
 
 /** The walk of a page body (see the module's comment); `path`: the keys that lead to a record's timestamp field. */
 export function walkPage(body: Buffer, key: string, path: readonly string[]): Walked | undefined {
-  const pathKeys = path.map(keyOf)
+  let pathKeys = paths.get(path)
+  if (pathKeys === undefined) paths.set(path, (pathKeys = path.map(keyOf)))
   const records = keyOf(key)
   try {
     let i = skip(body, 0)
