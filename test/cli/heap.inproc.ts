@@ -50,5 +50,10 @@ t.test('the young generation grows to YOUNG_CAP and no further once the cap is s
   const dir = t.testdir()
   const free = await youngPeak(dir, false)
   t.ok(free > YOUNG_CAP / 1048576, `without the cap it grows past ${YOUNG_CAP / 1048576} MiB (${free} MiB): the loop tests something`)
-  t.equal(await youngPeak(dir, true), YOUNG_CAP / 1048576, 'with the cap it stops at 16 MiB')
+  // V8 sizes the young generation in pages: Node 24 under load was seen at 16.5 MiB, one growth step (to 32) is what
+  // the cap must prevent.
+  const capped = await youngPeak(dir, true)
+  const cap = YOUNG_CAP / 1048576
+  t.ok(capped >= cap && capped <= cap * 1.1, `with the cap it stops at 16 MiB, to V8's page sizing (${capped} MiB)`)
+  t.ok(capped < free, `below the uncapped run's ${free} MiB`)
 })
