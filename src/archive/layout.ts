@@ -77,11 +77,17 @@ export async function listArchive(a: ArchiveId): Promise<ArchiveFile[]> {
 
 const DAY_MS = 86_400_000
 
-/** The UTC day [start, end) in ms and its name, holding `ms`: plain arithmetic (a UTC day always lasts 24 hours). */
-function utcDay(ms: number): { start: number; end: number; name: string } {
+/**
+ * The UTC day [start, end) in ms and its name, holding `ms`: plain arithmetic (a UTC day always lasts 24 hours).
+ * Undefined outside years 0000-9999 (and for NaN), whose names luxon writes its own way.
+ */
+function utcDay(ms: number): { start: number; end: number; name: string } | undefined {
+  if (!(ms >= MIN_DAY_MS && ms < MAX_DAY_MS)) return undefined
   const start = Math.floor(ms / DAY_MS) * DAY_MS
   return { start, end: start + DAY_MS, name: new Date(start).toISOString().slice(0, 10) }
 }
+const MIN_DAY_MS = Date.parse('0000-01-01T00:00:00Z')
+const MAX_DAY_MS = Date.parse('9999-12-31T00:00:00Z') + DAY_MS
 
 /**
  * Maps an instant to its local day `YYYY-MM-DD` in `zone`, caching the current day's bounds (DST-safe through luxon;
@@ -94,7 +100,8 @@ export function dayNamer(zone: string): (us: Micros) => string {
   return (us) => {
     const ms = Math.floor(us / 1000)
     if (ms < start || ms >= end) {
-      if (zone === 'UTC' && ms >= 0 && ms < MAX_DATE_MS) ({ start, end, name } = utcDay(ms))
+      const utc = zone === 'UTC' ? utcDay(ms) : undefined
+      if (utc !== undefined) ({ start, end, name } = utc)
       else {
         const dt = DateTime.fromMillis(ms, { zone }).startOf('day')
         start = dt.toMillis()
@@ -106,9 +113,6 @@ export function dayNamer(zone: string): (us: Micros) => string {
   }
 }
 
-/** Instants from 1970 up to here have a four-digit year, the only kind the arithmetic path names. */
-const MAX_DATE_MS = Date.UTC(10000, 0, 1)
-
 /** True when `day` is a real calendar date `YYYY-MM-DD` (not `9999-99-99`, not `2025-02-30`). */
 export function isDayName(day: string): boolean {
   const dt = DateTime.fromISO(day, { zone: 'UTC' })
@@ -116,16 +120,16 @@ export function isDayName(day: string): boolean {
 }
 
 /** Days whose bounds were worked out, by zone and day: a seal asks each day's several times, and luxon is slow cold. */
-const bounds = new Map<string, { from: Micros; to: Micros }>()
+const bounds = new Map<string, Readonly<{ from: Micros; to: Micros }>>()
 const BOUNDS_KEPT = 4096
 
 /** The instants of local day `day` in `zone`: [from, to) in µs (DST-safe: a day may last 23 or 25 hours). */
-export function dayBounds(zone: string, day: string): { from: Micros; to: Micros } {
+export function dayBounds(zone: string, day: string): Readonly<{ from: Micros; to: Micros }> {
   const key = `${zone} ${day}`
   const known = bounds.get(key)
-  if (known !== undefined) return { ...known }
-  const ms = zone === 'UTC' && /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : NaN
-  const utc = Number.isFinite(ms) ? utcDay(ms) : undefined // the name must come back the same: 2025-02-30 is no day
+  if (known !== undefined) return known
+  // The name must come back the same: 2025-02-30 is no day (luxon says so too, with NaN bounds).
+  const utc = zone === 'UTC' && /^\d{4}-\d{2}-\d{2}$/.test(day) ? utcDay(Date.parse(`${day}T00:00:00Z`)) : undefined
   let b: { from: Micros; to: Micros }
   if (utc !== undefined && utc.name === day) b = { from: utc.start * 1000, to: utc.end * 1000 }
   else {
@@ -133,6 +137,6 @@ export function dayBounds(zone: string, day: string): { from: Micros; to: Micros
     b = { from: dt.toMillis() * 1000, to: dt.plus({ days: 1 }).toMillis() * 1000 }
   }
   if (bounds.size >= BOUNDS_KEPT) bounds.clear()
-  bounds.set(key, b)
-  return { ...b }
+  bounds.set(key, Object.freeze(b))
+  return b
 }

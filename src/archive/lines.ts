@@ -55,7 +55,12 @@ export interface BackwardLine {
  * Lines of a file from `end` back to its start, a block at a time. A line over `maxLine` is yielded without its text,
  * and scanning past it only looks for the previous newline: linear in the bytes read.
  */
-export async function* linesBackward(fh: FileHandle, end: number, maxLine = MAX_LINE, blockSize = 64 * 1024): AsyncGenerator<BackwardLine> {
+/** What `linesBackward` reads from: a file handle, or bytes already in hand served the same way. */
+export interface PositionalRead {
+  read(buf: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
+}
+
+export async function* linesBackward(fh: PositionalRead, end: number, maxLine = MAX_LINE, blockSize = 64 * 1024): AsyncGenerator<BackwardLine> {
   let pos = end
   let carry: Buffer = Buffer.alloc(0)
   let long = -1 // while skipping an over-long line: the offset just past its end

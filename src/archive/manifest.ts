@@ -16,7 +16,7 @@ import { settleLimited } from '../limited.js'
 import type { InstantOf } from '../messages.js'
 import { show } from '../time.js'
 import { dayFile, isDayName, manifestFile, type ArchiveFile, type ArchiveId } from './layout.js'
-import { lineInstant, linesBackward, MAX_LINE } from './lines.js'
+import { lineInstant, linesBackward, MAX_LINE, type PositionalRead } from './lines.js'
 import { repairTail, writeAll, type TornTail } from './tail.js'
 
 /** Format version of an entry (`v`). */
@@ -259,7 +259,7 @@ function shownInstant(instantOf: InstantOf, text: string | undefined): string | 
 }
 
 /** Instant (shown) of the last non-empty line of a file, when it is a record. */
-async function lastInstant(fh: FileHandle, size: number, instantOf: InstantOf): Promise<string | undefined> {
+async function lastInstant(fh: PositionalRead, size: number, instantOf: InstantOf): Promise<string | undefined> {
   for await (const line of linesBackward(fh, size)) {
     if (line.text !== undefined && line.text.trim() === '') continue
     return shownInstant(instantOf, line.text)
@@ -268,20 +268,15 @@ async function lastInstant(fh: FileHandle, size: number, instantOf: InstantOf): 
 }
 
 /**
- * The last non-empty line of a file found in its last block (`block[0, len)`, read from offset `at`), as
- * `lastInstant` would read it: its text, or undefined for a line too long to be a record; `missing` when the line
- * starts before the block, or the file holds only empty lines so far (the file is then read backwards instead).
+ * `fh` read through the bytes [at, at + len) already in `block` (the file's last block): the last line is most often
+ * there, and is then found without reading the file again.
  */
-function lastLineIn(block: Buffer, len: number, at: number): { text: string | undefined } | 'missing' {
-  let stop = len
-  for (let i = block.lastIndexOf(0x0a, len - 1); ; i = i <= 0 ? -1 : block.lastIndexOf(0x0a, i - 1)) {
-    if (i === -1 && at > 0) return 'missing' // the line may begin in an earlier block
-    if (i + 1 < stop) {
-      const text = stop - i - 1 > MAX_LINE ? undefined : block.toString('utf8', i + 1, stop)
-      if (text === undefined || text.trim() !== '') return { text }
-    }
-    if (i === -1) return 'missing'
-    stop = i
+function servedFrom(fh: FileHandle, block: Buffer, at: number, len: number): PositionalRead {
+  return {
+    read: async (buf, offset, length, position) => {
+      if (position < at || position + length > at + len) return fh.read(buf, offset, length, position)
+      return { bytesRead: block.copy(buf, offset, position - at, position - at + length) }
+    },
   }
 }
 
@@ -332,8 +327,7 @@ export async function digestFile(path: string, instantOf: InstantOf, prefixAt?: 
     if (head !== undefined) first = shownInstant(instantOf, head.toString('utf8')) // one line, no newline
     if (prefixAt === 0) prefix = sha256('')
     const d: FileDigest = { lines, bytes, sha256: hash.digest('hex') }
-    const end = bytes === 0 ? 'none' : lastLineIn(block, last, bytes - last)
-    const lastShown = end === 'none' ? undefined : end === 'missing' ? await lastInstant(fh, bytes, instantOf) : shownInstant(instantOf, end.text)
+    const lastShown = bytes === 0 ? undefined : await lastInstant(servedFrom(fh, block, bytes - last, last), bytes, instantOf)
     if (first !== undefined) d.first = first
     if (lastShown !== undefined) d.last = lastShown
     if (prefix !== undefined) d.prefix = prefix

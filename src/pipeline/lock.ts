@@ -62,11 +62,12 @@ function readLock(path: string): Held | undefined {
     if (sysCode(err) === 'ENOENT') return undefined
     throw new Y360Error('SINK_WRITE', `cannot read the lock file ${path}: ${(err as Error).message}`, { path }, { cause: err })
   }
+  const stamp = { mtimeMs: st.mtimeMs, ino: st.ino, size: st.size }
   try {
     const info = JSON.parse(text) as LockInfo
-    return { info: typeof info.pid === 'number' && typeof info.host === 'string' ? info : 'garbage', mtimeMs: st.mtimeMs, ino: st.ino, size: st.size }
+    return { info: typeof info.pid === 'number' && typeof info.host === 'string' ? info : 'garbage', ...stamp }
   } catch (err) {
-    if (err instanceof SyntaxError) return { info: 'garbage', mtimeMs: st.mtimeMs, ino: st.ino, size: st.size }
+    if (err instanceof SyntaxError) return { info: 'garbage', ...stamp }
     throw err
   }
 }
@@ -187,7 +188,7 @@ export class DirLock {
     const held = readLock(this.path)
     if (held === undefined || !sameLock(held.info, this.info)) return false
     // The stat taken before the read: a takeover after it links another inode in, which the next check sees.
-    this.#known = { ino: held.ino, size: held.size, mtimeMs: held.mtimeMs }
+    this.#known = { mtimeMs: held.mtimeMs, ino: held.ino, size: held.size }
     return true
   }
 
