@@ -100,14 +100,17 @@ t.test('429 asking for more than --max-wait: exit 75 with a valid prefix; the ne
   for (const form of ['seconds', 'http-date'] as const) {
     // The emulator's clock stands still at the real start, so its rate window never empties: once a record is on disk,
     // one request per second is allowed and the next one is refused, whatever the machine's speed; the HTTP-date
-    // (start + 120 s) is still ~2 min ahead when the client reads it.
+    // (start + 120 s) is still ~2 min ahead when the client reads it. Each answer takes 25 ms, so that the 14 pages
+    // take ~350 ms and records reach the disk while requests are still to come: without it a fast client fetched all of
+    // them before its first window was written (the records written first are the oldest, so the 429 must come after
+    // a write, not after a number of requests), and no 429 came.
     const start = Date.now()
     const dir = t.testdir()
     const mail = join(dir, 'mail')
     let struck = false
     let emu: Emulator | undefined
     emu = await emulator(t, {
-      counts: { mail: 1000 }, days: 1.5, seed: 34, clock: () => start, faults: { retryAfter: form, retryAfterSeconds: 120 },
+      counts: { mail: 1000 }, days: 1.5, seed: 34, clock: () => start, faults: { retryAfter: form, retryAfterSeconds: 120, latencyMs: 25 },
       onRequest: () => {
         if (!struck && archivedLines(mail) > 0) {
           struck = true
